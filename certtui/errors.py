@@ -1,0 +1,31 @@
+"""The CerttuiError family: every user-facing failure, with one sentence a user can act on."""
+
+
+class CerttuiError(Exception):
+    """A failure the user can fix; the message says what went wrong and what to do."""
+
+    exit_code = 2
+
+
+class BadName(CerttuiError):
+    """A host name, IP, email, URI or name constraint that cannot go into a certificate."""
+
+
+class NotFound(CerttuiError):
+    """An ID argument that matches no certificate, or more than one."""
+
+
+class WrongPassphrase(CerttuiError):
+    """The passphrase does not open the store."""
+
+
+class NoStore(CerttuiError):
+    """There is no store (no root) yet."""
+
+
+class StoreError(CerttuiError):
+    """The store is corrupt, newer than this certtui, or busy for too long."""
+
+
+class PolicyError(CerttuiError):
+    """A request that the PKI's rules refuse (name constraints, kinds, lifetimes)."""
