@@ -1,0 +1,132 @@
+"""The click group: bare `certtui` opens the TUI; every subcommand is scriptable."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from certtui import __version__
+from certtui.errors import CerttuiError
+
+# Passphrase files name the secret on their first line; more would be a mistake to flag.
+PASSPHRASE_ENV = "CERTTUI_PASSPHRASE_FILE"
+
+
+class Session:
+    """One CLI process: where the store is, and the passphrase, asked at most once."""
+
+    def __init__(self, home: str | None) -> None:
+        self.home = home
+        self._passphrase: str | None = None
+        self._store: Any = None
+
+    @property
+    def db(self) -> Path:
+        from certtui.paths import db_path
+
+        return db_path(self.home)
+
+    def passphrase(self, *, confirm: bool = False) -> str:
+        """From $CERTTUI_PASSPHRASE_FILE, else a hidden prompt on a terminal; asked once."""
+        if self._passphrase is None:
+            self._passphrase = read_passphrase(confirm=confirm)
+        return self._passphrase
+
+    def store(self) -> Any:
+        """The open store (no unlock): for commands that only read public data."""
+        if self._store is None:
+            from certtui.core.store import Store
+
+            self._store = Store.open(self.db)
+        return self._store
+
+    def unlocked_store(self) -> Any:
+        """The store, unlocked if it is encrypted: for commands that use a private key."""
+        store = self.store()
+        if not store.unlocked:
+            store.unlock(self.passphrase())
+        return store
+
+
+def read_passphrase(*, confirm: bool) -> str:
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        try:
+            data = Path(env).read_bytes()
+        except OSError as exc:
+            raise CerttuiError(
+                f"cannot read ${PASSPHRASE_ENV} ({env}: {exc.strerror}); point it at a readable file"
+            ) from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CerttuiError(
+                f"${PASSPHRASE_ENV} ({env}) is not UTF-8 text; write the passphrase as text"
+            ) from None
+        secret = text.split("\n", 1)[0].removesuffix("\r")
+        if not secret:
+            raise CerttuiError(
+                f"${PASSPHRASE_ENV} ({env}) holds an empty passphrase; put it on the file's first line"
+            )
+        return secret
+    if not sys.stdin.isatty():
+        raise CerttuiError(
+            f"a passphrase is needed but stdin is not a terminal; set ${PASSPHRASE_ENV} to a file "
+            "holding it"
+        )
+    secret = click.prompt(
+        "Store passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+    )
+    if not secret:
+        raise CerttuiError("the passphrase is empty; type one, or use `init --no-passphrase`")
+    return str(secret)
+
+
+class CerttuiGroup(click.Group):
+    """Turns every CerttuiError into one `error: ...` line and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CerttuiError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=CerttuiGroup, invoke_without_command=True)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Store folder (default: $CERTTUI_HOME, else the platform's user data folder).",
+)
+@click.version_option(__version__, prog_name="certtui")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None) -> None:
+    """certtui: a private PKI for the home lab, trusted by phones on the first try.
+
+    Run with no command to open the terminal UI.
+    """
+    ctx.obj = Session(home)
+    if ctx.invoked_subcommand is None:
+        # Textual costs about 0.3 s to import; only the TUI path pays for it.
+        from certtui.tui.app import run_tui
+
+        run_tui(ctx.obj)
+
+
+def _register() -> None:
+    from certtui.commands import pki
+
+    for command in pki.COMMANDS:
+        cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="certtui")

@@ -1,0 +1,141 @@
+"""The extension sets of root, intermediate, server and client certificates, every flag spelled out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from certtui.core.models import Kind
+
+# Ten years: no maximum applies to user-added roots (HT211025), and replacing a root means
+# re-enrolling every phone, so make it last.
+ROOT_DAYS = 3650
+# Five years, half the root's life, so an intermediate never outlives its root.
+INTERMEDIATE_DAYS = 1826
+# 397 days: Apple rejects a TLS leaf over 825 days always (HT210176) and over 398 days under
+# its own roots (HT211025); 397 leaves a day of margin, as mkcert and the CA/B forum do.
+LEAF_DAYS = 397
+# Phones with a slow clock reject a certificate that is "not yet valid"; backdating
+# notBefore by 10 minutes covers them (the checklist warns under 5).
+BACKDATE = timedelta(minutes=10)
+
+DEFAULT_DAYS = {
+    Kind.ROOT: ROOT_DAYS,
+    Kind.INTERMEDIATE: INTERMEDIATE_DAYS,
+    Kind.SERVER: LEAF_DAYS,
+    Kind.CLIENT: LEAF_DAYS,
+}
+
+Extension = tuple[x509.ExtensionType, bool]
+
+
+def _ca_key_usage() -> x509.KeyUsage:
+    # keyCertSign to sign certificates, cRLSign to sign CRLs, digitalSignature for OCSP-style
+    # signing; critical, as RFC 5280 4.2.1.3 recommends for CAs.
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    """The AKI pointing at the issuer's SKI (or, if it has none, its key's hash)."""
+    try:
+        ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key())  # type: ignore[arg-type]
+
+
+def _crl_dp(crl_url: str | None) -> list[Extension]:
+    if not crl_url:
+        return []
+    point = x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(crl_url)],
+        relative_name=None,
+        reasons=None,
+        crl_issuer=None,
+    )
+    return [(x509.CRLDistributionPoints([point]), False)]
+
+
+def root_extensions(
+    public_key: object, constraints: x509.NameConstraints | None = None
+) -> list[Extension]:
+    # CA:TRUE critical: iOS 10.3+ only offers "full trust" for a CA:TRUE root (SE283348).
+    # No path length: the root may sign an intermediate.
+    exts: list[Extension] = [
+        (x509.BasicConstraints(ca=True, path_length=None), True),
+        (_ca_key_usage(), True),
+        (x509.SubjectKeyIdentifier.from_public_key(public_key), False),  # type: ignore[arg-type]
+    ]
+    if constraints is not None:
+        # Critical, as RFC 5280 4.2.1.10 requires; iOS 13+ enforces it on the root itself.
+        exts.append((constraints, True))
+    return exts
+
+
+def intermediate_extensions(
+    public_key: object,
+    issuer: x509.Certificate,
+    constraints: x509.NameConstraints | None = None,
+    crl_url: str | None = None,
+) -> list[Extension]:
+    # pathlen 0: an intermediate signs leaves only; one level is all a home lab needs.
+    exts: list[Extension] = [
+        (x509.BasicConstraints(ca=True, path_length=0), True),
+        (_ca_key_usage(), True),
+        (x509.SubjectKeyIdentifier.from_public_key(public_key), False),  # type: ignore[arg-type]
+        (_aki(issuer), False),
+    ]
+    if constraints is not None:
+        exts.append((constraints, True))
+    return exts + _crl_dp(crl_url)
+
+
+def leaf_extensions(
+    kind: Kind,
+    public_key: object,
+    issuer: x509.Certificate,
+    san: Sequence[x509.GeneralName],
+    *,
+    empty_subject: bool,
+    crl_url: str | None = None,
+) -> list[Extension]:
+    if kind not in (Kind.SERVER, Kind.CLIENT):
+        raise ValueError(f"not a leaf kind: {kind}")
+    # keyEncipherment only for RSA (RSA key transport); EC keys never encipher.
+    is_rsa = isinstance(public_key, rsa.RSAPublicKey)
+    usage = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=is_rsa,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    # Apple requires serverAuth in a TLS server certificate (HT210176); clientAuth for mTLS.
+    eku = ExtendedKeyUsageOID.SERVER_AUTH if kind is Kind.SERVER else ExtendedKeyUsageOID.CLIENT_AUTH
+    return [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (usage, True),
+        (x509.ExtendedKeyUsage([eku]), False),
+        # The SAN is critical exactly when the subject is empty (RFC 5280 4.2.1.6).
+        (x509.SubjectAlternativeName(list(san)), empty_subject),
+        (x509.SubjectKeyIdentifier.from_public_key(public_key), False),  # type: ignore[arg-type]
+        (_aki(issuer), False),
+    ] + _crl_dp(crl_url)

@@ -1,0 +1,579 @@
+"""The SQLite store: schema and migrations, write transactions, sealed keys, listing and audit."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+
+from certtui.core import keys as keymod
+from certtui.core.models import CertRecord, Kind, Status
+from certtui.core.timefmt import iso, utcnow
+from certtui.errors import CerttuiError, NoStore, NotFound, StoreError
+
+# Another certtui process (a second SSH session) may be mid-write; wait this long for it
+# before telling the user, instead of failing at once. Transactions here last milliseconds.
+BUSY_TIMEOUT_S = 10.0
+# "expiring": fewer than 30 days left on a leaf (time to renew, as ACME clients do), 90 on a
+# CA (replacing a CA means re-enrolling every phone).
+LEAF_EXPIRING_DAYS = 30
+CA_EXPIRING_DAYS = 90
+# The folder and database hold the sealed root key: owner only, whatever the umask.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+# Numbered migrations: MIGRATIONS[i] takes PRAGMA user_version from i to i + 1.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+        """CREATE TABLE keys (
+            id TEXT PRIMARY KEY,
+            key_type TEXT NOT NULL,
+            sealed BLOB NOT NULL,
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE certificates (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            serial TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('root', 'intermediate', 'server', 'client')),
+            subject TEXT NOT NULL,
+            names TEXT NOT NULL,
+            issuer_id TEXT,
+            not_before TEXT NOT NULL,
+            not_after TEXT NOT NULL,
+            key_id TEXT REFERENCES keys (id),
+            key_type TEXT NOT NULL,
+            external INTEGER NOT NULL DEFAULT 0,
+            sha256 TEXT NOT NULL UNIQUE,
+            der BLOB NOT NULL,
+            revoked_at TEXT,
+            revocation_reason TEXT,
+            renewed_by TEXT,
+            created_at TEXT NOT NULL)""",
+        """CREATE UNIQUE INDEX certificates_own_serial ON certificates (serial)
+            WHERE external = 0""",
+        """CREATE TABLE cert_names (cert_id TEXT NOT NULL, name TEXT NOT NULL)""",
+        """CREATE INDEX cert_names_name ON cert_names (name)""",
+        """CREATE TABLE crls (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            issuer_id TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            this_update TEXT NOT NULL,
+            next_update TEXT NOT NULL,
+            der BLOB NOT NULL,
+            UNIQUE (issuer_id, number))""",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            cert_id TEXT,
+            detail TEXT NOT NULL DEFAULT '')""",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_COLUMNS = (
+    "id, serial, kind, subject, names, issuer_id, not_before, not_after, key_id, key_type,"
+    " external, sha256, revoked_at, revocation_reason, renewed_by, created_at"
+)
+_HEX = re.compile(r"[0-9a-fA-F]{4,}")
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+def _busy(exc: sqlite3.OperationalError) -> CerttuiError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StoreError(
+            f"the store is busy: another certtui process has held it for over "
+            f"{BUSY_TIMEOUT_S:.0f} s; wait for it to finish and try again"
+        )
+    return StoreError(f"the store could not be read or written ({text}); check the disk and try again")
+
+
+def _corrupt(path: Path) -> StoreError:
+    return StoreError(
+        f"{path} is not a readable certtui database (damaged or not ours); "
+        "move it aside and restore a backup"
+    )
+
+
+def cert_subject_cn(cert: x509.Certificate) -> str:
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    value = attrs[0].value if attrs else ""
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def status_of(kind: Kind, not_after: str, revoked_at: str | None, now: datetime) -> Status:
+    """Status by comparing ISO strings; `records` does the same without per-row datetimes."""
+    return _Clock(now).status(kind, not_after, revoked_at)
+
+
+class _Clock:
+    """The three instants a status needs, as sortable strings, computed once per listing."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = iso(now)
+        self.leaf_soon = iso(now + timedelta(days=LEAF_EXPIRING_DAYS))
+        self.ca_soon = iso(now + timedelta(days=CA_EXPIRING_DAYS))
+
+    def status(self, kind: Kind | str, not_after: str, revoked_at: str | None) -> Status:
+        if revoked_at:
+            return Status.REVOKED
+        if not_after <= self.now:
+            return Status.EXPIRED
+        soon = self.ca_soon if kind in ("root", "intermediate") else self.leaf_soon
+        return Status.EXPIRING if not_after < soon else Status.VALID
+
+
+class Store:
+    """One open certtui store. Writes go through `write()`; keys need `unlock()` first."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self._kek: bytes | None = None
+        kdf = self.meta("kdf")
+        self.encrypted = bool(kdf) and kdf != "none"
+
+    # -- opening and creating ------------------------------------------------------------
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open an existing store; NoStore if there is none, StoreError if it is not usable."""
+        if not path.exists():
+            raise NoStore(
+                f"no certtui store at {path.parent} yet; create one with `certtui init --name NAME`"
+            )
+        try:
+            conn = cls._connect(path)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise _busy(exc) from None
+            raise _corrupt(path) from None
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"{path} was written by a newer certtui (schema {version}, this one knows "
+                f"{SCHEMA_VERSION}); upgrade certtui to use it"
+            )
+        if version == 0 or "meta" not in tables:
+            conn.close()
+            raise _corrupt(path)
+        _migrate(conn)
+        return cls(conn, path)
+
+    @classmethod
+    def create(cls, path: Path, passphrase: str | None, populate: Callable[[Store], None]) -> Store:
+        """Make a new store atomically: it appears whole, with `populate`'s rows, or not at all.
+
+        `passphrase` None makes an unencrypted store (`init --no-passphrase`).
+        """
+        folder = path.parent
+        folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(folder, DIR_MODE)
+        if path.exists():
+            raise CerttuiError(
+                f"a store already exists at {folder}; certtui never overwrites a root "
+                "(use --home for a second store)"
+            )
+        tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+        _unlink_db(tmp)
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
+        os.chmod(tmp, FILE_MODE)
+        try:
+            conn = cls._connect(tmp)
+            conn.execute("PRAGMA journal_mode = WAL")
+            _migrate(conn)
+            store = cls(conn, tmp)
+            with store.write():
+                if passphrase is None:
+                    store.set_meta("kdf", "none")
+                else:
+                    params = keymod.KdfParams.fresh()
+                    kek = keymod.derive_kek(passphrase, params)
+                    store.set_meta("kdf", params.to_json())
+                    store.set_meta("check", keymod.make_check(kek).hex())
+                    store._kek = kek
+                store.encrypted = passphrase is not None
+                store.event("create", None, f"schema {SCHEMA_VERSION}")
+            populate(store)
+            kek = store._kek
+            conn.close()
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise CerttuiError(
+                    f"a store already exists at {folder}; certtui never overwrites a root"
+                ) from None
+        finally:
+            _unlink_db(tmp)
+        store = cls.open(path)
+        store._kek = kek
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions and meta -----------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A BEGIN IMMEDIATE transaction: all of it commits, or none of it."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _busy(exc) from None
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise _busy(exc) from None
+            raise
+
+    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple]:  # type: ignore[type-arg]
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise _busy(exc) from None
+        except sqlite3.DatabaseError:
+            raise _corrupt(self.path) from None
+
+    def meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Inside `write()`."""
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def event(self, action: str, cert_id: str | None, detail: str = "") -> None:
+        """Record who did what, inside the same `write()` as the change itself."""
+        self.conn.execute(
+            "INSERT INTO events (at, actor, action, cert_id, detail) VALUES (?, ?, ?, ?, ?)",
+            (iso(utcnow()), _actor(), action, cert_id, detail),
+        )
+
+    def events(self, cert_id: str | None = None) -> list[tuple[str, str, str, str | None, str]]:
+        sql = "SELECT at, actor, action, cert_id, detail FROM events"
+        if cert_id is None:
+            return self._query(sql + " ORDER BY id")
+        return self._query(sql + " WHERE cert_id = ? ORDER BY id", (cert_id,))
+
+    # -- the passphrase ------------------------------------------------------------------
+
+    @property
+    def unlocked(self) -> bool:
+        return not self.encrypted or self._kek is not None
+
+    def unlock(self, passphrase: str) -> None:
+        """Derive the KEK (Argon2id) and check it before any key is touched."""
+        if not self.encrypted:
+            return
+        params = keymod.KdfParams.from_json(self.meta("kdf") or "")
+        kek = keymod.derive_kek(passphrase, params)
+        keymod.verify_check(kek, bytes.fromhex(self.meta("check") or ""))
+        self._kek = kek
+
+    # -- certificates --------------------------------------------------------------------
+
+    def id_taken(self, cert_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM certificates WHERE id = ?", (cert_id,)))
+
+    def add_certificate(
+        self,
+        cert: x509.Certificate,
+        *,
+        kind: Kind,
+        names: tuple[str, ...],
+        issuer_id: str | None,
+        key: keymod.PrivateKey | None = None,
+        external: bool = False,
+        action: str = "issue",
+        detail: str = "",
+    ) -> str:
+        """Insert a certificate (and its sealed key) inside `write()`; returns its id."""
+        der = cert.public_bytes(serialization.Encoding.DER)
+        sha = hashlib.sha256(der).hexdigest()
+        serial = format(cert.serial_number, "x")
+        dup = self._query("SELECT id FROM certificates WHERE sha256 = ?", (sha,))
+        if dup:
+            raise CerttuiError(f"this certificate is already in the store as {dup[0][0]}")
+        cert_id = serial[:12]
+        if external and (len(serial) < 12 or self.id_taken(cert_id)):
+            cert_id = sha[:12]
+        if self.id_taken(cert_id):
+            raise CerttuiError(f"id {cert_id} is already taken in the store")
+        key_id = None
+        if key is not None:
+            if self.encrypted and self._kek is None:
+                raise CerttuiError("the store is locked; unlock it with the passphrase first")
+            key_id = cert_id
+            sealed = keymod.seal(self._kek, key_id, keymod.to_der(key))
+            self.conn.execute(
+                "INSERT INTO keys (id, key_type, sealed, created_at) VALUES (?, ?, ?, ?)",
+                (key_id, keymod.describe(key), sealed, iso(utcnow())),
+            )
+        subject = cert_subject_cn(cert)
+        self.conn.execute(
+            f"INSERT INTO certificates ({_COLUMNS}, der) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)",
+            (
+                cert_id,
+                serial,
+                kind.value,
+                subject,
+                "\n".join(names),
+                issuer_id if issuer_id is not None else (cert_id if kind is Kind.ROOT else None),
+                iso(cert.not_valid_before_utc),
+                iso(cert.not_valid_after_utc),
+                key_id,
+                keymod.describe(cert.public_key()),
+                int(external),
+                sha,
+                iso(utcnow()),
+                der,
+            ),
+        )
+        lookup = {n.lower() for n in names} | ({subject.lower()} if subject else set())
+        self.conn.executemany(
+            "INSERT INTO cert_names (cert_id, name) VALUES (?, ?)",
+            [(cert_id, n) for n in sorted(lookup)],
+        )
+        self.event(action, cert_id, detail or subject or ", ".join(names))
+        return cert_id
+
+    def mark_renewed(self, old_id: str, new_id: str) -> None:
+        """Inside `write()`."""
+        self.conn.execute("UPDATE certificates SET renewed_by = ? WHERE id = ?", (new_id, old_id))
+
+    def _record(self, row: tuple, clock: _Clock) -> CertRecord:  # type: ignore[type-arg]
+        (cid, serial, kind, subject, names, issuer_id, nb, na, key_id, key_type, external, sha,
+         revoked_at, reason, renewed_by, created_at) = row
+        return CertRecord(
+            id=cid,
+            serial=serial,
+            kind=Kind(kind),
+            subject=subject,
+            names=tuple(names.split("\n")) if names else (),
+            issuer_id=issuer_id,
+            not_before=nb,
+            not_after=na,
+            status=clock.status(kind, na, revoked_at),
+            has_key=key_id is not None,
+            external=bool(external),
+            key_type=key_type,
+            sha256=sha,
+            revoked_at=revoked_at,
+            revocation_reason=reason,
+            renewed_by=renewed_by,
+            created_at=created_at,
+        )
+
+    def records(
+        self,
+        *,
+        kind: Kind | None = None,
+        status: Status | None = None,
+        expiring_within: int | None = None,
+        now: datetime | None = None,
+    ) -> list[CertRecord]:
+        """Every certificate in issue order, filtered; no certificate is parsed."""
+        clock = _Clock(now or utcnow())
+        sql = f"SELECT {_COLUMNS} FROM certificates"
+        args: list[object] = []
+        where = []
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind.value)
+        if expiring_within is not None:
+            where += ["revoked_at IS NULL", "not_after > ?", "not_after <= ?"]
+            args += [clock.now, iso((now or utcnow()) + timedelta(days=expiring_within))]
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._query(sql + " ORDER BY seq", tuple(args))
+        out = [self._record(r, clock) for r in rows]
+        if status is not None:
+            out = [r for r in out if r.status is status]
+        return out
+
+    def get(self, cert_id: str, now: datetime | None = None) -> CertRecord:
+        rows = self._query(f"SELECT {_COLUMNS} FROM certificates WHERE id = ?", (cert_id,))
+        if not rows:
+            raise NotFound(f"no certificate with id {cert_id}; run `certtui list` to see the ids")
+        return self._record(rows[0], _Clock(now or utcnow()))
+
+    def der(self, cert_id: str) -> bytes:
+        rows = self._query("SELECT der FROM certificates WHERE id = ?", (cert_id,))
+        if not rows:
+            raise NotFound(f"no certificate with id {cert_id}; run `certtui list` to see the ids")
+        return bytes(rows[0][0])
+
+    def certificate(self, cert_id: str) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der(cert_id))
+
+    def chain(self, cert_id: str) -> list[x509.Certificate]:
+        """The issuers of a certificate in the store, nearest first, ending at its root."""
+        out: list[x509.Certificate] = []
+        seen = {cert_id}
+        issuer = self.get(cert_id).issuer_id
+        while issuer and issuer not in seen:
+            seen.add(issuer)
+            out.append(self.certificate(issuer))
+            issuer = self.get(issuer).issuer_id
+        return out
+
+    def private_key(self, cert_id: str) -> keymod.PrivateKey:
+        """The certificate's private key; the store must be unlocked if it is encrypted."""
+        rows = self._query(
+            "SELECT k.id, k.sealed FROM certificates c JOIN keys k ON k.id = c.key_id "
+            "WHERE c.id = ?",
+            (cert_id,),
+        )
+        if not rows:
+            raise NotFound(f"certificate {cert_id} has no private key in the store")
+        if self.encrypted and self._kek is None:
+            raise CerttuiError("the store is locked; unlock it with the passphrase first")
+        key_id, sealed = rows[0]
+        return keymod.from_der(keymod.unseal(self._kek, key_id, bytes(sealed)))
+
+    def root_id(self) -> str | None:
+        return self.meta("root")
+
+    def default_issuer_id(self) -> str | None:
+        return self.meta("default_issuer") or self.meta("root")
+
+    # -- resolving what the user typed ---------------------------------------------------
+
+    def resolve(self, ref: str, *, unique: bool = False) -> CertRecord:
+        """An exact id, else a unique serial prefix (4+ hex digits), else a name.
+
+        A name gives the most recently issued non-revoked certificate carrying it (the most
+        recent revoked one when no other has it). With `unique`, a name carried by more than
+        one non-revoked certificate is refused, listing their ids.
+        """
+        ref = ref.strip()
+        exact = self._query("SELECT id FROM certificates WHERE id = ?", (ref.lower(),))
+        if exact:
+            return self.get(exact[0][0])
+        prefix_ids: list[str] = []
+        if _HEX.fullmatch(ref):
+            prefix_ids = [
+                r[0]
+                for r in self._query(
+                    "SELECT id FROM certificates WHERE serial LIKE ? ORDER BY seq",
+                    (ref.lower() + "%",),
+                )
+            ]
+            if len(prefix_ids) == 1:
+                return self.get(prefix_ids[0])
+        candidates = {ref.lower()}
+        try:
+            from certtui.core.names import parse_name
+
+            candidates.add(parse_name(ref).value.lower())
+        except CerttuiError:
+            pass
+        marks = ", ".join("?" for _ in candidates)
+        rows = self._query(
+            "SELECT DISTINCT c.id, c.revoked_at, c.seq FROM cert_names n "
+            f"JOIN certificates c ON c.id = n.cert_id WHERE n.name IN ({marks}) "
+            "ORDER BY c.seq DESC",
+            tuple(sorted(candidates)),
+        )
+        live = [r[0] for r in rows if r[1] is None]
+        if unique and len(live) > 1:
+            raise NotFound(
+                f"{ref!r} names {len(live)} certificates ({', '.join(live)}); give one of these ids"
+            )
+        if live:
+            return self.get(live[0])
+        if rows:
+            return self.get(rows[0][0])
+        hint = (
+            f"; the serial prefix matches {', '.join(prefix_ids)}, so give more digits"
+            if prefix_ids
+            else "; run `certtui list` to see the ids"
+        )
+        raise NotFound(f"no certificate matches {ref!r}{hint}")
+
+    # -- backup --------------------------------------------------------------------------
+
+    def backup(self, dest: Path) -> None:
+        """A consistent copy through SQLite's online backup API, written 0600."""
+        try:
+            fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+        except FileExistsError:
+            raise CerttuiError(f"{dest} already exists; choose a new file name") from None
+        except OSError as exc:
+            raise CerttuiError(f"cannot write {dest} ({exc.strerror}); choose another path") from None
+        os.close(fd)
+        os.chmod(dest, FILE_MODE)
+        try:
+            target = sqlite3.connect(dest)
+            with target:
+                self.conn.backup(target)
+            target.close()
+        except BaseException:
+            _unlink_db(dest)
+            raise
+        with self.write():
+            self.event("backup", None, str(dest))
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Apply the numbered migrations this database lacks, all in one transaction."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for step in MIGRATIONS[version:]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise _busy(exc) from None
+
+
+def _unlink_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
