@@ -160,7 +160,10 @@ class Store:
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        # check_same_thread off: the TUI reads and writes from worker threads, one writer at a time.
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
@@ -243,6 +246,10 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: the TUI polls it to reload."""
+        return int(self._query("PRAGMA data_version")[0][0])
 
     # -- transactions and meta -----------------------------------------------------------
 
