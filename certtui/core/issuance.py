@@ -123,7 +123,7 @@ def init_store(
     """Create the store with its root (and intermediate); nothing exists if anything fails."""
     now = now or utcnow()
     name = _check_cn(req.name)
-    root_days = _check_days(req.days or profiles.ROOT_DAYS)
+    root_days = _check_days(profiles.ROOT_DAYS if req.days is None else req.days)
     constraints = _constraints(req.permit)
     root_key = keymod.generate(req.key)
     int_key = keymod.generate(req.key) if req.intermediate else None
@@ -190,7 +190,7 @@ class IssuePlan:
 
 def plan(store: Store, req: IssueRequest) -> IssuePlan:
     """Validate a request (names, issuer, constraints, days) without touching any key."""
-    days = _check_days(req.days or profiles.DEFAULT_DAYS[req.kind])
+    days = _check_days(profiles.DEFAULT_DAYS[req.kind] if req.days is None else req.days)
     if req.kind is Kind.ROOT:
         raise PolicyError("a store has one root; create it with `certtui init`")
     if req.kind is Kind.INTERMEDIATE:
