@@ -15,6 +15,12 @@ def colon_hex(data: bytes) -> str:
     return ":".join(f"{b:02X}" for b in data)
 
 
+def pem_text(der: bytes) -> str:
+    """A certificate's DER as PEM text."""
+    cert = x509.load_der_x509_certificate(der)
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
 def _general_name(name: x509.GeneralName) -> str:
     label = {
         x509.DNSName: "DNS",

@@ -1,46 +1,266 @@
-"""The terminal UI. Until the TUI issues land, a placeholder screen that shows the store."""
+"""CerttuiApp: thin; wires screens, the one job runner, the unlock flow and the error handler."""
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
 
-from textual.app import App, ComposeResult
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Static
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from certtui.core.store import Store
+from certtui.core.timefmt import utcnow
+from certtui.errors import CerttuiError, WrongPassphrase
+
+T = TypeVar("T")
+
+# Another certtui process (a second SSH session, a cron job) may change the store; check
+# `PRAGMA data_version` this often so the list follows without a key press.
+POLL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class EnrollOptions:
+    """The `certtui enroll` flags, passed to a TUI enrollment session."""
+
+    bind: str = "0.0.0.0"
+    port: int = 8555
+    tls_port: int = 8556
+    advertise: str | None = None
+    token: str | None = None
 
 
 class CerttuiApp(App[None]):
-    """certtui's app; the placeholder shows where the store is and how many certificates it has."""
+    """The terminal UI: setup on first run, then the certificate list."""
 
     CSS_PATH = "app.tcss"
     TITLE = "certtui"
     BINDINGS = [
+        Binding("question_mark", "help", "Help", id="app.help",
+                tooltip="Every key, and a short guide"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave certtui"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="app.reload",
+                tooltip="Read the store again"),
     ]
-    """Remappable by id."""
+    """App-wide keys; remappable by id in config.toml's [keymap]."""
 
-    def __init__(self, summary: str) -> None:
+    def __init__(
+        self,
+        store: Store | None,
+        db_path: Path,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        enroll: EnrollOptions | None = None,
+        keymap: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
-        self.summary = summary
+        self.store = store
+        self.db_path = db_path
+        self.clock = clock or utcnow
+        self.enroll = enroll or EnrollOptions()
+        self._keymap = keymap or {}
+        self._write_lock = threading.Lock()
+        self._data_version: int | None = None
+        self._on_failure: dict[Worker[None], Callable[[BaseException], None]] = {}
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(self.summary, id="placeholder")
-        yield Footer()
+    # -- start-up ------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        if self.store is None:
+            from certtui.tui.screens.setup import SetupScreen
+
+            self.push_screen(SetupScreen())
+        else:
+            self._show_list()
+
+    def _show_list(self) -> None:
+        from certtui.tui.screens.cert_list import CertListScreen
+
+        assert self.store is not None
+        self._data_version = self.store.data_version()
+        self.push_screen(CertListScreen())
+        self.set_interval(POLL_SECONDS, self._poll, name="poll-store")
+
+    def on_setup_screen_root_requested(self, message: Any) -> None:
+        from certtui.core.issuance import init_store
+
+        setup = self.screen
+
+        def created(out: tuple[Store, list[Any]]) -> None:
+            self.store = out[0]
+            self.notify(f"Created {out[1][0].subject}. Next: n issues a certificate, "
+                        "p enrolls a phone.")
+            self.pop_screen()
+            self._show_list()
+
+        self.run_job(
+            lambda: init_store(self.db_path, message.request, message.passphrase, self.clock()),
+            created,
+            description="Creating the root CA",
+            write=True,
+            failed=lambda _exc: getattr(setup, "creation_failed", lambda: None)(),
+        )
+
+    # -- the one way to run slow work ----------------------------------------------------
+
+    def run_job(
+        self,
+        fn: Callable[[], T],
+        done: Callable[[T], None] | None = None,
+        *,
+        description: str,
+        write: bool = False,
+        group: str = "store",
+        failed: Callable[[BaseException], None] | None = None,
+    ) -> Worker[None]:
+        """Run `fn` in a thread worker, then `done(result)` on the UI thread.
+
+        Writes run one at a time. Every failure reaches `on_worker_state_changed`.
+        """
+
+        def job() -> None:
+            if write:
+                with self._write_lock:
+                    result = fn()
+            else:
+                result = fn()
+            if done is not None and not get_current_worker().is_cancelled:
+                self.call_from_thread(done, result)
+
+        worker = self.run_worker(job, thread=True, exit_on_error=False, group=group,
+                                 description=description, exclusive=group == "load")
+        if failed is not None:
+            self._on_failure[worker] = failed
+        return worker
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker error: a core message as a notification, never a traceback."""
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        failed = self._on_failure.pop(event.worker, None)
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.report_error(event.worker.error)
+            if failed is not None:
+                failed(event.worker.error)
+
+    def report_error(self, exc: BaseException) -> None:
+        if isinstance(exc, CerttuiError):
+            self.notify(str(exc), title="certtui", severity="error", timeout=8)
+        else:
+            self.log.error(repr(exc))
+            self.notify(f"unexpected error ({type(exc).__name__}: {exc}); please report it",
+                        title="certtui", severity="error", timeout=12)
+
+    # -- the passphrase, once per session ------------------------------------------------
+
+    def require_unlock(self, then: Callable[[], None]) -> None:
+        """Run `then` once the store is unlocked, asking for the passphrase if needed."""
+        assert self.store is not None
+        if self.store.unlocked:
+            then()
+            return
+        from certtui.tui.screens.unlock import UnlockScreen
+
+        store = self.store
+
+        def attempt(passphrase: str | None) -> None:
+            if passphrase is None:
+                return
+
+            def failed_or_done() -> None:
+                try:
+                    store.unlock(passphrase)
+                except WrongPassphrase as exc:
+                    error = str(exc)
+                    self.call_from_thread(
+                        lambda: self.push_screen(UnlockScreen(error=error), attempt)
+                    )
+                    return
+                self.call_from_thread(then)
+
+            self.run_job(failed_or_done, description="Unlocking the store")
+
+        self.push_screen(UnlockScreen(), attempt)
+
+    def action_unlock(self) -> None:
+        self.require_unlock(lambda: self.notify("The store is unlocked for this session."))
+
+    # -- following the store -------------------------------------------------------------
+
+    def _poll(self) -> None:
+        if self.store is None:
+            return
+        version = self.store.data_version()
+        if version != self._data_version:
+            self._data_version = version
+            self.action_reload()
+
+    def action_reload(self) -> None:
+        from certtui.tui.screens.cert_list import CertListScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, CertListScreen):
+                screen.reload()
+
+    def action_help(self) -> None:
+        from certtui.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # -- the command palette -------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("view: help", "Every key, and a short guide", self.action_help)
+        if self.store is not None:
+            yield SystemCommand("view: reload", "Read the store again", self.action_reload)
+            yield SystemCommand("store: unlock", "Enter the passphrase now", self.action_unlock)
+        yield from getattr(screen, "palette_commands", lambda: ())()
 
 
-def store_summary(session: Any) -> str:
-    from certtui.errors import CerttuiError
-
-    try:
-        records = session.store().records()
-    except CerttuiError as exc:
-        return f"{exc}\n\nThe setup wizard arrives with the TUI; until then use the CLI."
-    return (
-        f"Store: {session.db.parent}\n{len(records)} certificates.\n\n"
-        "The full terminal UI is being built; meanwhile `certtui --help` lists every command."
+def make_app(
+    store: Store | None,
+    *,
+    db_path: Path | None = None,
+    clock: Callable[[], datetime] | None = None,
+    enroll_bind: str = "0.0.0.0",
+    enroll_port: int = 8555,
+    enroll_tls_port: int = 8556,
+    enroll_advertise: str | None = None,
+    enroll_token: str | None = None,
+    keymap: dict[str, str] | None = None,
+) -> CerttuiApp:
+    """The one factory: the CLI, the tests and the screenshot script all build the app here."""
+    if store is None and db_path is None:
+        raise ValueError("make_app needs a store, or the db_path where setup will create one")
+    return CerttuiApp(
+        store,
+        db_path or (store.path if store else Path()),
+        clock=clock,
+        enroll=EnrollOptions(enroll_bind, enroll_port, enroll_tls_port, enroll_advertise,
+                             enroll_token),
+        keymap=keymap,
     )
 
 
-def run_tui(session: Any) -> None:
-    CerttuiApp(store_summary(session)).run()
+def run_tui(session: Any, **enroll: Any) -> None:
+    """`certtui` with no subcommand: open the store if there is one, else run setup."""
+    from certtui.errors import NoStore
+    from certtui.paths import config_path
+    from certtui.tui.config import load_keymap
+
+    keymap = load_keymap(config_path())
+    try:
+        store: Store | None = session.store()
+    except NoStore:
+        store = None
+    make_app(store, db_path=session.db, keymap=keymap, **enroll).run()

@@ -1,0 +1,1 @@
+"""One module per screen; screens collect input and dismiss with typed requests."""

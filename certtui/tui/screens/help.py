@@ -1,0 +1,55 @@
+"""Help: every key, and a short guide to the three journeys."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+GUIDE = """\
+## Three journeys
+
+**Issue a certificate.** In the list press `n`, type the names (`nas.home.arpa
+192.168.1.10`), watch the checklist, press `ctrl+s`. Then `e` exports the full chain and
+key for nginx or Caddy.
+
+**Enroll a phone.** Press `p`, scan the QR code with the iPhone camera, tap *Install
+profile*, then in Settings: *Profile Downloaded* → *Install*, and *General → About →
+Certificate Trust Settings* → switch the root on. The screen shows when the phone trusts it.
+
+**"This connection is not private".** Select the certificate and press `enter`: the
+checklist names the Apple rule it breaks and how to fix it. For a live server run
+`certtui check --connect host:443`.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Shows the key map (built from the live bindings, so remaps show) and the guide."""
+
+    BINDINGS = [
+        Binding("escape,question_mark,q", "close", "Close", id="help.close", tooltip="Back"),
+    ]
+    """Remappable by id."""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-dialog", classes="dialog"):
+            yield Markdown(self._keys() + "\n" + GUIDE)
+
+    def _keys(self) -> str:
+        lines = ["## Keys", "", "| key | does |", "|---|---|"]
+        below = self.app.screen_stack[-2] if len(self.app.screen_stack) > 1 else self.app.screen
+        seen: set[str] = set()
+        for active in below.active_bindings.values():
+            bind = active.binding
+            if not bind.description or bind.id in seen:
+                continue
+            seen.add(bind.id or bind.description)
+            key = self.app.get_key_display(bind)
+            lines.append(f"| `{key}` | {bind.description}: {bind.tooltip} |")
+        lines.append("| `ctrl+p` | Command palette: every action by name |")
+        return "\n".join(lines) + "\n"
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,1 @@
+"""Reusable widgets: the certificate table, details, checklist and QR code."""

@@ -1,0 +1,60 @@
+"""The iOS checklist panel: one row per finding, fails first, coloured by severity in app.tcss."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+ORDER = {"fail": 0, "warn": 1, "info": 2, "pass": 3}
+BADGE = {"fail": "✗ FAIL", "warn": "! WARN", "info": "i INFO", "pass": "✓ PASS"}
+
+
+def severity_of(finding: Any) -> str:
+    return str(getattr(finding.severity, "value", finding.severity))
+
+
+def sort_findings(findings: Sequence[Any]) -> list[Any]:
+    return sorted(findings, key=lambda f: ORDER.get(severity_of(f), 9))
+
+
+class FindingView(Static):
+    """One finding: badge, rule id and title; then the evidence and, unless it passed, the fix."""
+
+    def __init__(self, finding: Any) -> None:
+        sev = severity_of(finding)
+        text = Text()
+        text.append(f"{BADGE.get(sev, sev)} ", style="bold")
+        text.append(f"{finding.id}  ", style="bold")
+        text.append(finding.title)
+        if finding.detail:
+            text.append(f"\n  {finding.detail}")
+        if sev != "pass" and finding.fix:
+            text.append(f"\n  fix: {finding.fix}", style="italic")
+        super().__init__(text, classes=f"finding -{sev}")
+        self.finding = finding
+
+
+class ChecklistPanel(VerticalScroll):
+    """The whole checklist for one certificate, with a one-line verdict on top."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.findings: list[Any] = []
+
+    def set_findings(self, findings: Sequence[Any]) -> None:
+        self.findings = sort_findings(findings)
+        self.remove_children()
+        counts = {s: sum(1 for f in self.findings if severity_of(f) == s) for s in ORDER}
+        verdict = (
+            f"{counts['fail']} rule(s) fail: iPhones reject this certificate"
+            if counts["fail"]
+            else f"iPhones accept this certificate ({counts['warn']} warning(s))"
+            if counts["warn"]
+            else "iPhones accept this certificate"
+        )
+        self.mount(Static(Text(f"iOS checklist · {verdict}"), classes="checklist-title"))
+        self.mount_all(FindingView(f) for f in self.findings)
