@@ -119,9 +119,9 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 def _register() -> None:
-    from certtui.commands import pki
+    from certtui.commands import lifecycle, pki
 
-    for command in pki.COMMANDS:
+    for command in pki.COMMANDS + lifecycle.COMMANDS:
         cli.add_command(command)
 
 

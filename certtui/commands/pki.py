@@ -23,9 +23,11 @@ pass_session = click.make_pass_decorator(Session)
 @click.option("--permit", multiple=True, metavar="NAME_OR_CIDR",
               help="Name constraint on the root; repeat it (home.arpa, 192.168.0.0/16).")
 @click.option("--intermediate", is_flag=True, help="Also create an intermediate that signs leaves.")
+@click.option("--crl-url", metavar="URL",
+              help="Put this CRL distribution point (http://...) in every certificate issued later.")
 @pass_session
 def init(session: Session, name: str, key: str, days: int | None, no_passphrase: bool,
-         permit: tuple[str, ...], intermediate: bool) -> None:
+         permit: tuple[str, ...], intermediate: bool, crl_url: str | None) -> None:
     """Create the store and its root CA."""
     from certtui.core.issuance import init_store
 
@@ -34,14 +36,20 @@ def init(session: Session, name: str, key: str, days: int | None, no_passphrase:
             f"a store already exists at {session.db.parent}; certtui never overwrites a root "
             "(use --home for a second store)"
         )
+    if crl_url is not None:
+        from certtui.core.revocation import check_crl_url
+
+        crl_url = check_crl_url(crl_url)
     req = InitRequest(name=name, key=KeySpec(key), days=days, permit=permit,
-                      intermediate=intermediate)
+                      intermediate=intermediate, crl_url=crl_url)
     passphrase = None if no_passphrase else session.passphrase(confirm=True)
     store, records = init_store(session.db, req, passphrase)
     store.close()
     for rec in records:
         click.echo(f"created {summary(rec)}")
     click.echo(f"store: {session.db.parent}")
+    if crl_url:
+        click.echo(f"CRL distribution point of later certificates: {crl_url}")
     if no_passphrase:
         warn("the store has no passphrase: anyone who can read it can mint certificates your "
              "devices trust")
@@ -138,6 +146,8 @@ def _table(records: list) -> None:  # type: ignore[type-arg]
 def list_(session: Session, as_json: bool, kind: str | None, status: str | None,
           expiring_within: int | None) -> None:
     """List the certificates in the store."""
+    from certtui.core.revocation import crl_warnings
+
     records = session.store().records(
         kind=Kind(kind) if kind else None,
         status=Status(status) if status else None,
@@ -149,6 +159,8 @@ def list_(session: Session, as_json: bool, kind: str | None, status: str | None,
         _table(records)
     else:
         click.echo("no certificates match", err=True)
+    for message in crl_warnings(session.store()):
+        warn(message)
 
 
 @click.command()

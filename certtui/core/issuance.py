@@ -15,6 +15,7 @@ from certtui.core import keys as keymod
 from certtui.core import names as namesmod
 from certtui.core import profiles
 from certtui.core.models import CertRecord, InitRequest, IssueRequest, KeySpec, Kind, Names
+from certtui.core.revocation import check_crl_url
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
 from certtui.errors import CerttuiError, PolicyError
@@ -125,6 +126,7 @@ def init_store(
     name = _check_cn(req.name)
     root_days = _check_days(profiles.ROOT_DAYS if req.days is None else req.days)
     constraints = _constraints(req.permit)
+    crl_url = check_crl_url(req.crl_url) if req.crl_url else None
     root_key = keymod.generate(req.key)
     int_key = keymod.generate(req.key) if req.intermediate else None
     ids: list[str] = []
@@ -148,6 +150,8 @@ def init_store(
             )
             store.set_meta("root", root_id)
             store.set_meta("default_issuer", root_id)
+            if crl_url:
+                store.set_meta("crl_url", crl_url)
             ids.append(root_id)
             if int_key is not None:
                 inter = _build(

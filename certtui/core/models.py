@@ -109,6 +109,7 @@ class InitRequest:
     days: int | None = None
     permit: tuple[str, ...] = ()
     intermediate: bool = False
+    crl_url: str | None = None
 
 
 @dataclass(frozen=True)

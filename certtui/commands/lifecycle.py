@@ -1,0 +1,158 @@
+"""The lifecycle commands: revoke, crl, export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from certtui.cli import Session
+from certtui.commands.common import summary, warn
+from certtui.errors import CerttuiError
+
+# Spelled out here so `certtui --help` does not import cryptography; a test checks that they
+# match certtui.core.revocation.REASONS and certtui.core.export.Format.
+REASON_NAMES = (
+    "unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
+    "cessationOfOperation",
+)
+FORMAT_NAMES = ("pem", "der", "key", "fullchain", "p12", "p12-legacy", "p7b", "mobileconfig", "crl")
+# The CRL lifetime `crl` signs by default (certtui.core.revocation.DEFAULT_CRL_DAYS).
+DEFAULT_CRL_DAYS = 30
+
+pass_session = click.make_pass_decorator(Session)
+
+
+@click.command()
+@click.argument("ref", metavar="ID")
+@click.option("--reason", type=click.Choice(REASON_NAMES), default="unspecified", show_default=True,
+              help="Why (RFC 5280); unspecified leaves the reasonCode out of the CRL.")
+@pass_session
+def revoke(session: Session, ref: str, reason: str) -> None:
+    """Revoke a certificate and re-sign its CA's CRL."""
+    from certtui.core import revocation
+
+    store = session.store()
+    rec = store.resolve(ref, unique=True)
+    ca = revocation.check_revocable(store, rec)
+    if not rec.revoked_at and revocation.crl_blocker(store, ca) is None:
+        store = session.unlocked_store()
+    result = revocation.revoke(store, rec.id, reason)
+    done = result.record
+    if result.already:
+        click.echo(f"{done.id} was already revoked on {done.revoked_at} ({done.revocation_reason})")
+        return
+    click.echo(f"revoked {summary(done)} on {done.revoked_at} ({done.revocation_reason})")
+    if result.crl is not None:
+        click.echo(
+            f"signed CRL number {result.crl.number} of CA {ca.subject or ca.id} ({ca.id}), "
+            f"next update {result.crl.next_update}"
+        )
+    if result.no_crl:
+        warn(result.no_crl)
+
+
+@click.command()
+@click.option("--issuer", metavar="ID", help="The CA (default: the CA that issues leaves).")
+@click.option("--days", type=int, default=DEFAULT_CRL_DAYS, show_default=True,
+              help="nextUpdate is this many days from now.")
+@click.option("--der", is_flag=True, help="Write DER instead of PEM (needs --out).")
+@click.option("--out", type=click.Path(path_type=Path), metavar="PATH",
+              help="The file to write (a folder gets NAME.crl); default: PEM to stdout.")
+@pass_session
+def crl(session: Session, issuer: str | None, days: int, der: bool, out: Path | None) -> None:
+    """Sign a fresh CRL for a CA and store it."""
+    from certtui.core import export, revocation
+    from certtui.errors import PolicyError
+
+    revocation.check_days(days)
+    if der and out is None:
+        raise CerttuiError("--der writes binary, which certtui does not print; add --out PATH")
+    store = session.store()
+    ca_id = store.resolve(issuer, unique=True).id if issuer else store.default_issuer_id()
+    if ca_id is None:
+        raise CerttuiError("the store has no CA yet; create one with `certtui init --name NAME`")
+    ca = store.get(ca_id)
+    blocker = revocation.crl_blocker(store, ca)
+    if blocker:
+        raise PolicyError(blocker)
+    stored = revocation.sign_crl(session.unlocked_store(), ca.id, days=days)
+    if out is None:
+        click.echo(export.crl_pem(stored.der).decode(), nl=False)
+        return
+    path = export.target_path(out, export.file_name(ca, export.Format.CRL))
+    export.write_atomic(path, stored.der if der else export.crl_pem(stored.der), private=False)
+    click.echo(f"wrote {path} (CRL number {stored.number}, next update {stored.next_update})")
+
+
+def read_password_file(path: Path) -> str:
+    """The secret on the file's first line, without its line ending."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise CerttuiError(
+            f"cannot read --password-file {path} ({exc.strerror}); give a readable file"
+        ) from None
+    except UnicodeDecodeError:
+        raise CerttuiError(f"--password-file {path} is not UTF-8 text; write the password as text") from None
+    secret = text.split("\n", 1)[0].removesuffix("\r")
+    if not secret:
+        raise CerttuiError(f"--password-file {path} has an empty first line; put the password there")
+    return secret
+
+
+def ask_password(fmt: str) -> str:
+    """A new export password: typed twice on a terminal."""
+    if not sys.stdin.isatty():
+        raise CerttuiError(
+            f"{fmt} needs a password but stdin is not a terminal; give --password-file FILE"
+        )
+    secret = click.prompt(f"Password for the {fmt} file", hide_input=True,
+                          confirmation_prompt=True, err=True)
+    if not secret:
+        raise CerttuiError("the password is empty; type one (PKCS#12 and keys need a password)")
+    return str(secret)
+
+
+@click.command(name="export")
+@click.argument("ref", metavar="ID")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), required=True,
+              help="pem, der, key, fullchain, p12, p12-legacy (iPhone/macOS), p7b, mobileconfig, crl.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, metavar="PATH",
+              help="The file to write; an existing folder gets an mkcert-style name.")
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="The password for key, p12, p12-legacy or a client mobileconfig (first line).")
+@click.option("--with-root", is_flag=True, help="Append the root to fullchain, p12 or p12-legacy.")
+@click.option("--unencrypted-key", is_flag=True, help="Write --format key in the clear (for nginx).")
+@pass_session
+def export_(session: Session, ref: str, fmt: str, out: Path, password_file: Path | None,
+            with_root: bool, unencrypted_key: bool) -> None:
+    """Write a certificate, key, chain, bundle, profile or CRL to a file."""
+    from certtui.core import export
+
+    store = session.store()
+    rec = store.resolve(ref)
+    form = export.Format(fmt)
+    export.check(rec, form, with_root=with_root, unencrypted_key=unencrypted_key)
+    wants_password = export.needs_password(rec, form, unencrypted_key=unencrypted_key)
+    if password_file is not None and not wants_password:
+        raise CerttuiError(
+            f"--password-file applies to key, p12, p12-legacy and a client's mobileconfig; "
+            f"drop it for {fmt}" + (" with --unencrypted-key" if unencrypted_key else "")
+        )
+    if export.holds_key(rec, form):
+        store = session.unlocked_store()
+    password = None
+    if wants_password:
+        password = read_password_file(password_file) if password_file else ask_password(fmt)
+    result = export.render(store, rec, form, password=password, with_root=with_root,
+                           unencrypted_key=unencrypted_key)
+    path = export.target_path(out, result.filename)
+    export.write_atomic(path, result.data, private=result.private)
+    click.echo(f"wrote {path}")
+    if unencrypted_key:
+        warn(f"{path} holds the private key unencrypted; keep it readable by its server only")
+
+
+COMMANDS = [revoke, crl, export_]
