@@ -268,6 +268,9 @@ class Store:
                 self.conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.OperationalError):
                 raise _busy(exc) from None
+            # SQLITE_CORRUPT / SQLITE_NOTADB met mid-write (not a subclass such as IntegrityError).
+            if type(exc) is sqlite3.DatabaseError:
+                raise _corrupt(self.path) from None
             raise
 
     def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple]:  # type: ignore[type-arg]
