@@ -75,11 +75,11 @@ def describe_extension(ext: x509.Extension[x509.ExtensionType]) -> str:
     return type(v).__name__
 
 
-def details(cert: x509.Certificate) -> list[tuple[str, str]]:
-    """Subject, issuer, serial, validity, key, signature, fingerprints and every extension."""
+def fields(cert: x509.Certificate) -> list[tuple[str, str]]:
+    """Subject, issuer, serial, validity, key, signature and fingerprints."""
     der = cert.public_bytes(serialization.Encoding.DER)
     sig = cert.signature_hash_algorithm
-    rows = [
+    return [
         ("Subject", cert.subject.rfc4514_string() or "(empty)"),
         ("Issuer", cert.issuer.rfc4514_string() or "(empty)"),
         ("Serial", format(cert.serial_number, "x")),
@@ -90,12 +90,22 @@ def details(cert: x509.Certificate) -> list[tuple[str, str]]:
         ("SHA-256", colon_hex(hashlib.sha256(der).digest())),
         ("SHA-1", colon_hex(hashlib.sha1(der).digest())),
     ]
+
+
+def extensions(cert: x509.Certificate) -> list[tuple[str, str]]:
+    """Every extension as (name, with ' (critical)' when it is, value); one row if unparseable."""
     try:
         exts = list(cert.extensions)
     except (ValueError, x509.DuplicateExtension) as exc:
-        return rows + [("Extensions", f"cannot be parsed: {exc}")]
+        return [("Extensions", f"cannot be parsed: {exc}")]
+    rows = []
     for ext in exts:
         name = getattr(ext.oid, "_name", ext.oid.dotted_string)
         flag = " (critical)" if ext.critical else ""
         rows.append((f"{name}{flag}", describe_extension(ext)))
     return rows
+
+
+def details(cert: x509.Certificate) -> list[tuple[str, str]]:
+    """Fields, then every extension: what `certtui show` prints."""
+    return fields(cert) + extensions(cert)

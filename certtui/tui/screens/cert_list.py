@@ -103,6 +103,7 @@ class CertListScreen(Screen[None]):
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
         field.display = True
+        self.table.start_type_ahead(field.insert_text_at_cursor)
         field.focus()
 
     def action_clear_filter(self) -> None:
@@ -120,6 +121,11 @@ class CertListScreen(Screen[None]):
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self.table.focus()
+
+    def on_descendant_focus(self) -> None:
+        if self.focused is not self.table:
+            return
+        self.table.stop_type_ahead()
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("cert: inspect", "Details and the iOS checklist", self.action_inspect)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Markdown, Static
 
 GUIDE = """\
-## Three journeys
+# Three journeys
 
 **Issue a certificate.** In the list press `n`, type the names (`nas.home.arpa
 192.168.1.10`), watch the checklist, press `ctrl+s`. Then `e` exports the full chain and
@@ -35,21 +36,28 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog", classes="dialog"):
-            yield Markdown(self._keys() + "\n" + GUIDE)
+            yield Static("Keys", classes="dialog-title")
+            yield Static(self.keys_text(), id="help-keys")
+            yield Markdown(GUIDE)
 
-    def _keys(self) -> str:
-        lines = ["## Keys", "", "| key | does |", "|---|---|"]
+    def keys_text(self) -> Text:
+        """certtui's own bindings under the screen below, as remapped, then the palette."""
         below = self.app.screen_stack[-2] if len(self.app.screen_stack) > 1 else self.app.screen
+        rows: list[tuple[str, str]] = []
         seen: set[str] = set()
         for active in below.active_bindings.values():
             bind = active.binding
-            if not bind.description or bind.id in seen:
+            if bind.id is None or bind.id in seen:
                 continue
-            seen.add(bind.id or bind.description)
-            key = self.app.get_key_display(bind)
-            lines.append(f"| `{key}` | {bind.description}: {bind.tooltip} |")
-        lines.append("| `ctrl+p` | Command palette: every action by name |")
-        return "\n".join(lines) + "\n"
+            seen.add(bind.id)
+            rows.append((self.app.get_key_display(bind), f"{bind.description}: {bind.tooltip}"))
+        rows.append(("ctrl+p", "Command palette: every action by name"))
+        width = max(len(k) for k, _ in rows)
+        text = Text()
+        for key, does in rows:
+            text.append(key.ljust(width + 2), style="bold")
+            text.append(does + "\n")
+        return text
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -28,13 +28,14 @@ class Inspection:
     """Everything the screen shows, read and checked in a worker."""
 
     rows: list[tuple[str, str]]
+    extensions: list[tuple[str, str]]
     pem: str
     findings: list[Any]
 
 
 def inspect_record(app: Any, rec: CertRecord) -> Inspection:
     """Details and findings for one stored certificate (runs in a worker)."""
-    from certtui.core.details import details, pem_text
+    from certtui.core.details import extensions, fields, pem_text
     from certtui.core.inventory import expires_in
     from certtui.core.store import Store
     from certtui.tui.checking import findings_for
@@ -51,7 +52,7 @@ def inspect_record(app: Any, rec: CertRecord) -> Inspection:
         ("Private key", ("in the store, encrypted" if store.encrypted else
                          "in the store, UNENCRYPTED") if rec.has_key else "not in the store"),
     ]
-    return Inspection(head + details(cert), pem_text(store.der(rec.id)),
+    return Inspection(head + fields(cert), extensions(cert), pem_text(store.der(rec.id)),
                       findings_for(store, rec, now))
 
 
@@ -94,6 +95,10 @@ class InspectScreen(Screen[None]):
         for label, value in data.rows:
             text.append(label.ljust(width) + "  ", style="bold")
             text.append(value + "\n")
+        text.append("\nExtensions\n", style="bold underline")
+        for name, value in data.extensions:
+            text.append(name + "\n", style="bold")
+            text.append(f"  {value}\n")
         self.query_one("#details-text", Static).update(text)
         self.query_one("#pem", Static).update(Text(data.pem))
         self.query_one(ChecklistPanel).set_findings(data.findings)

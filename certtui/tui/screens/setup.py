@@ -64,15 +64,16 @@ class SetupScreen(Screen[None]):
                 "will trust. It takes a few seconds.", classes="lead"
             )
             yield Label("Root name")
-            yield Input(DEFAULT_ROOT_NAME, id="root-name")
+            yield Input(DEFAULT_ROOT_NAME, id="root-name", compact=True)
             yield Static("", id="root-name-error", classes="error-text")
             yield Label("Key type")
             yield Select([(k.label, k.value) for k in KeySpec], value=KeySpec.EC256.value,
-                         allow_blank=False, id="key-type")
+                         allow_blank=False, id="key-type", compact=True)
             yield Label("Passphrase (asked once per session; it encrypts every private key)")
-            yield Input(password=True, id="passphrase", placeholder="passphrase")
-            yield Input(password=True, id="passphrase2", placeholder="the same again")
-            yield Checkbox("No passphrase", id="no-passphrase")
+            yield Input(password=True, id="passphrase", placeholder="passphrase", compact=True)
+            yield Input(password=True, id="passphrase2", placeholder="the same again",
+                        compact=True)
+            yield Checkbox("No passphrase", id="no-passphrase", compact=True)
             yield Static(
                 "Without a passphrase anyone who can read the store can mint certificates "
                 "your phones trust.", id="no-passphrase-warning", classes="warning-text"
@@ -83,10 +84,11 @@ class SetupScreen(Screen[None]):
                 for value in DEFAULT_CONSTRAINTS:
                     yield ConstraintRow(value)
             with Horizontal(id="add-constraint-row"):
-                yield Input(id="add-constraint", placeholder="add: example.home or 10.1.0.0/16")
+                yield Input(id="add-constraint", placeholder="add: example.home or 10.1.0.0/16",
+                            compact=True)
                 yield Button("add", id="add-constraint-button", compact=True)
             yield Static("", id="constraint-error", classes="error-text")
-            yield Checkbox("Also create an issuing intermediate CA", id="intermediate")
+            yield Checkbox("Also create an issuing intermediate CA", id="intermediate", compact=True)
             yield Button("Create root CA", variant="primary", id="create")
         yield Footer()
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -93,6 +94,12 @@ class CertTable(ScrollView, can_focus=True):
         self._cache: dict[tuple[int, int, bool], Strip] = {}
         self.rows_formatted = 0
         """How many rows were formatted: the cost follows the screen, not the store."""
+        # Keys typed right after the filter key ("/printer" in one burst) all reach this widget
+        # before the filter binding runs; they belong to the filter and must not fire other
+        # bindings (p, r, e...). They wait here until `start_type_ahead` gives them a home.
+        self._type_ahead: Callable[[str], None] | None = None
+        self._opening = False
+        self._pending: list[str] = []
 
     # -- data ----------------------------------------------------------------------------
 
@@ -168,6 +175,32 @@ class CertTable(ScrollView, can_focus=True):
             if y == self.cursor and (rec := self.current):
                 self.post_message(self.Selected(rec))
             self.cursor = y
+
+    def on_key(self, event: events.Key) -> None:
+        if (self._type_ahead or self._opening) and event.is_printable and event.character:
+            if self._type_ahead is not None:
+                self._type_ahead(event.character)
+            else:
+                self._pending.append(event.character)
+            event.stop()
+            event.prevent_default()
+            return
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.binding.action == "filter":
+            self._opening = True
+
+    def start_type_ahead(self, sink: Callable[[str], None]) -> None:
+        """The filter is open: send it what was typed meanwhile, and whatever still comes."""
+        self._type_ahead = sink
+        for character in self._pending:
+            sink(character)
+        self._pending.clear()
+        self._opening = False
+
+    def stop_type_ahead(self) -> None:
+        self._type_ahead = None
+        self._opening = False
+        self._pending.clear()
 
     def key_enter(self) -> None:
         if rec := self.current:

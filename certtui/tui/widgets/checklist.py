@@ -49,11 +49,12 @@ class ChecklistPanel(VerticalScroll):
         self.findings = sort_findings(findings)
         self.remove_children()
         counts = {s: sum(1 for f in self.findings if severity_of(f) == s) for s in ORDER}
+        fails, warns = counts["fail"], counts["warn"]
         verdict = (
-            f"{counts['fail']} rule(s) fail: iPhones reject this certificate"
-            if counts["fail"]
-            else f"iPhones accept this certificate ({counts['warn']} warning(s))"
-            if counts["warn"]
+            f"{fails} {'rule fails' if fails == 1 else 'rules fail'}: iPhones reject this"
+            if fails
+            else f"iPhones accept this ({warns} {'warning' if warns == 1 else 'warnings'})"
+            if warns
             else "iPhones accept this certificate"
         )
         self.mount(Static(Text(f"iOS checklist · {verdict}"), classes="checklist-title"))

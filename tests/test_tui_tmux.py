@@ -1,0 +1,92 @@
+"""The real `certtui` entry point in a real terminal (tmux, 80x24): keys in, screen out, q quits 0."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from certtui.demo import build_demo_store
+from certtui.paths import db_path
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+
+class Tmux:
+    """One detached tmux session running a command at a fixed size."""
+
+    def __init__(self, command: str, env: dict[str, str], size: tuple[int, int] = (80, 24)):
+        self.name = f"certtui-test-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]),
+             f"env {exports} {command}; echo EXIT=$? > {env['CERTTUI_HOME']}/exit; sleep 30"],
+            check=True,
+        )
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
+                              capture_output=True, text=True, check=True).stdout
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if predicate(text):
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"screen never matched; last screen:\n{text}")
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def tmux_demo(home: Path) -> Iterator[Tmux]:
+    build_demo_store(db_path(home)).close()
+    certtui = Path(sys.executable).with_name("certtui")
+    session = Tmux(str(certtui), {"CERTTUI_HOME": str(home), "TERM": "xterm-256color"})
+    yield session
+    session.kill()
+
+
+def test_real_terminal_list_filter_inspect_quit(tmux_demo: Tmux, home: Path) -> None:
+    screen = tmux_demo.wait_for(
+        lambda s: "certificates" in s and "Home Lab Root CA" in s and "Quit" in s
+    )
+    lines = screen.splitlines()
+    assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+    assert "10 certificates · 1 expiring · 1 revoked" in screen
+    # the footer at 80 columns shows the keys that matter most
+    footer = lines[-1]
+    for key in ("Inspect", "Filter", "Help", "Quit"):
+        assert key in footer
+    # typed in one burst: nothing after "/" may be lost or fire another binding
+    tmux_demo.keys("/printer")
+    screen = tmux_demo.wait_for(lambda s: "nas.home.arpa" not in s and "printer" in s)
+    tmux_demo.keys("Enter")
+    tmux_demo.wait_for(lambda s: "Inspect" in s.splitlines()[-1])
+    tmux_demo.keys("Enter")
+    screen = tmux_demo.wait_for(lambda s: "iOS checklist" in s)
+    assert "printer.home.arpa" in screen
+    tmux_demo.keys("Escape")
+    tmux_demo.wait_for(lambda s: "Names (SANs)" in s)
+    tmux_demo.keys("q")
+    exit_file = home / "exit"
+    deadline = time.monotonic() + 15
+    while not exit_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert exit_file.read_text().strip() == "EXIT=0"
