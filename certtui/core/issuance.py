@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from certtui.core import keys as keymod
@@ -94,7 +95,11 @@ def _build(
     )
     for ext, critical in extensions:
         builder = builder.add_extension(ext, critical=critical)
-    return builder.sign(signer, keymod.signing_hash(signer))  # type: ignore[arg-type]
+    # Deterministic ECDSA (RFC 6979): no signature depends on the RNG's nonce quality.
+    deterministic = True if isinstance(signer, ec.EllipticCurvePrivateKey) else None
+    return builder.sign(
+        signer, keymod.signing_hash(signer), ecdsa_deterministic=deterministic  # type: ignore[arg-type]
+    )
 
 
 def _path_len_allows_ca(ca: x509.Certificate) -> bool:
