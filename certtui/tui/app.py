@@ -63,6 +63,7 @@ class CerttuiApp(App[None]):
         self.store = store
         self.db_path = db_path
         self.clock = clock or utcnow
+        self.start_dir = Path.cwd()
         self.enroll = enroll or EnrollOptions()
         self._keymap = keymap or {}
         self._write_lock = threading.Lock()
@@ -119,11 +120,13 @@ class CerttuiApp(App[None]):
         description: str,
         write: bool = False,
         group: str = "store",
+        exclusive: bool = False,
         failed: Callable[[BaseException], None] | None = None,
     ) -> Worker[None]:
         """Run `fn` in a thread worker, then `done(result)` on the UI thread.
 
-        Writes run one at a time. Every failure reaches `on_worker_state_changed`.
+        Writes run one at a time. An `exclusive` job cancels its group's earlier ones (their
+        results are dropped). Every failure reaches `on_worker_state_changed`.
         """
 
         def job() -> None:
@@ -136,7 +139,7 @@ class CerttuiApp(App[None]):
                 self.call_from_thread(done, result)
 
         worker = self.run_worker(job, thread=True, exit_on_error=False, group=group,
-                                 description=description, exclusive=group == "load")
+                                 description=description, exclusive=exclusive)
         if failed is not None:
             self._on_failure[worker] = failed
         return worker

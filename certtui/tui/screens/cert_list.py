@@ -24,9 +24,17 @@ class CertListScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "inspect", "Inspect", id="cert.inspect",
                 tooltip="Details and the iOS checklist of the highlighted certificate"),
+        Binding("n", "issue", "New", id="cert.issue",
+                tooltip="Issue a certificate, with the live iOS checklist"),
+        Binding("p", "enroll", "Phone", id="phone.enroll",
+                tooltip="Show a QR code that installs the root on a phone"),
         Binding("slash", "filter", "Filter", id="view.filter",
                 tooltip="Filter by name and SANs as you type"),
-        Binding("c", "copy", "Copy PEM", id="cert.copy",
+        Binding("r", "revoke", "Revoke", show=False, id="cert.revoke",
+                tooltip="Revoke the highlighted certificate and re-sign the CRL"),
+        Binding("e", "export", "Export", show=False, id="cert.export",
+                tooltip="Write the certificate, chain or key in the formats devices need"),
+        Binding("c", "copy", "Copy PEM", show=False, id="cert.copy",
                 tooltip="Copy the certificate PEM to the clipboard (OSC 52)"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="view.clear-filter",
                 tooltip="Clear the filter and return to the list"),
@@ -70,7 +78,8 @@ class CertListScreen(Screen[None]):
             self.query_one("#summary", Static).update(text)
             self.table.set_rows(rows, keep=select, query=self.query_one("#filter", Input).value)
 
-        self.app.run_job(load, show, description="Reading the store", group="load")
+        self.app.run_job(load, show, description="Reading the store", group="load",
+                         exclusive=True)
 
     def on_resize(self) -> None:
         self.query_one("#table-header", Static).update(header_text(self.table.size.width))
@@ -92,6 +101,133 @@ class CertListScreen(Screen[None]):
         from certtui.tui.screens.inspect import InspectScreen
 
         self.app.push_screen(InspectScreen(rec))
+
+    # -- acting: each modal returns a typed request, core does the work in a worker -----
+
+    def action_issue(self) -> None:
+        from certtui.tui import actions
+        from certtui.tui.screens.issue import IssueScreen
+
+        store = self.app.store
+        assert store is not None
+        app = self.app
+
+        def run_preview(req: Any, show: Any) -> None:
+            app.run_job(lambda: actions.preview(store, req, app.clock()),
+                        lambda result: show(req, result), description="Checking the request",
+                        group="preview", exclusive=True)
+
+        app.push_screen(IssueScreen(actions.issuers(store), store.default_issuer_id(), run_preview),
+                        self._issue)
+
+    def _issue(self, req: Any) -> None:
+        if req is None:
+            return
+        from certtui.tui import actions
+
+        store = self.app.store
+        app = self.app
+
+        def issued(rec: Any) -> None:
+            app.notify(f"Issued {rec.subject or rec.id} (id {rec.id}), expires {rec.not_after}.")
+            self.reload(select=rec.id)
+
+        app.require_unlock(lambda: app.run_job(
+            lambda: actions.issue(store, req, app.clock()), issued,
+            description="Issuing", write=True))
+
+    def action_revoke(self) -> None:
+        rec = self.table.current
+        if rec is None:
+            return
+        if rec.kind.value == "root":
+            self.app.notify("A root cannot be revoked: remove its trust on the devices instead "
+                            "(Settings → General → VPN & Device Management).",
+                            severity="warning")
+            return
+        if rec.revoked_at:
+            self.app.notify(f"Already revoked on {rec.revoked_at} ({rec.revocation_reason}).")
+            return
+        from certtui.tui import actions
+        from certtui.tui.screens.revoke import RevokeScreen
+
+        store = self.app.store
+        assert store is not None
+        note = None
+        if rec.issuer_id and not actions.revoke_needs_key(store, rec):
+            from certtui.core.revocation import crl_blocker
+
+            note = crl_blocker(store, store.get(rec.issuer_id))
+        self.app.push_screen(RevokeScreen(rec, note), self._revoke)
+
+    def _revoke(self, req: Any) -> None:
+        if req is None:
+            return
+        from certtui.tui import actions
+
+        store = self.app.store
+        assert store is not None
+        app = self.app
+
+        def done(message: str) -> None:
+            app.notify(message)
+            self.reload(select=req.cert_id)
+
+        def run() -> None:
+            app.run_job(lambda: actions.revoke(store, req, app.clock()), done,
+                        description="Revoking", write=True)
+
+        if actions.revoke_needs_key(store, store.get(req.cert_id)):
+            app.require_unlock(run)
+        else:
+            run()
+
+    def action_renew(self) -> None:
+        rec = self.table.current
+        if rec is None:
+            return
+        from certtui.core.issuance import execute, plan_renewal
+
+        store = self.app.store
+        assert store is not None
+        app = self.app
+
+        def renewed(new: Any) -> None:
+            app.notify(f"Renewed {rec.id} as {new.id}, expires {new.not_after}; the old one stays "
+                       "valid until you revoke it.")
+            self.reload(select=new.id)
+
+        app.require_unlock(lambda: app.run_job(
+            lambda: execute(store, plan_renewal(store, rec), now=app.clock()), renewed,
+            description="Renewing", write=True))
+
+    def action_export(self) -> None:
+        rec = self.table.current
+        if rec is None:
+            return
+        from certtui.tui.screens.export import ExportScreen
+
+        self.app.push_screen(ExportScreen(rec, self.app.start_dir), self._export)
+
+    def _export(self, req: Any) -> None:
+        if req is None:
+            return
+        from certtui.tui import actions
+        from certtui.tui.screens.export import ExportedScreen
+
+        store = self.app.store
+        assert store is not None
+        app = self.app
+
+        def run() -> None:
+            app.run_job(lambda: actions.export(store, req),
+                        lambda written: app.push_screen(ExportedScreen(written)),
+                        description="Exporting")
+
+        if actions.export_needs_key(store.get(req.cert_id), req.formats):
+            app.require_unlock(run)
+        else:
+            run()
 
     def action_copy(self) -> None:
         if (rec := self.table.current) is None:
@@ -129,6 +265,14 @@ class CertListScreen(Screen[None]):
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("cert: inspect", "Details and the iOS checklist", self.action_inspect)
+        yield SystemCommand("cert: issue", "Issue a certificate with the live checklist",
+                            self.action_issue)
+        yield SystemCommand("cert: revoke", "Revoke the highlighted certificate",
+                            self.action_revoke)
+        yield SystemCommand("cert: renew", "Same names, a new key and a fresh lifetime",
+                            self.action_renew)
+        yield SystemCommand("export: files", "Export the highlighted certificate",
+                            self.action_export)
         yield SystemCommand("cert: copy PEM", "Copy the PEM to the clipboard (OSC 52)",
                             self.action_copy)
         yield SystemCommand("view: filter", "Filter by name and SANs", self.action_filter)

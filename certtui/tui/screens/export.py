@@ -1,0 +1,156 @@
+"""The export modal (`e`): formats (several at once), a directory, and a password if needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from certtui.core.models import CertRecord, Kind
+from certtui.tui.actions import ExportRequest
+
+# One line per format: what it is for, so nobody needs the manual to pick.
+HINTS = {
+    "fullchain": "nginx / Caddy / Traefik: the certificate and its intermediates",
+    "key": "the private key (PKCS#8, encrypted unless you tick the box)",
+    "pem": "the certificate alone, PEM",
+    "der": "the certificate alone, DER (Android, Windows)",
+    "p12": "PKCS#12 with the key: Windows, browsers (AES, SHA-256 MAC)",
+    "p12-legacy": "PKCS#12 for iPhone and macOS (3DES, SHA-1 MAC)",
+    "p7b": "PKCS#7 bundle with the chain (Windows, Java)",
+    "mobileconfig": "iPhone / Mac profile",
+    "crl": "this CA's last signed CRL",
+}
+# Which formats make sense for which kind; the rest are refused by core with a reason anyway.
+BY_KIND = {
+    Kind.ROOT: ("pem", "der", "mobileconfig", "p7b", "crl", "key", "p12"),
+    Kind.INTERMEDIATE: ("pem", "der", "fullchain", "p7b", "crl", "key", "p12"),
+    Kind.SERVER: ("fullchain", "key", "pem", "der", "p12", "p12-legacy", "p7b"),
+    Kind.CLIENT: ("p12-legacy", "mobileconfig", "p12", "pem", "key", "fullchain", "der", "p7b"),
+}
+KEY_FORMATS = {"key", "p12", "p12-legacy"}
+
+
+class ExportScreen(ModalScreen[ExportRequest | None]):
+    """Collects an ExportRequest; core writes the files and the result screen lists them."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Export", id="export.submit", tooltip="Write the files"),
+        Binding("escape", "cancel", "Cancel", id="export.cancel", tooltip="Close without writing"),
+    ]
+    """Remappable by id."""
+
+    def __init__(self, record: CertRecord, directory: Path) -> None:
+        super().__init__()
+        self.record = record
+        self.directory = directory
+
+    def _needs_password(self, formats: list[str]) -> bool:
+        keyed = KEY_FORMATS | ({"mobileconfig"} if self.record.kind is Kind.CLIENT else set())
+        unencrypted = self.query_one("#unencrypted", Checkbox).value
+        return any(f in keyed and not (f == "key" and unencrypted) for f in formats)
+
+    def compose(self) -> ComposeResult:
+        rec = self.record
+        formats = [f for f in BY_KIND[rec.kind] if rec.has_key or f not in KEY_FORMATS]
+        default = formats[:2] if rec.kind is Kind.SERVER and rec.has_key else formats[:1]
+        with VerticalScroll(id="export-dialog", classes="dialog"):
+            yield Static(f"Export {rec.subject or rec.id}", classes="dialog-title")
+            yield Label("Formats (space toggles)")
+            yield SelectionList[str](
+                *(Selection(f"{f:<13}{HINTS[f]}", f, f in default) for f in formats),
+                id="formats",
+            )
+            yield Label("Directory")
+            yield Input(str(self.directory), id="directory", compact=True)
+            yield Checkbox("Add the root (fullchain, p12)", id="with-root", compact=True)
+            yield Checkbox("Key unencrypted (for servers like nginx)", id="unencrypted",
+                           compact=True)
+            yield Label("Password for the key / PKCS#12", id="password-label")
+            yield Input(password=True, id="password", compact=True)
+            yield Input(password=True, id="password2", placeholder="the same again", compact=True)
+            yield Static("", id="export-error", classes="error-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Export", variant="primary", id="export")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#export-error").display = False
+        self._update_password()
+        self.query_one("#formats").focus()
+
+    @property
+    def formats(self) -> list[str]:
+        return list(self.query_one("#formats", SelectionList).selected)
+
+    @on(SelectionList.SelectedChanged)
+    @on(Checkbox.Changed, "#unencrypted")
+    def _update_password(self) -> None:
+        show = self._needs_password(self.formats)
+        for widget_id in ("#password-label", "#password", "#password2"):
+            self.query_one(widget_id).display = show
+
+    def _fail(self, text: str) -> None:
+        error = self.query_one("#export-error", Static)
+        error.update(text)
+        error.display = True
+
+    @on(Button.Pressed, "#export")
+    def action_submit(self) -> None:
+        formats = self.formats
+        if not formats:
+            self._fail("Choose at least one format.")
+            return
+        directory = Path(self.query_one("#directory", Input).value.strip()).expanduser()
+        if not directory.is_dir():
+            self._fail(f"{directory} is not a directory; type an existing one.")
+            return
+        password = None
+        if self._needs_password(formats):
+            password = self.query_one("#password", Input).value
+            if not password:
+                self._fail("These formats hold the private key: type a password for them.")
+                return
+            if password != self.query_one("#password2", Input).value:
+                self._fail("The two passwords differ; type them again.")
+                return
+        self.dismiss(ExportRequest(
+            self.record.id, tuple(formats), directory, password,
+            with_root=self.query_one("#with-root", Checkbox).value,
+            unencrypted_key=self.query_one("#unencrypted", Checkbox).value,
+        ))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ExportedScreen(ModalScreen[None]):
+    """What was written: every path and its mode."""
+
+    BINDINGS = [
+        Binding("escape,enter", "close", "Close", id="exported.close", tooltip="Back to the list"),
+    ]
+    """Remappable by id."""
+
+    def __init__(self, written: list[tuple[Path, int]]) -> None:
+        super().__init__()
+        self.written = written
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="exported-dialog", classes="dialog"):
+            yield Static(f"Wrote {len(self.written)} file(s)", classes="dialog-title")
+            for path, mode in self.written:
+                yield Static(f"{mode:04o}  {path}", classes="exported-path")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", variant="primary", id="close")
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,201 @@
+"""The issue form (`n`): kind, names, issuer, key and days, with the live iOS checklist."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from certtui.core.models import CertRecord, IssueRequest, KeySpec, Kind
+from certtui.core.names import parse_names
+from certtui.core.profiles import DEFAULT_DAYS
+from certtui.errors import CerttuiError
+from certtui.tui.actions import Preview
+from certtui.tui.widgets.checklist import ChecklistPanel
+
+KINDS = [("server", Kind.SERVER.value), ("client", Kind.CLIENT.value),
+         ("intermediate CA", Kind.INTERMEDIATE.value)]
+# Wait this long after the last keystroke before re-checking: fast typing runs one preview.
+PREVIEW_DELAY_S = 0.25
+
+
+class IssueScreen(ModalScreen[IssueRequest | None]):
+    """Collects an IssueRequest; `preview` (given by the caller) runs the checklist on it."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Issue", id="issue.submit",
+                tooltip="Issue the certificate (refused while the checklist fails, unless forced)"),
+        Binding("escape", "cancel", "Cancel", id="issue.cancel", tooltip="Close without issuing"),
+    ]
+    """The form's keys; remappable by id."""
+
+    def __init__(
+        self,
+        issuers: Sequence[CertRecord],
+        default_issuer: str | None,
+        run_preview: Callable[[IssueRequest, Callable[[IssueRequest, Preview], None]], None],
+    ) -> None:
+        super().__init__()
+        self.issuers = list(issuers)
+        self.default_issuer = default_issuer
+        self.run_preview = run_preview
+        self.preview: Preview | None = None
+        self._previewed: IssueRequest | None = None
+        self._timer: Timer | None = None
+        self._days_touched = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="issue-dialog", classes="dialog"):
+            with VerticalScroll(id="issue-fields"):
+                yield Static("Issue a certificate", classes="dialog-title")
+                yield Label("Kind")
+                yield Select(KINDS, value=Kind.SERVER.value, allow_blank=False, id="kind",
+                             compact=True)
+                yield Label("Names (spaces or commas; DNS, IP and email detected)", id="names-label")
+                yield Input(id="names", placeholder="nas.home.arpa 192.168.1.10", compact=True)
+                yield Static("", id="names-error", classes="error-text")
+                yield Label("Issuer")
+                yield Select(
+                    [(r.subject or r.id, r.id) for r in self.issuers],
+                    value=self.default_issuer if self.default_issuer else Select.BLANK,
+                    allow_blank=not self.issuers, id="issuer", compact=True,
+                )
+                yield Label("Key type")
+                yield Select([(k.label, k.value) for k in KeySpec], value=KeySpec.EC256.value,
+                             allow_blank=False, id="key", compact=True)
+                yield Label("Days")
+                yield Input(str(DEFAULT_DAYS[Kind.SERVER]), id="days", type="integer",
+                            compact=True)
+                yield Static("", id="days-error", classes="error-text")
+                yield Static("", id="form-error", classes="error-text")
+                yield Checkbox("Force: issue although the checklist fails", id="force",
+                               compact=True)
+                yield Static("ctrl+s issue · esc cancel", classes="hint")
+            with Vertical(id="issue-preview"):
+                yield ChecklistPanel(id="preview")
+
+    def on_mount(self) -> None:
+        self.query_one("#force").display = False
+        for error in self.query(".error-text"):
+            error.display = False
+        self.query_one("#names", Input).focus()
+        self._schedule()
+
+    # -- the form ------------------------------------------------------------------------
+
+    def _error(self, widget_id: str, text: str) -> None:
+        error = self.query_one(f"#{widget_id}", Static)
+        error.update(text)
+        error.display = bool(text)
+
+    @property
+    def kind(self) -> Kind:
+        return Kind(str(self.query_one("#kind", Select).value))
+
+    def request(self) -> IssueRequest | None:
+        """The request the fields describe, or None with the field errors shown inline."""
+        words = tuple(self.query_one("#names", Input).value.replace(",", " ").split())
+        ok = True
+        if self.kind is not Kind.INTERMEDIATE:
+            try:
+                if words:
+                    parse_names(words)
+                self._error("names-error", "" if words else "Type at least one name.")
+                ok = ok and bool(words)
+            except CerttuiError as exc:
+                self._error("names-error", str(exc))
+                ok = False
+        else:
+            self._error("names-error", "" if words else "Type the intermediate's name.")
+            ok = ok and bool(words)
+        days_text = self.query_one("#days", Input).value.strip()
+        days = int(days_text) if days_text.lstrip("-").isdigit() else None
+        self._error("days-error", "" if days and days > 0 else "Days must be a whole number above 0.")
+        ok = ok and bool(days and days > 0)
+        issuer = self.query_one("#issuer", Select).value
+        if not ok:
+            return None
+        return IssueRequest(
+            names=words,
+            kind=self.kind,
+            days=days,
+            key=KeySpec(str(self.query_one("#key", Select).value)),
+            issuer=None if issuer is Select.BLANK else str(issuer),
+            cn=" ".join(words) if self.kind is Kind.INTERMEDIATE else None,
+            force=self.query_one("#force", Checkbox).value,
+        )
+
+    @on(Select.Changed, "#kind")
+    def _kind_changed(self) -> None:
+        if not self._days_touched:
+            self.query_one("#days", Input).value = str(DEFAULT_DAYS[self.kind])
+            self._days_touched = False
+        label = ("Name of the intermediate CA" if self.kind is Kind.INTERMEDIATE
+                 else "Names (spaces or commas; DNS, IP and email detected)")
+        self.query_one("#names-label", Label).update(label)
+        self._schedule()
+
+    @on(Input.Changed, "#days")
+    def _days_changed(self, event: Input.Changed) -> None:
+        if event.value != str(DEFAULT_DAYS[self.kind]):
+            self._days_touched = True
+        self._schedule()
+
+    @on(Input.Changed, "#names")
+    @on(Select.Changed, "#issuer, #key")
+    def _schedule(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(PREVIEW_DELAY_S, self._refresh_preview)
+
+    # -- the live checklist --------------------------------------------------------------
+
+    def _refresh_preview(self) -> None:
+        req = self.request()
+        if req is None:
+            self._previewed = None
+            return
+        self.run_preview(req, self._show_preview)
+
+    def _show_preview(self, req: IssueRequest, result: Preview) -> None:
+        if not self.is_attached:
+            return
+        self.preview = result
+        self._previewed = req
+        self._error("form-error", result.error or "")
+        self.query_one(ChecklistPanel).set_findings(result.findings)
+        force = self.query_one("#force", Checkbox)
+        force.display = bool(result.fails)
+        if not result.fails:
+            force.value = False
+
+    # -- submit --------------------------------------------------------------------------
+
+    def action_submit(self) -> None:
+        req = self.request()
+        if req is None:
+            return
+        current = self.preview is not None and self._previewed is not None and (
+            self._previewed.names, self._previewed.kind, self._previewed.days,
+            self._previewed.key, self._previewed.issuer,
+        ) == (req.names, req.kind, req.days, req.key, req.issuer)
+        if not current or self.preview is None:
+            self._error("form-error", "The checklist is still running; press ctrl+s again.")
+            self._refresh_preview()
+            return
+        if self.preview.error:
+            return
+        if self.preview.fails and not req.force:
+            self._error("form-error", "The checklist fails " + ", ".join(self.preview.fails)
+                        + ": fix the request, or tick Force to issue anyway.")
+            return
+        self.dismiss(req)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
