@@ -119,10 +119,11 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 def _register() -> None:
-    from certtui.commands import lifecycle, pki
+    from certtui.commands import enroll, lifecycle, pki
 
     for command in pki.COMMANDS + lifecycle.COMMANDS:
         cli.add_command(command)
+    cli.add_command(enroll.enroll)
 
 
 _register()

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from certtui.core import keys as keymod
 from certtui.core.models import CertRecord, Kind
@@ -176,7 +177,11 @@ def build_crl(
         if flag is not x509.ReasonFlags.unspecified:
             entry = entry.add_extension(x509.CRLReason(flag), critical=False)
         builder = builder.add_revoked_certificate(entry.build())
-    return builder.sign(ca_key, keymod.signing_hash(ca_key))  # type: ignore[arg-type]
+    # Deterministic ECDSA (RFC 6979), as for certificates: no signature depends on nonce quality.
+    deterministic = True if isinstance(ca_key, ec.EllipticCurvePrivateKey) else None
+    return builder.sign(
+        ca_key, keymod.signing_hash(ca_key), ecdsa_deterministic=deterministic  # type: ignore[arg-type]
+    )
 
 
 def _sign_and_store(

@@ -1,0 +1,119 @@
+"""`certtui enroll`: the root for a phone behind a QR code, and whether the phone now trusts it."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import TYPE_CHECKING
+
+import click
+
+from certtui.errors import CerttuiError
+
+if TYPE_CHECKING:
+    from certtui.cli import Session
+    from certtui.enroll.server import EnrollmentSession
+
+# The screen is built for an 80-column terminal (DESIGN.md: 80x24 minimum).
+WIDTH = 80
+# Fingerprint groups per line under the QR: 8 groups of 4 hex digits fit beside the label.
+FP_GROUPS_PER_LINE = 8
+
+
+def _advertised(advertise: str | None, bind: str) -> str:
+    """The host the QR names: --advertise checked and normalised, else one found locally."""
+    from certtui.core.models import NameType
+    from certtui.core.names import parse_name
+    from certtui.enroll import netinfo
+
+    if advertise is None:
+        found = netinfo.advertise_for(bind)
+        if found is None:
+            raise CerttuiError(
+                "no LAN address found on this machine's interfaces; give the address the phone "
+                "should use with --advertise HOST"
+            )
+        return found
+    name = parse_name(advertise)
+    if name.type not in (NameType.DNS, NameType.IP) or name.value.startswith("*"):
+        raise CerttuiError(
+            f"--advertise {advertise!r} is not a host the phone can open; give a host name or "
+            "an IP address such as 192.168.1.20"
+        )
+    return name.value
+
+
+def _wrapped(text: str, first: str, rest: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=first, subsequent_indent=rest)
+
+
+def _screen(es: EnrollmentSession) -> str:
+    """Steps first, then the QR, the plain URL and the fingerprint as the last block."""
+    from certtui.enroll import page, qr
+
+    minutes = f"{es.timeout / 60:g} min" if es.timeout >= 60 else f"{es.timeout:g} s"
+    ports = f"HTTP port {es.http_port}"
+    if es.tls_port is not None:
+        ports += f", HTTPS trust test port {es.tls_port}"
+    firewall = f"{es.http_port}" + (f",{es.tls_port}" if es.tls_port is not None else "")
+    lines = _wrapped(f"Serving the root \u201c{es.root.name}\u201d on {es.bind}: {ports}.", "", "")
+    lines += _wrapped(f"If the phone cannot connect, open the ports: sudo ufw allow {firewall}/tcp", "", "")
+    lines.append(f"Stops after {minutes} or on Ctrl-C.")
+    lines += ["", "Scan the QR code with the phone's camera. On an iPhone or iPad:"]
+    for number, step in enumerate(page.IOS_STEPS, 1):
+        lines += _wrapped(step, f"  {number}. ", "     ")
+    lines += _wrapped(page.IOS_NOTE, "  ", "  ")
+    lines += _wrapped(" ".join(page.ANDROID_STEPS), "On Android: ", "  ")
+    if es.trust_url is not None:
+        lines += _wrapped("Last, tap Test trust on the page: this terminal prints phone-trusted-root "
+                          "when the phone trusts the root, phone-rejected-certificate while it does not.",
+                          "", "")
+    else:
+        lines += _wrapped(es.trust_skipped or "trust test skipped", "", "  ")
+    lines.append("")
+    lines.append(qr.render(es.url))
+    lines.append(es.url)
+    for index, group in enumerate(page.group_fingerprint(es.root.fingerprint, FP_GROUPS_PER_LINE)):
+        lines.append(("SHA-256 " if index == 0 else " " * 8) + group)
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--bind", default="0.0.0.0", show_default=True, metavar="ADDR",
+              help="The address to listen on (:: for IPv6 too).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8555, show_default=True,
+              help="The HTTP port; if 8555 is taken, any free port (0: any free port).")
+@click.option("--tls-port", type=click.IntRange(0, 65535), default=8556, show_default=True,
+              help="The HTTPS port of the trust test; if 8556 is taken, any free port.")
+@click.option("--advertise", metavar="HOST",
+              help="The host name or IP in the QR code (default: this machine's LAN address).")
+@click.option("--timeout", type=click.IntRange(min=1), default=900, show_default=True,
+              metavar="SECONDS", help="Stop after this many seconds.")
+@click.pass_obj
+def enroll(session: Session, bind: str, port: int, tls_port: int, advertise: str | None,
+           timeout: int) -> None:
+    """Serve the root to a phone behind a QR code, and show whether the phone trusts it."""
+    from certtui.enroll import trust
+    from certtui.enroll.server import EnrollmentSession, RootInfo
+
+    host = _advertised(advertise, bind)
+    store = session.store()
+    root = RootInfo.from_store(store)
+    planned = trust.plan_test(store, host)
+    test = None
+    if planned.plan is not None:
+        # The issuing CA's key signs the one-day test certificate: ask for the passphrase now.
+        test = trust.sign_test(session.unlocked_store(), planned.plan)
+    es = EnrollmentSession(root, advertise=host, bind=bind, port=port, tls_port=tls_port,
+                           timeout=timeout, trust=test, trust_skipped=planned.skipped)
+    es.subscribe(lambda event: click.echo(event.line()))
+    try:
+        reason = es.run(on_start=lambda started: click.echo(_screen(started)))
+    except KeyboardInterrupt:
+        reason = "stopped (Ctrl-C)"
+    requests = sum(1 for e in es.events if e.kind.value == "request")
+    verdicts = [e.kind.value for e in es.events if e.kind.value != "request"]
+    outcome = f"last trust event: {verdicts[-1]}" if verdicts else "no trust test seen"
+    click.echo(f"enrollment ended: {reason}; {requests} requests; {outcome}")
+
+
+COMMANDS = [enroll]

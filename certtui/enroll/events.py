@@ -1,0 +1,66 @@
+"""What the enrollment server reports: one event per request, plus the two trust outcomes."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+# Client text (path, User-Agent) is cut to this many characters in an event: one event is one
+# terminal line, and nothing a phone sends legitimately comes close.
+MAX_CLIENT_TEXT = 120
+
+# Unicode categories escaped besides C0/DEL/C1 (category Cc): format characters such as the
+# bidi overrides (Cf), line and paragraph separators (Zl, Zp) and lone surrogates (Cs) can
+# reorder or break a terminal line just as well.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def escape(text: str, limit: int = MAX_CLIENT_TEXT) -> str:
+    r"""Client text made safe for a terminal: every control character shown as \xNN/\uNNNN.
+
+    C0, DEL and C1 (and the format/separator characters above) are escaped; a backslash
+    becomes `\\` so that an escape can never be forged; text over `limit` is cut with `…`.
+    """
+    out: list[str] = []
+    for ch in text[:limit]:
+        if ch == "\\":
+            out.append("\\\\")
+        elif unicodedata.category(ch) in _ESCAPED_CATEGORIES:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out) + ("…" if len(text) > limit else "")
+
+
+class EventKind(StrEnum):
+    """A request, or one of the two outcomes of the trust test."""
+
+    REQUEST = "request"
+    TRUSTED = "phone-trusted-root"
+    REJECTED = "phone-rejected-certificate"
+
+
+@dataclass(frozen=True)
+class EnrollEvent:
+    """One thing that happened on the enrollment server; client text is already escaped."""
+
+    at: datetime
+    kind: EventKind
+    client: str
+    platform: str = ""
+    method: str = ""
+    path: str = ""
+    status: int | None = None
+    detail: str = ""
+
+    def line(self) -> str:
+        """One terminal line: `08:22:41 192.168.1.23 iOS GET /x/root.mobileconfig 200`."""
+        head = f"{self.at.astimezone():%H:%M:%S} {self.client}"
+        if self.kind is EventKind.REQUEST:
+            status = "" if self.status is None else f" {self.status}"
+            tail = f" ({self.detail})" if self.detail else ""
+            return f"{head} {self.platform} {self.method} {self.path}{status}{tail}"
+        return f"{head} {self.kind.value}: {self.detail}"

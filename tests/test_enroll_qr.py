@@ -1,0 +1,115 @@
+"""The QR in the terminal: what `certtui enroll` prints decodes back to its URL (zxing-cpp)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from certtui.enroll import qr
+from certtui.enroll.server import new_token
+
+# Pixels per module in the decoder's image, and the extra white margin around it: zxing wants
+# a few pixels per module and a wide quiet zone; the terminal's own 2 modules are inside it.
+SCALE = 8
+MARGIN_MODULES = 4
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+# (top dark, bottom dark) for each glyph: ink is dark, the background light.
+GLYPH_MODULES = {" ": (False, False), "▀": (True, False), "▄": (False, True), "█": (True, True)}
+TYPICAL = "http://192.168.178.20:8555/{token}/"
+
+
+def qr_lines(text: str) -> list[str]:
+    """The QR block of a screen: the run of lines made of half blocks (colours stripped)."""
+    lines = [SGR.sub("", line) for line in text.splitlines()]
+    is_qr = [bool(line) and set(line) <= set(GLYPH_MODULES) and len(line) > 20 for line in lines]
+    start = is_qr.index(True)
+    end = start
+    while end < len(lines) and is_qr[end]:
+        end += 1
+    return lines[start:end]
+
+
+def to_image(lines: list[str]) -> Image.Image:
+    """Half blocks back to modules (two rows a line), drawn black on white at SCALE."""
+    rows: list[list[bool]] = []
+    for line in lines:
+        pairs = [GLYPH_MODULES[ch] for ch in line]
+        rows.append([p[0] for p in pairs])
+        rows.append([p[1] for p in pairs])
+    width, height = len(rows[0]), len(rows)
+    size = ((width + 2 * MARGIN_MODULES) * SCALE, (height + 2 * MARGIN_MODULES) * SCALE)
+    image = Image.new("L", size, 255)
+    for y, row in enumerate(rows):
+        for x, dark in enumerate(row):
+            if dark:
+                left, top = (x + MARGIN_MODULES) * SCALE, (y + MARGIN_MODULES) * SCALE
+                image.paste(0, (left, top, left + SCALE, top + SCALE))
+    return image
+
+
+def decode(lines: list[str]) -> str:
+    results = zxingcpp.read_barcodes(to_image(lines))
+    assert len(results) == 1, results
+    return str(results[0].text)
+
+
+def test_rendered_text_decodes_back() -> None:
+    url = TYPICAL.format(token=new_token())
+    assert decode(qr_lines(qr.render(url, colour=False))) == url
+
+
+def test_coloured_text_is_black_on_white_and_decodes_back() -> None:
+    url = TYPICAL.format(token=new_token())
+    text = qr.render(url)
+    for line in text.splitlines():
+        # Explicit 256-colour black on white, reset at the end of every line.
+        assert line.startswith("\x1b[38;5;16m\x1b[48;5;231m")
+        assert line.endswith("\x1b[0m")
+    assert decode(qr_lines(text)) == url
+
+
+@pytest.mark.parametrize("attempt", range(20))
+def test_typical_url_is_version_3_in_33_by_17(attempt: int) -> None:
+    url = TYPICAL.format(token=new_token())
+    assert len(url) == 39
+    assert qr.version(url) == 3
+    lines = qr.render(url, colour=False).splitlines()
+    assert len(lines) == 17
+    assert {len(line) for line in lines} == {33}
+
+
+def test_quiet_zone_is_two_light_modules() -> None:
+    modules = qr.matrix(TYPICAL.format(token=new_token()))
+    border = qr.QUIET_ZONE
+    assert border >= 2
+    for row in modules[:border] + modules[-border:]:
+        assert not any(row)
+    for row in modules:
+        assert not any(row[:border]) and not any(row[-border:])
+    # 33 rows make 17 lines: the last line's lower half is light too.
+    assert qr.half_block_lines(modules)[-1] == " " * 33
+
+
+def test_longer_urls_grow_and_still_decode() -> None:
+    url = f"http://[fd12:3456:789a:1::20]:8555/{new_token()}/"
+    assert qr.version(url) > 3
+    assert decode(qr_lines(qr.render(url))) == url
+
+
+def test_certtui_enroll_prints_a_qr_of_its_url(cli, make_store) -> None:  # type: ignore[no-untyped-def]
+    make_store(name="Home Lab Root CA")
+    result = cli.ok("enroll", "--bind", "127.0.0.1", "--port", "0", "--tls-port", "0", "--timeout", "1")
+    out = result.stdout
+    lines = out.splitlines()
+    block = qr_lines(out)
+    first = lines.index(block[0])
+    after = lines[first + len(block):]
+    url = after[0]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/[A-Za-z0-9_-]{11}/", url)
+    assert decode(block) == url
+    # The fingerprint closes the block, in groups of 4 hex digits.
+    assert re.fullmatch(r"SHA-256 ([0-9A-F]{4} ){7}[0-9A-F]{4}", after[1])
+    assert re.fullmatch(r" {8}([0-9A-F]{4} ){7}[0-9A-F]{4}", after[2])
