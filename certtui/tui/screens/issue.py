@@ -74,8 +74,8 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
                             compact=True)
                 yield Static("", id="days-error", classes="error-text")
                 yield Static("", id="form-error", classes="error-text")
-                yield Checkbox("Force: issue although the checklist fails", id="force",
-                               compact=True)
+                yield Checkbox("Force: issue anyway", id="force", compact=True,
+                               tooltip="The checklist fails; tick to issue all the same")
                 yield Static("ctrl+s issue · esc cancel", classes="hint")
             with Vertical(id="issue-preview"):
                 yield ChecklistPanel(id="preview")

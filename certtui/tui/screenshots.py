@@ -1,0 +1,101 @@
+"""Regenerate screenshots/ from the deterministic demo store: `python -m certtui.tui.screenshots`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from certtui.demo import build_demo_store, demo_clock
+
+# Wide enough to show the inspect screen side by side, the size the README shows.
+SIZE = (120, 40)
+# Every fixed value the enrollment screen shows (the phone test never runs here).
+DEMO_TOKEN = "Xq7vKp2RtYw"
+DEMO_ADDRESS = "192.168.1.2"
+
+Steps = Callable[[Any], Awaitable[None]]
+
+
+async def _steady(pilot: Any) -> None:
+    from textual.widgets import Input
+
+    app = pilot.app
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    for field in app.screen.query(Input):
+        field.cursor_blink = False
+    app.clear_notifications()
+    await pilot.pause()
+
+
+async def _keys(pilot: Any, *keys: str) -> None:
+    await _steady(pilot)
+    await pilot.press(*keys)
+    await pilot.pause(0.4)
+    await _steady(pilot)
+
+
+async def _issue_failing(pilot: Any) -> None:
+    await _keys(pilot, "n")
+    pilot.app.screen.query_one("#names").value = "camera.home.arpa 192.168.1.40"
+    pilot.app.screen.query_one("#days").value = "900"
+    await pilot.pause(0.4)
+    await _steady(pilot)
+
+
+async def _select(pilot: Any, name: str, *keys: str) -> None:
+    await _keys(pilot, "slash", *name, "enter")
+    await _keys(pilot, *keys)
+
+
+SHOTS: dict[str, Steps] = {
+    "list": _steady,
+    "inspect": lambda p: _select(p, "legacy", "enter"),
+    "help": lambda p: _keys(p, "question_mark"),
+    "issue": _issue_failing,
+    "revoke": lambda p: _select(p, "router", "r"),
+    "export": lambda p: _select(p, "192.168.1.10", "e"),
+}
+
+
+async def _shoot(home: Path, out: Path, name: str, steps: Steps, size: tuple[int, int]) -> Path:
+    from certtui.paths import db_path
+    from certtui.tui.app import make_app
+
+    db = db_path(home / name)
+    store = build_demo_store(db) if name != "setup" else None
+    app = make_app(store, db_path=db, clock=demo_clock, enroll_bind="127.0.0.1",
+                   enroll_advertise=DEMO_ADDRESS, enroll_token=DEMO_TOKEN)
+    path = out / f"{name}.svg"
+    async with app.run_test(size=size) as pilot:
+        await steps(pilot)
+        path.write_text(app.export_screenshot(title=f"certtui: {name}"), encoding="utf-8")
+    if store is not None:
+        store.close()
+    return path
+
+
+async def generate(out: Path, size: tuple[int, int] = SIZE) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, steps in {"setup": _steady, **SHOTS}.items():
+            written.append(await _shoot(Path(tmp), out, name, steps, size))
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    args = parser.parse_args()
+    for path in asyncio.run(generate(args.out)):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
