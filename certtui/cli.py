@@ -119,9 +119,9 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 def _register() -> None:
-    from certtui.commands import enroll, lifecycle, pki
+    from certtui.commands import check, enroll, lifecycle, pki
 
-    for command in pki.COMMANDS + lifecycle.COMMANDS:
+    for command in pki.COMMANDS + lifecycle.COMMANDS + check.COMMANDS:
         cli.add_command(command)
     cli.add_command(enroll.enroll)
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from certtui.cli import Session
 from certtui.commands.common import echo_json, summary, warn
 from certtui.core.models import InitRequest, IssueRequest, KeySpec, Kind, Status
-from certtui.errors import CerttuiError
+from certtui.errors import CerttuiError, PolicyError
+
+if TYPE_CHECKING:
+    from certtui.core.issuance import IssuePlan
+    from certtui.core.store import Store
 
 KEY_CHOICE = click.Choice([k.value for k in KeySpec])
 pass_session = click.make_pass_decorator(Session)
@@ -83,10 +88,11 @@ def _lines(path: Path) -> list[tuple[int, list[str]]]:
 @click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path),
               help="One certificate per line: names separated by spaces; # starts a comment.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was issued as JSON.")
+@click.option("--force", is_flag=True, help="Issue a server certificate even if the checklist fails it.")
 @pass_session
 def issue(session: Session, names: tuple[str, ...], client: bool, intermediate: bool,
           days: int | None, key: str, issuer: str | None, permit: tuple[str, ...],
-          from_file: Path | None, as_json: bool) -> None:
+          from_file: Path | None, as_json: bool, force: bool) -> None:
     """Issue a certificate for NAME... (host names, IPs, emails, URIs)."""
     from certtui.core import issuance
 
@@ -112,6 +118,8 @@ def issue(session: Session, names: tuple[str, ...], client: bool, intermediate: 
                 plans.append(issuance.plan(store, request(tuple(words))))
             except CerttuiError as exc:
                 raise CerttuiError(f"{from_file}:{number}: {exc}") from None
+    if kind is Kind.SERVER:
+        _guardrail(store, plans, force)
     store = session.unlocked_store()
     issuer_keys: dict[str, object] = {}
     issued = []
@@ -124,6 +132,25 @@ def issue(session: Session, names: tuple[str, ...], client: bool, intermediate: 
             click.echo(f"issued {summary(rec)}")
     if as_json:
         echo_json([r.to_json() for r in issued] if from_file else issued[0].to_json())
+
+
+def _guardrail(store: Store, plans: list[IssuePlan], force: bool) -> None:
+    """Refuse server certificates the iOS checklist fails (unless --force); warnings to stderr."""
+    from certtui.core.checks import Severity, preview_findings
+
+    refused = []
+    for p in plans:
+        name = ", ".join(p.names.values())
+        findings = preview_findings(store, p)
+        fails = [f for f in findings if f.severity is Severity.FAIL]
+        for f in findings:
+            if f.severity is Severity.WARN or (force and f in fails):
+                warn(f"{name}: {f.id}: {f.detail}")
+        if fails:
+            refused.append(f"{name} would fail " + ", ".join(f"{f.id} ({f.detail})" for f in fails))
+    if refused and not force:
+        raise PolicyError(f"refused: {'; '.join(refused)}; change the request, or add --force to "
+                          "issue it anyway")
 
 
 def _table(records: list) -> None:  # type: ignore[type-arg]

@@ -7,6 +7,7 @@ import poplib
 import smtplib
 import socket
 import ssl
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,8 +83,10 @@ def _context(modern: bool) -> ssl.SSLContext:
         ctx.minimum_version = MODERN
     else:
         # The second try, only to read the chain of a TLS 1.0/1.1 server: OpenSSL 3 allows
-        # those versions only at security level 0.
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        # those versions only at security level 0. Python deprecates naming them; we must.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     return ctx
 
