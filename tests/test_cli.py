@@ -195,6 +195,10 @@ def test_init_refuses_a_second_root(cli: Cli, plain: str, home: Path) -> None:
     assert dump(db_path(home)) == before
 
 
+def test_second_init_is_refused_before_asking_for_a_passphrase(cli: Cli, plain: str, home: Path) -> None:
+    assert cli.error("init", "--name", "Another").startswith(f"a store already exists at {home}")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -270,6 +274,26 @@ def test_issue_days_and_key(cli: Cli, plain: str) -> None:
     assert lifetime(rec) == timedelta(days=30)
     assert rec["key_type"] == "RSA 2048"
     assert cli.error("issue", "--days", "0", "nas.home.arpa").startswith("--days 0 is out of range")
+
+
+def test_issue_json_stays_clean_when_there_are_warnings(cli: Cli, plain: str) -> None:
+    result = cli.ok("issue", "--days", "10", "soon.home.arpa", "--json")
+    assert json.loads(result.stdout)["names"] == ["soon.home.arpa"]
+    assert all(line.startswith("warning: ") for line in result.stderr.splitlines()), result.stderr
+
+
+def test_issue_refuses_a_revoked_ca(cli: Cli, layered: tuple[str, str], home: Path) -> None:
+    root_id, inter_id = layered
+    conn = sqlite3.connect(db_path(home))
+    with conn:
+        conn.execute(
+            "UPDATE certificates SET revoked_at = ? WHERE id = ?", ("2020-01-01T00:00:00Z", inter_id)
+        )
+    conn.close()
+    before = dump(db_path(home))
+    assert cli.error("issue", "nas.home.arpa") == f"CA {inter_id} is revoked; issue from a valid CA"
+    assert dump(db_path(home)) == before
+    assert cli.json("issue", "--issuer", root_id, "nas.home.arpa", "--json")["issuer"] == root_id
 
 
 def test_issue_issuer(cli: Cli, layered: tuple[str, str]) -> None:

@@ -178,6 +178,27 @@ def test_records_filters(make_store: MakeStore) -> None:
     assert ids(store.records(expiring_within=398)) == [short.id, long.id, client.id]
 
 
+def test_every_change_is_an_audit_event(make_store: MakeStore, tmp_path: Path) -> None:
+    store = make_store()
+    root_id = store.root_id() or ""
+    old = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    new = issuance.execute(store, issuance.plan_renewal(store, old))
+    store.backup(tmp_path / "b.db")
+    user = storemod._actor()
+    events = store.events()
+    assert [e[1:] for e in events] == [
+        (user, "create", None, f"schema {SCHEMA_VERSION}"),
+        (user, "init", root_id, "Test Root CA"),
+        (user, "issue", old.id, "nas.home.arpa"),
+        (user, "renew", new.id, f"renews {old.id}"),
+        (user, "backup", None, str(tmp_path / "b.db")),
+    ]
+    for at, *_ in events:
+        assert timedelta(0) <= utcnow() - parse(at) < timedelta(minutes=1)
+    assert store.get(old.id).renewed_by == new.id
+    assert store.events(new.id) == [events[3]]
+
+
 # ---------------------------------------------------------------- file modes
 
 
