@@ -523,3 +523,24 @@ def test_encrypted_store_needs_its_passphrase_for_keys_only(
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(secret))
     ok("export", "x.home.arpa", "--format", "p12", "--out", str(out), "--password-file", str(pwfile))
     assert pkcs12.load_pkcs12((out / "x.home.arpa.p12").read_bytes(), PASSWORD.encode()).key is not None
+
+
+def test_on_a_terminal_the_password_is_asked_twice(
+    pki: dict[str, str], out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from certtui.commands import lifecycle
+
+    class Terminal:
+        @staticmethod
+        def isatty() -> bool:
+            return True
+
+    # CliRunner swaps sys.stdin for a pipe; this stands in for a terminal in the command only.
+    monkeypatch.setattr(lifecycle, "sys", type("sys", (), {"stdin": Terminal}))
+    result = CliRunner().invoke(
+        cli, ["export", "nas.home.arpa", "--format", "p12", "--out", str(out)], input="typed pw\ntyped pw\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Password for the p12 file" in result.stderr and "Repeat for confirmation" in result.stderr
+    assert result.stdout == f"wrote {out / 'nas.home.arpa.p12'}\n"
+    assert pkcs12.load_pkcs12((out / "nas.home.arpa.p12").read_bytes(), b"typed pw").key is not None

@@ -399,3 +399,48 @@ def test_tls_handshake_fails_for_the_revoked_leaf(pki: dict[str, str], tmp_path:
 
     assert handshake("good.home.arpa") is None
     assert handshake("bad.home.arpa") == "certificate revoked"
+
+
+def test_a_failed_signing_leaves_nothing_revoked(
+    pki: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> x509.CertificateRevocationList:
+        raise RuntimeError("signing failed")
+
+    monkeypatch.setattr(revocation, "build_crl", broken)
+    store = Store.open(db_path())
+    with pytest.raises(RuntimeError):
+        revocation.revoke(store, pki["bad.home.arpa"], "keyCompromise")
+    assert store.get(pki["bad.home.arpa"]).revoked_at is None
+    assert [e[2] for e in store.events(pki["bad.home.arpa"])] == ["issue"]
+    assert store.conn.execute("SELECT COUNT(*) FROM crls").fetchone()[0] == 0
+    store.close()
+
+
+def test_concurrent_revocations_get_distinct_crl_numbers(pki: dict[str, str]) -> None:
+    """Two connections (as two SSH sessions would have) revoke at once; numbers never collide."""
+    results: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def worker(name: str) -> None:
+        store = Store.open(db_path())
+        try:
+            crl = revocation.revoke(store, pki[name]).crl
+            assert crl is not None
+            results[name] = crl.number
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("good.home.arpa", "bad.home.arpa")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert sorted(results.values()) == [1, 2]
+    store = Store.open(db_path())
+    latest = revocation.latest_crl(store, pki["Test Root CA Intermediate"])
+    assert latest is not None and latest.number == 2 and len(list(latest.crl())) == 2
+    store.close()
