@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -203,7 +204,7 @@ def test_name_constraints_are_enforced_before_signing(
     store = make_store(permit=["home.arpa", "192.168.0.0/16"], now=now)
     before = store.records()
     events = store.events()
-    with pytest.raises(PolicyError, match=f"'{bad}' is outside the permitted names"):
+    with pytest.raises(PolicyError, match=re.escape(f"'{bad}' is outside the permitted names")):
         issuance.issue(store, IssueRequest(names=names), now=now)
     assert store.records() == before
     assert store.events() == events
@@ -474,3 +475,34 @@ def test_record_matches_certificate(make_store: MakeStore, now: datetime) -> Non
     assert rec.not_after == iso(now - timedelta(minutes=10) + timedelta(days=397))
     assert rec.not_before == iso(cert.not_valid_before_utc)
     assert rec.not_after == iso(cert.not_valid_after_utc)
+
+
+def test_serial_whose_id_is_taken_is_drawn_again(
+    make_store: MakeStore, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(now=now)
+    first, _ = issue(store, now, "a.home.arpa")
+    # Same 12-digit id as the first certificate, different serial: the store draws again.
+    clash = int(first.serial, 16) ^ 1
+    fresh = (0xF << 124) | 0x1234
+    draws = iter([clash, fresh])
+    monkeypatch.setattr(issuance, "new_serial", lambda: next(draws))
+    second, cert = issue(store, now, "b.home.arpa")
+    assert cert.serial_number == fresh
+    assert second.id == format(fresh, "x")[:12] != first.id
+
+
+def test_leaf_must_fit_every_constraint_along_the_chain(make_store: MakeStore, now: datetime) -> None:
+    store = make_store(permit=["home.arpa"], now=now)
+    sub, _ = issue(store, now, "Sub CA", kind=Kind.INTERMEDIATE, cn="Sub CA", permit=("lab.home.arpa",))
+    ok, _ = issue(store, now, "nas.lab.home.arpa", issuer=sub.id)
+    assert ok.issuer_id == sub.id
+    before = store.records()
+    # Inside the root's constraints but outside the intermediate's.
+    outside = "'nas.home.arpa' is outside the permitted names lab.home.arpa"
+    with pytest.raises(PolicyError, match=re.escape(outside)):
+        issue(store, now, "nas.home.arpa", issuer=sub.id)
+    # Inside neither.
+    with pytest.raises(PolicyError, match=re.escape("'nas.example.com' is outside the permitted names")):
+        issue(store, now, "nas.example.com", issuer=sub.id)
+    assert store.records() == before
