@@ -376,6 +376,70 @@ def test_connect_starttls_smtp_sees_the_served_chain(pki: Pki, smtp_server: int)
     assert findings["leaf.san-host"]["severity"] == "pass"
 
 
+def _readline(conn: socket.socket) -> str:
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = conn.recv(1)
+        if not byte:
+            break
+        line += byte
+    return line.decode().strip()
+
+
+class MailServer(TlsServer):
+    """Just enough IMAP4 or POP3 on 127.0.0.1 to greet, offer STARTTLS/STLS and upgrade to TLS."""
+
+    def __init__(self, chain: Path, key: Path, protocol: str) -> None:
+        super().__init__(chain, key)
+        self.protocol = protocol
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(5)
+            try:
+                self._session(conn)
+            except (ssl.SSLError, OSError):
+                pass
+            finally:
+                conn.close()
+
+    def _session(self, conn: socket.socket) -> None:
+        imap = self.protocol == "imap"
+        conn.sendall(b"* OK IMAP4rev1 ready\r\n" if imap else b"+OK POP3 ready\r\n")
+        while line := _readline(conn):
+            tag, _, command = line.partition(" ") if imap else ("", "", line)
+            command = command.upper()
+            if command == "CAPABILITY":
+                conn.sendall(f"* CAPABILITY IMAP4rev1 STARTTLS\r\n{tag} OK done\r\n".encode())
+            elif command == "CAPA":
+                conn.sendall(b"+OK\r\nSTLS\r\n.\r\n")
+            elif command in ("STARTTLS", "STLS"):
+                conn.sendall(f"{tag} OK begin TLS\r\n".encode() if imap else b"+OK begin TLS\r\n")
+                with self.ctx.wrap_socket(conn, server_side=True) as tls:
+                    if imap:  # imaplib asks for the capabilities again over TLS
+                        tag = _readline(tls).partition(" ")[0]
+                        tls.sendall(f"* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n".encode())
+                        _readline(tls)
+                return
+            else:
+                conn.sendall(f"{tag} BAD unknown\r\n".encode() if imap else b"-ERR unknown\r\n")
+
+
+@pytest.mark.parametrize("protocol", ["imap", "pop3"])
+def test_connect_starttls_imap_and_pop3(pki: Pki, protocol: str) -> None:
+    with MailServer(pki.bundle_pem, pki.key_pem, protocol) as server:
+        out = checked(certtui("check", "--connect", f"127.0.0.1:{server.port}", "--starttls", protocol,
+                              "--json"), 0)
+    findings = by_id(out[0])
+    assert bad(out[0]) == {}
+    assert findings["chain.complete"]["detail"].startswith("2 certificate(s)")
+    assert findings["server.tls12"]["severity"] == "pass"
+
+
 def test_starttls_default_ports_and_targets() -> None:
     assert tlsprobe.DEFAULT_PORTS == {None: 443, "smtp": 587, "imap": 143, "pop3": 110}
     assert tlsprobe.parse_target("nas.home.arpa") == ("nas.home.arpa", None)

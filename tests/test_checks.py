@@ -124,7 +124,7 @@ def make(
     return Made(builder.sign(signer, algorithm), private)  # type: ignore[arg-type]
 
 
-def root(cn: str = "Test Root", **kw: object) -> Made:
+def root(cn: str | None = "Test Root", **kw: object) -> Made:
     kw.setdefault("days", 3650)
     return make(cn, ca=True, **kw)  # type: ignore[arg-type]
 
@@ -566,7 +566,7 @@ def test_leaf_validity(pki: tuple[Made, Made]) -> None:
     r, i = pki
 
     def verdict(**kw: object) -> Finding:
-        return run(server(i, **kw), [i], roots=[r.cert])["leaf.validity"]
+        return run(server(i, ("nas.home.arpa",), **kw), [i], roots=[r.cert])["leaf.validity"]
 
     expired = verdict(not_before=NOW - timedelta(days=100), days=90)
     assert (expired.severity, expired.detail) == (Severity.FAIL, "expired on 2026-05-22T12:00:00Z")

@@ -214,8 +214,7 @@ def _hash_verdict(cert: x509.Certificate) -> tuple[bool, str]:
 
 
 def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
-    san: x509.SubjectAlternativeName | None = _ext(cert, x509.SubjectAlternativeName)
-    return san
+    return _ext(cert, x509.SubjectAlternativeName)
 
 
 def _names_of(cert: x509.Certificate) -> Names:
@@ -283,6 +282,8 @@ class _Ctx:
     is_self_signed: bool = False
     anchor: x509.Certificate | None = None
     path: list[x509.Certificate] = field(default_factory=list)
+    intermediates: list[x509.Certificate] = field(default_factory=list)
+    """The CAs between this certificate and its root that the int.* rules judge."""
 
     def __post_init__(self) -> None:
         try:
@@ -300,12 +301,8 @@ class _Ctx:
             self.anchor = next((r for r in self.roots if issued_by(last, r)), None)
             if self.anchor is not None:
                 self.path.append(self.anchor)
-
-    @property
-    def intermediates(self) -> list[x509.Certificate]:
-        """The CAs between this certificate and its root that the int.* rules judge."""
         own = [self.cert] if self.kind is Kind.INTERMEDIATE else []
-        return own + [c for c in self.chain if not self_signed(c)]
+        self.intermediates = own + [c for c in self.chain if not self_signed(c)]
 
 
 Rule = Callable[[_Ctx], Finding | None]
@@ -385,7 +382,8 @@ def _key_strength(rule: str, certs: Sequence[x509.Certificate], fix: str, *, nam
     return _finding(rule, worst, detail, fix)
 
 
-def _validity(rule: str, c: _Ctx, warn_left: timedelta, fix: str) -> Finding:
+def _validity(rule: str, c: _Ctx, warn_left: timedelta, fix: str, *, backdate: bool = False) -> Finding:
+    """Inside the validity window, with `warn_left` to spare (and, for `backdate`, a backdated start)."""
     nb, na = c.cert.not_valid_before_utc, c.cert.not_valid_after_utc
     if c.now < nb:
         return _finding(rule, Severity.FAIL,
@@ -397,7 +395,7 @@ def _validity(rule: str, c: _Ctx, warn_left: timedelta, fix: str) -> Finding:
         return _finding(rule, Severity.WARN,
                         f"expires on {iso(na)}, in {_days_left(left)} days (warning under "
                         f"{warn_left.days})", fix)
-    if rule == "leaf.validity" and c.now - nb < MIN_BACKDATE:
+    if backdate and c.now - nb < MIN_BACKDATE:
         return _finding(rule, Severity.WARN,
                         f"notBefore {iso(nb)} is under {MIN_BACKDATE.seconds // 60} minutes ago; phones "
                         "with a slow clock see it as not yet valid",
@@ -765,7 +763,7 @@ def _leaf_sig_hash(c: _Ctx) -> Finding:
 
 
 def _leaf_validity(c: _Ctx) -> Finding:
-    return _validity("leaf.validity", c, LEAF_WARN_LEFT, "renew it: `certtui renew ID`")
+    return _validity("leaf.validity", c, LEAF_WARN_LEFT, "renew it: `certtui renew ID`", backdate=True)
 
 
 def _leaf_not_ca(c: _Ctx) -> Finding:
