@@ -52,37 +52,41 @@ class Session:
         return store
 
 
-def read_passphrase(*, confirm: bool) -> str:
-    env = os.environ.get(PASSPHRASE_ENV)
+def read_secret_file(path: str | os.PathLike[str], label: str) -> str:
+    """The secret on a file's first line, line ending stripped; `label` names it in errors."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise CerttuiError(
+            f"cannot read {label} ({path}: {exc.strerror}); point it at a readable file"
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CerttuiError(f"{label} ({path}) is not UTF-8 text; write the passphrase as text") from None
+    secret = text.split("\n", 1)[0].removesuffix("\r")
+    if not secret:
+        raise CerttuiError(
+            f"{label} ({path}) holds an empty passphrase; put it on the file's first line"
+        )
+    return secret
+
+
+def read_passphrase(
+    *, confirm: bool, env_name: str = PASSPHRASE_ENV, prompt: str = "Store passphrase"
+) -> str:
+    """From the file $`env_name` names, else a hidden prompt on a terminal."""
+    env = os.environ.get(env_name)
     if env:
-        try:
-            data = Path(env).read_bytes()
-        except OSError as exc:
-            raise CerttuiError(
-                f"cannot read ${PASSPHRASE_ENV} ({env}: {exc.strerror}); point it at a readable file"
-            ) from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise CerttuiError(
-                f"${PASSPHRASE_ENV} ({env}) is not UTF-8 text; write the passphrase as text"
-            ) from None
-        secret = text.split("\n", 1)[0].removesuffix("\r")
-        if not secret:
-            raise CerttuiError(
-                f"${PASSPHRASE_ENV} ({env}) holds an empty passphrase; put it on the file's first line"
-            )
-        return secret
+        return read_secret_file(env, f"${env_name}")
     if not sys.stdin.isatty():
         raise CerttuiError(
-            f"a passphrase is needed but stdin is not a terminal; set ${PASSPHRASE_ENV} to a file "
+            f"a passphrase is needed but stdin is not a terminal; set ${env_name} to a file "
             "holding it"
         )
-    secret = click.prompt(
-        "Store passphrase", hide_input=True, confirmation_prompt=confirm, err=True
-    )
+    secret = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
     if not secret:
-        raise CerttuiError("the passphrase is empty; type one, or use `init --no-passphrase`")
+        raise CerttuiError("the passphrase is empty; type one, or use --no-passphrase")
     return str(secret)
 
 
@@ -119,9 +123,9 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 def _register() -> None:
-    from certtui.commands import check, enroll, lifecycle, pki
+    from certtui.commands import adopt, check, enroll, lifecycle, pki
 
-    for command in pki.COMMANDS + lifecycle.COMMANDS + check.COMMANDS:
+    for command in pki.COMMANDS + lifecycle.COMMANDS + adopt.COMMANDS + check.COMMANDS:
         cli.add_command(command)
     cli.add_command(enroll.enroll)
 

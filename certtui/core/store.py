@@ -317,10 +317,47 @@ class Store:
         keymod.verify_check(kek, bytes.fromhex(self.meta("check") or ""))
         self._kek = kek
 
+    def reseal_all(self, new_kek: bytes | None, kdf_meta: str) -> int:
+        """Re-seal every key under `new_kek` (None: unencrypted) and switch the KDF meta and
+        check value, all in one transaction; returns the number of keys.
+
+        The old sealed blobs are zeroed (secure_delete) and the WAL is truncated afterwards,
+        so nothing the old passphrase opens is left in the store's files.
+        """
+        if not self.unlocked:
+            raise CerttuiError("the store is locked; unlock it with the passphrase first")
+        self.conn.execute("PRAGMA secure_delete = ON")
+        with self.write():
+            rows = self.conn.execute("SELECT id, sealed FROM keys ORDER BY id").fetchall()
+            for key_id, sealed in rows:
+                der = keymod.unseal(self._kek, key_id, bytes(sealed))
+                self.conn.execute(
+                    "UPDATE keys SET sealed = ? WHERE id = ?", (keymod.seal(new_kek, key_id, der), key_id)
+                )
+            self.set_meta("kdf", kdf_meta)
+            if new_kek is None:
+                self.conn.execute("DELETE FROM meta WHERE key = 'check'")
+            else:
+                self.set_meta("check", keymod.make_check(new_kek).hex())
+            self.event("passwd", None, f"{len(rows)} keys re-sealed, "
+                       + ("encrypted" if new_kek else "unencrypted"))
+        self._kek = new_kek
+        self.encrypted = new_kek is not None
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:
+            pass  # another process is reading; its own last checkpoint overwrites the old pages
+        return len(rows)
+
     # -- certificates --------------------------------------------------------------------
 
     def id_taken(self, cert_id: str) -> bool:
         return bool(self._query("SELECT 1 FROM certificates WHERE id = ?", (cert_id,)))
+
+    def find_sha256(self, sha256: str) -> str | None:
+        """The id of the certificate with this SHA-256 fingerprint, if the store has it."""
+        rows = self._query("SELECT id FROM certificates WHERE sha256 = ?", (sha256,))
+        return rows[0][0] if rows else None
 
     def add_certificate(
         self,
@@ -342,7 +379,8 @@ class Store:
         if dup:
             raise CerttuiError(f"this certificate is already in the store as {dup[0][0]}")
         cert_id = serial[:12]
-        if external and (len(serial) < 12 or self.id_taken(cert_id)):
+        # Short serials (an imported CA's '01') would make short ids: use the fingerprint.
+        if len(serial) < 12 or (external and self.id_taken(cert_id)):
             cert_id = sha[:12]
         if self.id_taken(cert_id):
             raise CerttuiError(f"id {cert_id} is already taken in the store")

@@ -1,0 +1,538 @@
+"""Adopt what users already have (CAs, certificates, CSRs) and administer the store (passwd, restore)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID
+
+from certtui.core import checks, issuance, revocation
+from certtui.core import keys as keymod
+from certtui.core import names as namesmod
+from certtui.core.models import CertRecord, IssueRequest, Kind
+from certtui.core.store import (
+    DIR_MODE,
+    FILE_MODE,
+    SCHEMA_VERSION,
+    Store,
+    _unlink_db,
+    fingerprint,
+)
+from certtui.core.timefmt import iso, utcnow
+from certtui.errors import BadName, CerttuiError, PolicyError, StoreError
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
+_CERT_LABELS = (b"CERTIFICATE",)
+_CSR_LABELS = (b"CERTIFICATE REQUEST", b"NEW CERTIFICATE REQUEST")
+# PKCS#8 (plain and encrypted), PKCS#1 and SEC1; legacy OpenSSL encryption sits inside the block.
+_KEY_LABELS = (b"PRIVATE KEY", b"ENCRYPTED PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY")
+# The first 16 bytes of every SQLite 3 database file.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+# The key types certtui seals (keys.from_der loads exactly these).
+_SEALABLE = (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)
+# The key types a TLS certificate can carry (RFC 8446 signature schemes); a CSR with any other
+# (DSA, X25519...) is refused.
+_SIGNABLE = (ec.EllipticCurvePublicKey, rsa.RSAPublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)
+
+
+class KeyPassphraseNeeded(CerttuiError):
+    """The private key file is encrypted and no passphrase was given for it."""
+
+
+# -- reading what users bring ------------------------------------------------------------
+
+
+def read_input(path: Path, what: str) -> bytes:
+    """The bytes of a file the user named, or one clear error saying why it cannot be read."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CerttuiError(f"{path} does not exist; give the path of the {what}") from None
+    except IsADirectoryError:
+        raise CerttuiError(f"{path} is a folder; give the path of the {what} file") from None
+    except OSError as exc:
+        raise CerttuiError(
+            f"cannot read {path} ({exc.strerror}); check the path and its permissions"
+        ) from None
+
+
+def _blocks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Every PEM block in `data` as (label, whole block); text around the blocks is ignored."""
+    return [(m.group(1), m.group(0)) for m in _PEM_BLOCK.finditer(data)]
+
+
+def _labels(blocks: Sequence[tuple[bytes, bytes]]) -> str:
+    return ", ".join(sorted({label.decode() for label, _ in blocks}))
+
+
+def load_certificates(data: bytes, source: str) -> list[x509.Certificate]:
+    """Every certificate in a PEM file (a bundle, text around it allowed) or a DER file."""
+    blocks = _blocks(data)
+    if blocks:
+        pems = [block for label, block in blocks if label in _CERT_LABELS]
+        if not pems:
+            raise CerttuiError(
+                f"{source} holds a {_labels(blocks)}, not a certificate; give a certificate file"
+            )
+        out = []
+        for number, pem in enumerate(pems, 1):
+            try:
+                out.append(x509.load_pem_x509_certificate(pem))
+            except ValueError:
+                raise CerttuiError(
+                    f"{source}: certificate {number} is damaged and does not decode; get a fresh copy"
+                ) from None
+        return out
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        raise CerttuiError(
+            f"{source} holds no certificate (neither PEM nor DER); give a certificate file"
+        ) from None
+
+
+def load_private_key(data: bytes, source: str, password: bytes | None = None) -> keymod.PrivateKey:
+    """A PKCS#1, PKCS#8 or SEC1 private key, PEM or DER, encrypted or not."""
+    blocks = _blocks(data)
+    if blocks:
+        pems = [block for label, block in blocks if label in _KEY_LABELS]
+        if not pems:
+            raise CerttuiError(f"{source} holds a {_labels(blocks)}, not a private key; give the key file")
+        if len(pems) > 1:
+            raise CerttuiError(
+                f"{source} holds {len(pems)} private keys; give a file with the CA's key alone"
+            )
+        data, loader = pems[0], serialization.load_pem_private_key
+    else:
+        loader = serialization.load_der_private_key
+    try:
+        try:
+            key = loader(data, password=password)
+        except TypeError:
+            # Either encrypted with no passphrase given, or a passphrase given for a plain key.
+            if password is not None:
+                key = loader(data, password=None)
+            else:
+                raise KeyPassphraseNeeded(
+                    f"{source} is encrypted; give its passphrase with --key-passphrase-file FILE"
+                ) from None
+    except ValueError:
+        if password is not None:
+            raise CerttuiError(
+                f"{source} did not decrypt: the key passphrase is wrong (or the file is damaged); "
+                "check the passphrase"
+            ) from None
+        raise CerttuiError(f"{source} holds no readable private key; give the CA's key file") from None
+    except UnsupportedAlgorithm:
+        raise CerttuiError(
+            f"{source} uses an encryption or key type this system cannot read; convert it with "
+            "`openssl pkcs8 -topk8`"
+        ) from None
+    if not isinstance(key, _SEALABLE):
+        raise CerttuiError(
+            f"{source} holds a {keymod.describe(key)} key; certtui keeps EC, RSA and Ed25519 CA keys only"
+        )
+    return key
+
+
+def load_csr(data: bytes, source: str) -> x509.CertificateSigningRequest:
+    """A PKCS#10 request, PEM (text around it allowed) or DER."""
+    blocks = _blocks(data)
+    if blocks:
+        pems = [block for label, block in blocks if label in _CSR_LABELS]
+        if not pems:
+            raise CerttuiError(f"{source} holds a {_labels(blocks)}, not a CSR; give the certificate request")
+        if len(pems) > 1:
+            raise CerttuiError(f"{source} holds {len(pems)} CSRs; give one request per `sign`")
+        data = pems[0]
+    try:
+        if blocks:
+            return x509.load_pem_x509_csr(data)
+        return x509.load_der_x509_csr(data)
+    except ValueError:
+        raise CerttuiError(
+            f"{source} holds no readable CSR (PEM or DER); give the certificate request"
+        ) from None
+
+
+# -- what a certificate is ---------------------------------------------------------------
+
+
+def _ext(cert: x509.Certificate, cls: type[x509.ExtensionType]) -> x509.ExtensionType | None:
+    """An extension's value; None when absent or when the extensions do not decode."""
+    try:
+        return cert.extensions.get_extension_for_class(cls).value
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+        return None
+
+
+def _san(obj: x509.Certificate | x509.CertificateSigningRequest) -> x509.SubjectAlternativeName | None:
+    try:
+        return obj.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
+def _name_text(name: x509.GeneralName) -> str | None:
+    """A DNS, IP, email or URI entry as `issue` would take it; None for any other type."""
+    if isinstance(name, x509.DNSName | x509.RFC822Name | x509.UniformResourceIdentifier):
+        return name.value
+    if isinstance(name, x509.IPAddress):
+        return str(name.value)
+    return None
+
+
+def _names_of(cert: x509.Certificate) -> tuple[str, ...]:
+    """A foreign certificate's names for `list`: its SAN entries of the four types, as written."""
+    san = _san(cert)
+    return tuple(t for t in (_name_text(n) for n in san or ()) if t is not None)
+
+
+# -- import-ca ---------------------------------------------------------------------------
+
+
+def validate_ca(cert: x509.Certificate, key: keymod.PrivateKey, root: x509.Certificate | None) -> list[str]:
+    """Refuse a CA that cannot be imported (into an empty store when `root` is None, else under
+    that root); return the one-line notes about what it cannot do."""
+    name = checks.label(cert)
+    if not checks.classify(cert).is_ca:
+        raise PolicyError(
+            f"{name} is not a CA (no basicConstraints CA:TRUE); import-ca takes a CA, "
+            "use `certtui import` to watch other certificates"
+        )
+    ku = _ext(cert, x509.KeyUsage)
+    if isinstance(ku, x509.KeyUsage) and not ku.key_cert_sign:
+        raise PolicyError(
+            f"{name}'s key usage lacks keyCertSign, so it cannot sign certificates; import a CA that can"
+        )
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if cert.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
+        raise PolicyError(
+            f"the key does not match {name}'s certificate; give the key file that belongs to it"
+        )
+    if root is None:
+        if not checks.self_signed(cert):
+            raise PolicyError(
+                f"{name} is not a self-signed root; a new store starts from its root, so import "
+                "the root first, then this intermediate"
+            )
+    elif checks.self_signed(cert):
+        raise PolicyError(
+            f"the store already has a root ({checks.label(root)}); import-ca adds only an intermediate "
+            "issued by it (use --home for a second store)"
+        )
+    elif not checks.issued_by(cert, root):
+        raise PolicyError(
+            f"{name} was not issued by this store's root ({checks.label(root)}); import-ca adds only "
+            "intermediates issued by it (use --home for a second store)"
+        )
+    notes = []
+    bc = _ext(cert, x509.BasicConstraints)
+    if root is None and isinstance(bc, x509.BasicConstraints) and bc.path_length == 0:
+        notes.append(
+            f"{name} has path length 0, so it cannot have an intermediate; leaves are issued from it directly"
+        )
+    if cert.not_valid_after_utc <= utcnow():
+        notes.append(f"{name} expired on {iso(cert.not_valid_after_utc)}; nothing it issues will be trusted")
+    return notes
+
+
+@dataclass(frozen=True)
+class CaImported:
+    """An imported CA's record, and the one-line notes on what it cannot do."""
+
+    record: CertRecord
+    notes: tuple[str, ...]
+
+
+def _add_ca(
+    store: Store, cert: x509.Certificate, key: keymod.PrivateKey, kind: Kind, issuer_id: str | None,
+    crl_url: str | None, notes: list[str],
+) -> str:
+    """Inside `write()`: add the CA with its key, make it the default issuer, note its CRL ability."""
+    cert_id = store.add_certificate(
+        cert, kind=kind, names=(), issuer_id=issuer_id, key=key, action="import-ca"
+    )
+    if kind is Kind.ROOT:
+        store.set_meta("root", cert_id)
+    store.set_meta("default_issuer", cert_id)
+    blocker = revocation.crl_blocker(store, store.get(cert_id))
+    if blocker and crl_url:
+        raise PolicyError(f"--crl-url cannot be used: {blocker}")
+    if blocker:
+        notes.append(blocker)
+    if crl_url:
+        store.set_meta("crl_url", revocation.check_crl_url(crl_url))
+    return cert_id
+
+
+def import_root(
+    path: Path,
+    cert: x509.Certificate,
+    key: keymod.PrivateKey,
+    passphrase: str | None,
+    crl_url: str | None = None,
+) -> tuple[Store, CaImported]:
+    """Create a store around a self-signed root and its key; nothing exists if anything fails."""
+    notes = validate_ca(cert, key, None)
+    ids: list[str] = []
+
+    def populate(store: Store) -> None:
+        with store.write():
+            ids.append(_add_ca(store, cert, key, Kind.ROOT, None, crl_url, notes))
+
+    store = Store.create(path, passphrase, populate)
+    return store, CaImported(store.get(ids[0]), tuple(notes))
+
+
+def import_intermediate(
+    store: Store, cert: x509.Certificate, key: keymod.PrivateKey, crl_url: str | None = None
+) -> CaImported:
+    """Add an intermediate issued by the store's root, with its key; it becomes the default issuer."""
+    root_id = store.root_id()
+    if root_id is None:
+        raise CerttuiError("the store has no root; import a root into an empty store first")
+    notes = validate_ca(cert, key, store.certificate(root_id))
+    with store.write():
+        cert_id = _add_ca(store, cert, key, Kind.INTERMEDIATE, root_id, crl_url, notes)
+    return CaImported(store.get(cert_id), tuple(notes))
+
+
+# -- import (watch certificates from elsewhere) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What `import_certificates` did: the records added, and one note per certificate skipped."""
+
+    added: tuple[CertRecord, ...]
+    notes: tuple[str, ...]
+
+
+def import_certificates(store: Store, certs: Sequence[x509.Certificate]) -> Imported:
+    """Add foreign certificates, with no key, as external; skip those already in the store.
+
+    All are added in one transaction. Each is linked to its issuer when that is in the store
+    (or in the same batch) and its signature verifies; CAs go first so leaves find them.
+    """
+    rank = {Kind.ROOT: 0, Kind.INTERMEDIATE: 1}
+    order = sorted(((checks.classify(c), c) for c in certs), key=lambda kc: rank.get(kc[0], 2))
+    cas = [
+        (r.id, store.certificate(r.id))
+        for kind in (Kind.ROOT, Kind.INTERMEDIATE)
+        for r in store.records(kind=kind)
+    ]
+    added: list[str] = []
+    notes: list[str] = []
+    with store.write():
+        for kind, cert in order:
+            existing = store.find_sha256(fingerprint(cert))
+            if existing is not None:
+                shown = ", ".join(_names_of(cert)) or checks.label(cert)
+                notes.append(f"skipped {shown}: already in the store as {existing}")
+                continue
+            issuer_id = None
+            if kind is not Kind.ROOT:
+                issuer_id = next((cid for cid, ca in cas if checks.issued_by(cert, ca)), None)
+            cert_id = store.add_certificate(
+                cert, kind=kind, names=_names_of(cert), issuer_id=issuer_id, external=True,
+                action="import",
+            )
+            added.append(cert_id)
+            if kind.is_ca:
+                cas.append((cert_id, cert))
+    return Imported(tuple(store.get(i) for i in added), tuple(notes))
+
+
+# -- sign a CSR --------------------------------------------------------------------------
+
+
+def csr_names(csr: x509.CertificateSigningRequest) -> tuple[str, ...]:
+    """The names to certify: the CSR's SANs, else its CN as the single name, else refuse."""
+    texts = []
+    for name in _san(csr) or ():
+        text = _name_text(name)
+        if text is None:
+            raise PolicyError(
+                f"the CSR's subjectAltName holds a {type(name).__name__} entry, which certtui does "
+                "not sign; make the CSR with DNS names, IPs, emails or URIs only"
+            )
+        try:
+            namesmod.parse_name(text)
+        except BadName as exc:
+            raise BadName(f"the CSR's subjectAltName has a {exc}") from None
+        texts.append(text)
+    if texts:
+        return tuple(texts)
+    attrs = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    cn = attrs[0].value if attrs else ""
+    cn = cn if isinstance(cn, str) else cn.decode("utf-8", "replace")
+    if not cn.strip():
+        raise PolicyError(
+            "the CSR names no host: it has neither a subjectAltName nor a common name; make it "
+            "again with the device's host name"
+        )
+    try:
+        namesmod.parse_name(cn)
+    except BadName:
+        raise BadName(
+            f"the CSR has no subjectAltName, and its common name {cn[:64]!r} is not a host name, IP, "
+            "email or URI; make the CSR again with the device's host name"
+        ) from None
+    return (cn,)
+
+
+def plan_csr(
+    store: Store,
+    csr: x509.CertificateSigningRequest,
+    *,
+    kind: Kind = Kind.SERVER,
+    days: int | None = None,
+    issuer: str | None = None,
+) -> issuance.IssuePlan:
+    """Check the CSR (self-signature, key type, names) and plan it like `issue` plans NAMEs."""
+    if not csr.is_signature_valid:
+        raise PolicyError(
+            "the CSR's signature does not match its key (damaged or tampered with); make a new "
+            "CSR on the device"
+        )
+    public_key = csr.public_key()
+    if not isinstance(public_key, _SIGNABLE):
+        raise PolicyError(
+            f"the CSR's key is {keymod.describe(public_key)}, which TLS clients do not accept; make the "
+            "CSR with an EC or RSA key"
+        )
+    spec = keymod.spec_for(keymod.describe(public_key))
+    req = IssueRequest(names=csr_names(csr), kind=kind, days=days, issuer=issuer,
+                       **({"key": spec} if spec else {}))
+    return issuance.plan(store, req)
+
+
+def sign_csr(
+    store: Store,
+    p: issuance.IssuePlan,
+    csr: x509.CertificateSigningRequest,
+    *,
+    now: datetime | None = None,
+) -> CertRecord:
+    """Sign the CSR's key into the planned certificate and store it; the key stays with the device."""
+    issuer_key = store.private_key(p.issuer_id)
+    issuer_cert = store.certificate(p.issuer_id)
+    crl_url = store.meta("crl_url")
+    with store.write():
+        cert = issuance.build_certificate(
+            p, csr.public_key(), issuer_cert, issuer_key, issuance._fresh_serial(store),
+            now or utcnow(), crl_url,
+        )
+        cert_id = store.add_certificate(
+            cert, kind=p.kind, names=p.names.values(), issuer_id=p.issuer_id, action="sign",
+            detail=f"from a CSR: {', '.join(p.names.values())}",
+        )
+    return store.get(cert_id)
+
+
+# -- passwd ------------------------------------------------------------------------------
+
+
+def change_passphrase(store: Store, new_passphrase: str | None) -> int:
+    """Re-seal every key under a new passphrase and a new salt (None: no passphrase), in one
+    transaction; returns the number of keys. The store must be unlocked."""
+    if not store.unlocked:
+        raise CerttuiError("the store is locked; unlock it with the current passphrase first")
+    if new_passphrase is None:
+        return store.reseal_all(None, "none")
+    if not new_passphrase:
+        raise CerttuiError("the new passphrase is empty; type one, or use --no-passphrase")
+    params = keymod.KdfParams.fresh()
+    return store.reseal_all(keymod.derive_kek(new_passphrase, params), params.to_json())
+
+
+# -- restore -----------------------------------------------------------------------------
+
+
+def _check_backup(backup: Path) -> None:
+    """Refuse a backup that is not SQLite, damaged, not certtui's, or of a newer schema."""
+    try:
+        with backup.open("rb") as f:
+            header = f.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise CerttuiError(
+            f"cannot read {backup} ({exc.strerror}); give the path of a file `certtui backup` wrote"
+        ) from None
+    if header != _SQLITE_MAGIC:
+        raise CerttuiError(f"{backup} is not an SQLite database; give a file `certtui backup` wrote")
+    conn = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        result = conn.execute("PRAGMA integrity_check").fetchall()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError:
+        result = []
+    finally:
+        conn.close()
+    if result != [("ok",)]:
+        raise StoreError(f"{backup} fails SQLite's integrity check (damaged); restore an older backup")
+    if version == 0 or not {"meta", "keys", "certificates"} <= tables:
+        raise CerttuiError(f"{backup} is not a certtui store; give a file `certtui backup` wrote")
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{backup} was written by a newer certtui (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}); upgrade certtui to restore it"
+        )
+
+
+def restore(backup: Path, path: Path) -> Store:
+    """Copy a checked backup in as the store at `path` (folder 0700, file 0600); never overwrites.
+
+    An older schema is copied as it is and migrated by `Store.open`, the first open.
+    """
+    if path.exists():
+        raise CerttuiError(
+            f"a store already exists at {path.parent}; restore never overwrites one, so move it "
+            "aside or restore with --home into an empty folder"
+        )
+    _check_backup(backup)
+    folder = path.parent
+    folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(folder, DIR_MODE)
+    tmp = folder / f".{path.name}.{os.getpid()}.restore"
+    _unlink_db(tmp)
+    try:
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
+        os.chmod(tmp, FILE_MODE)
+        src = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+        dst = sqlite3.connect(tmp)
+        try:
+            src.backup(dst)
+            # WAL, as `Store.create` makes it: readers never wait for a writer.
+            dst.execute("PRAGMA journal_mode = WAL")
+        finally:
+            dst.close()
+            src.close()
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise CerttuiError(
+                f"a store appeared at {folder} while restoring; restore never overwrites one"
+            ) from None
+    finally:
+        _unlink_db(tmp)
+    store = Store.open(path)
+    with store.write():
+        store.event("restore", None, str(backup))
+    return store
