@@ -351,6 +351,10 @@ def test_root_name_constraints() -> None:
     inside = run(server(r, ("nas.home.arpa",)), [r], roots=[r.cert])
     assert severity(inside, "root.name-constraints") is Severity.PASS
     assert severity(inside, "chain.trusted") is Severity.PASS
+    assert inside["root.name-constraints"].detail == "nas.home.arpa fit the constraints of Test Root"
+    below = run(intermediate(r), [r], roots=[r.cert])["root.name-constraints"]
+    assert (below.severity, below.detail) == (
+        Severity.PASS, "no subjectAltName names to hold against the constraints of Test Root")
     odd = x509.NameConstraints(
         permitted_subtrees=[x509.OtherName(x509.ObjectIdentifier("1.2.3.4"), b"\x05\x00")],
         excluded_subtrees=None,

@@ -489,8 +489,11 @@ def _root_name_constraints(c: _Ctx) -> Finding | None:
     if bad:
         return _finding("root.name-constraints", Severity.FAIL, f"{'; '.join(bad)} ({where})",
                         "issue the certificate for names inside the CA's constraints")
-    shown = ", ".join(names.values()) or "no names"
-    return _finding("root.name-constraints", Severity.PASS, f"{shown} fit the constraints of {where}")
+    if not names:
+        return _finding("root.name-constraints", Severity.PASS,
+                        f"no subjectAltName names to hold against the constraints of {where}")
+    return _finding("root.name-constraints", Severity.PASS,
+                    f"{', '.join(names.values())} fit the constraints of {where}")
 
 
 # -- intermediate and chain rules -----------------------------------------------------------
