@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from certtui.core import checks, issuance, revocation
 from certtui.core import keys as keymod
 from certtui.core import names as namesmod
-from certtui.core.models import CertRecord, IssueRequest, Kind
+from certtui.core.models import CertRecord, IssueRequest, KeySpec, Kind
 from certtui.core.store import (
     DIR_MODE,
     FILE_MODE,
@@ -66,24 +66,23 @@ def read_input(path: Path, what: str) -> bytes:
         ) from None
 
 
-def _blocks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """Every PEM block in `data` as (label, whole block); text around the blocks is ignored."""
-    return [(m.group(1), m.group(0)) for m in _PEM_BLOCK.finditer(data)]
-
-
-def _labels(blocks: Sequence[tuple[bytes, bytes]]) -> str:
-    return ", ".join(sorted({label.decode() for label, _ in blocks}))
+def _pems(data: bytes, source: str, labels: tuple[bytes, ...], what: str, give: str) -> list[bytes] | None:
+    """The PEM blocks labelled one of `labels` (text around them is ignored); None when the
+    file holds no PEM at all, so it is read as DER; refused when it holds only other blocks."""
+    blocks = [(m.group(1), m.group(0)) for m in _PEM_BLOCK.finditer(data)]
+    if not blocks:
+        return None
+    pems = [block for label, block in blocks if label in labels]
+    if not pems:
+        found = ", ".join(sorted({label.decode() for label, _ in blocks}))
+        raise CerttuiError(f"{source} holds a {found}, not {what}; give {give}")
+    return pems
 
 
 def load_certificates(data: bytes, source: str) -> list[x509.Certificate]:
     """Every certificate in a PEM file (a bundle, text around it allowed) or a DER file."""
-    blocks = _blocks(data)
-    if blocks:
-        pems = [block for label, block in blocks if label in _CERT_LABELS]
-        if not pems:
-            raise CerttuiError(
-                f"{source} holds a {_labels(blocks)}, not a certificate; give a certificate file"
-            )
+    pems = _pems(data, source, _CERT_LABELS, "a certificate", "a certificate file")
+    if pems is not None:
         out = []
         for number, pem in enumerate(pems, 1):
             try:
@@ -103,11 +102,8 @@ def load_certificates(data: bytes, source: str) -> list[x509.Certificate]:
 
 def load_private_key(data: bytes, source: str, password: bytes | None = None) -> keymod.PrivateKey:
     """A PKCS#1, PKCS#8 or SEC1 private key, PEM or DER, encrypted or not."""
-    blocks = _blocks(data)
-    if blocks:
-        pems = [block for label, block in blocks if label in _KEY_LABELS]
-        if not pems:
-            raise CerttuiError(f"{source} holds a {_labels(blocks)}, not a private key; give the key file")
+    pems = _pems(data, source, _KEY_LABELS, "a private key", "the key file")
+    if pems is not None:
         if len(pems) > 1:
             raise CerttuiError(
                 f"{source} holds {len(pems)} private keys; give a file with the CA's key alone"
@@ -147,17 +143,12 @@ def load_private_key(data: bytes, source: str, password: bytes | None = None) ->
 
 def load_csr(data: bytes, source: str) -> x509.CertificateSigningRequest:
     """A PKCS#10 request, PEM (text around it allowed) or DER."""
-    blocks = _blocks(data)
-    if blocks:
-        pems = [block for label, block in blocks if label in _CSR_LABELS]
-        if not pems:
-            raise CerttuiError(f"{source} holds a {_labels(blocks)}, not a CSR; give the certificate request")
-        if len(pems) > 1:
-            raise CerttuiError(f"{source} holds {len(pems)} CSRs; give one request per `sign`")
-        data = pems[0]
+    pems = _pems(data, source, _CSR_LABELS, "a CSR", "the certificate request")
+    if pems is not None and len(pems) > 1:
+        raise CerttuiError(f"{source} holds {len(pems)} CSRs; give one request per `sign`")
     try:
-        if blocks:
-            return x509.load_pem_x509_csr(data)
+        if pems is not None:
+            return x509.load_pem_x509_csr(pems[0])
         return x509.load_der_x509_csr(data)
     except ValueError:
         raise CerttuiError(
@@ -412,9 +403,9 @@ def plan_csr(
             f"the CSR's key is {keymod.describe(public_key)}, which TLS clients do not accept; make the "
             "CSR with an EC or RSA key"
         )
-    spec = keymod.spec_for(keymod.describe(public_key))
-    req = IssueRequest(names=csr_names(csr), kind=kind, days=days, issuer=issuer,
-                       **({"key": spec} if spec else {}))
+    # The guardrail previews with a throwaway key of this type (EC P-256 if certtui makes none).
+    spec = keymod.spec_for(keymod.describe(public_key)) or KeySpec.EC256
+    req = IssueRequest(names=csr_names(csr), kind=kind, days=days, issuer=issuer, key=spec)
     return issuance.plan(store, req)
 
 
