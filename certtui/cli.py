@@ -107,9 +107,18 @@ class CerttuiGroup(click.Group):
     type=click.Path(file_okay=False, path_type=str),
     help="Store folder (default: $CERTTUI_HOME, else the platform's user data folder).",
 )
+@click.option("--bind", default="0.0.0.0", show_default=True,
+              help="TUI phone enrollment: the address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8555, show_default=True,
+              help="TUI phone enrollment: the HTTP port (if taken, or 0: any free port).")
+@click.option("--tls-port", type=click.IntRange(0, 65535), default=8556, show_default=True,
+              help="TUI phone enrollment: the HTTPS port of the trust test (likewise).")
+@click.option("--advertise", metavar="HOST",
+              help="TUI phone enrollment: the address the phone should use (default: the LAN's).")
 @click.version_option(__version__, prog_name="certtui")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None) -> None:
+def cli(ctx: click.Context, home: str | None, bind: str, port: int, tls_port: int,
+        advertise: str | None) -> None:
     """certtui: a private PKI for the home lab, trusted by phones on the first try.
 
     Run with no command to open the terminal UI.
@@ -119,7 +128,8 @@ def cli(ctx: click.Context, home: str | None) -> None:
         # Textual costs about 0.3 s to import; only the TUI path pays for it.
         from certtui.tui.app import run_tui
 
-        run_tui(ctx.obj)
+        run_tui(ctx.obj, enroll_bind=bind, enroll_port=port, enroll_tls_port=tls_port,
+                enroll_advertise=advertise)
 
 
 def _register() -> None:

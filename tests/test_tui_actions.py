@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from test_tui import settle
 
 from certtui.core.issuance import init_store
 from certtui.core.models import InitRequest
@@ -22,7 +23,6 @@ from certtui.tui.screens.revoke import RevokeScreen
 from certtui.tui.screens.unlock import UnlockScreen
 from certtui.tui.widgets.cert_table import CertTable
 from certtui.tui.widgets.checklist import ChecklistPanel, severity_of
-from tests.test_tui import settle
 
 
 @pytest.fixture

@@ -90,3 +90,43 @@ def test_real_terminal_list_filter_inspect_quit(tmux_demo: Tmux, home: Path) -> 
     while not exit_file.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert exit_file.read_text().strip() == "EXIT=0"
+
+
+def test_real_terminal_enrollment_qr_decodes_and_shows_a_download(home: Path) -> None:
+    import re
+    import urllib.request
+
+    from test_enroll_qr import decode
+
+    from certtui.core.issuance import init_store
+    from certtui.core.models import InitRequest
+
+    init_store(db_path(home), InitRequest(name="Tmux Root"), None)[0].close()
+    certtui = Path(sys.executable).with_name("certtui")
+    session = Tmux(f"{certtui} --bind 127.0.0.1 --advertise 127.0.0.1 --port 0 --tls-port 0",
+                   {"CERTTUI_HOME": str(home), "TERM": "xterm-256color"})
+    try:
+        session.wait_for(lambda s: "Tmux Root" in s and "Quit" in s)
+        session.keys("p")
+        screen = session.wait_for(lambda s: "http://127.0.0.1:" in s and "Stops in" in s)
+        url = re.search(r"http://127\.0\.0\.1:\d+/[A-Za-z0-9_-]+/", screen)
+        assert url is not None
+        # The QR sits at the top left, quiet zone included; the URL starts two columns to its
+        # right (the QR's margin), and a half-block line holds two module rows.
+        lines = screen.splitlines()
+        width = lines[0].index("http") - 2
+        block = [line[:width].ljust(width) for line in lines[: (width + 1) // 2]]
+        assert decode(block) == url.group(0)
+        with urllib.request.urlopen(url.group(0) + "root.pem", timeout=5) as reply:
+            assert reply.status == 200
+        session.wait_for(lambda s: "root.pem 200" in s)
+        session.keys("Escape")
+        session.wait_for(lambda s: "Names (SANs)" in s)
+        session.keys("q")
+        exit_file = home / "exit"
+        deadline = time.monotonic() + 15
+        while not exit_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert exit_file.read_text().strip() == "EXIT=0"
+    finally:
+        session.kill()

@@ -131,3 +131,43 @@ def export(store: Store, req: ExportRequest) -> list[tuple[Path, int]]:
         write_atomic(path, out.data, private=out.private)
         written.append((path, path.stat().st_mode & 0o777))
     return written
+
+
+@dataclass(frozen=True)
+class EnrollmentPlan:
+    """Where the phone will connect, and the test certificate to sign (None: no trust test)."""
+
+    host: str
+    test_plan: Any
+    skipped: str | None
+
+
+def plan_enrollment(store: Store, advertise: str | None, bind: str) -> EnrollmentPlan:
+    """Pick the advertised host and check the trust test can work; needs no key."""
+    from certtui.enroll import trust
+    from certtui.enroll.prepare import advertised_host
+
+    host = advertised_host(advertise, bind)
+    planned = trust.plan_test(store, host)
+    return EnrollmentPlan(host, planned.plan, planned.skipped)
+
+
+def sign_trust_test(store: Store, plan: EnrollmentPlan, now: datetime) -> Any:
+    """The one-day test certificate, in memory only (the store must be unlocked)."""
+    from certtui.enroll import trust
+
+    return trust.sign_test(store, plan.test_plan, now) if plan.test_plan is not None else None
+
+
+async def start_enrollment(store: Store, plan: EnrollmentPlan, test: Any, options: Any,
+                           seconds: float) -> Any:
+    """Start the session on the running loop (the app's) and return it, listening."""
+    from certtui.enroll.server import EnrollmentSession, RootInfo
+
+    session = EnrollmentSession(
+        RootInfo.from_store(store), advertise=plan.host, bind=options.bind, port=options.port,
+        tls_port=options.tls_port, timeout=seconds, trust=test, trust_skipped=plan.skipped,
+        token=options.token,
+    )
+    await session.start()
+    return session

@@ -16,6 +16,7 @@ SIZE = (120, 40)
 # Every fixed value the enrollment screen shows (the phone test never runs here).
 DEMO_TOKEN = "Xq7vKp2RtYw"
 DEMO_ADDRESS = "192.168.1.2"
+DEMO_PORT = 8555
 
 Steps = Callable[[Any], Awaitable[None]]
 
@@ -53,6 +54,17 @@ async def _select(pilot: Any, name: str, *keys: str) -> None:
     await _keys(pilot, *keys)
 
 
+async def _enroll(pilot: Any) -> None:
+    from certtui.tui.screens.enroll import EnrollScreen
+
+    await _keys(pilot, "p")
+    for _ in range(50):
+        if isinstance(pilot.app.screen, EnrollScreen):
+            break
+        await _steady(pilot)
+    await _steady(pilot)
+
+
 SHOTS: dict[str, Steps] = {
     "list": _steady,
     "inspect": lambda p: _select(p, "legacy", "enter"),
@@ -60,6 +72,7 @@ SHOTS: dict[str, Steps] = {
     "issue": _issue_failing,
     "revoke": lambda p: _select(p, "router", "r"),
     "export": lambda p: _select(p, "192.168.1.10", "e"),
+    "enroll": _enroll,
 }
 
 
@@ -70,7 +83,8 @@ async def _shoot(home: Path, out: Path, name: str, steps: Steps, size: tuple[int
     db = db_path(home / name)
     store = build_demo_store(db) if name != "setup" else None
     app = make_app(store, db_path=db, clock=demo_clock, enroll_bind="127.0.0.1",
-                   enroll_advertise=DEMO_ADDRESS, enroll_token=DEMO_TOKEN)
+                   enroll_advertise=DEMO_ADDRESS, enroll_port=DEMO_PORT,
+                   enroll_tls_port=DEMO_PORT + 1, enroll_token=DEMO_TOKEN)
     path = out / f"{name}.svg"
     async with app.run_test(size=size) as pilot:
         await steps(pilot)

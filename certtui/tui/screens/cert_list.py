@@ -182,6 +182,36 @@ class CertListScreen(Screen[None]):
         else:
             run()
 
+    def action_enroll(self) -> None:
+        from certtui.tui import actions
+        from certtui.tui.screens.enroll import SESSION_SECONDS, EnrollScreen
+
+        store = self.app.store
+        assert store is not None
+        app = self.app
+
+        async def start(plan: Any, test: Any) -> None:
+            session = await actions.start_enrollment(store, plan, test, app.enroll,
+                                                     SESSION_SECONDS)
+            await app.push_screen(EnrollScreen(session))
+
+        def signed(plan: Any) -> Any:
+            return lambda test: app.run_worker(start(plan, test), exit_on_error=False,
+                                               group="enroll", exclusive=True,
+                                               description="Starting the enrollment server")
+
+        def planned(plan: Any) -> None:
+            if plan.test_plan is None:
+                signed(plan)(None)
+                return
+            # The issuing CA signs the one-day HTTPS test certificate: unlock first.
+            app.require_unlock(lambda: app.run_job(
+                lambda: actions.sign_trust_test(store, plan, app.clock()), signed(plan),
+                description="Signing the trust-test certificate"))
+
+        app.run_job(lambda: actions.plan_enrollment(store, app.enroll.advertise, app.enroll.bind),
+                    planned, description="Finding the LAN address")
+
     def action_renew(self) -> None:
         rec = self.table.current
         if rec is None:
@@ -269,6 +299,8 @@ class CertListScreen(Screen[None]):
                             self.action_issue)
         yield SystemCommand("cert: revoke", "Revoke the highlighted certificate",
                             self.action_revoke)
+        yield SystemCommand("phone: enroll", "A QR code that installs the root on a phone",
+                            self.action_enroll)
         yield SystemCommand("cert: renew", "Same names, a new key and a fresh lifetime",
                             self.action_renew)
         yield SystemCommand("export: files", "Export the highlighted certificate",

@@ -21,6 +21,7 @@ from certtui.tui.widgets.checklist import ChecklistPanel
 
 KINDS = [("server", Kind.SERVER.value), ("client", Kind.CLIENT.value),
          ("intermediate CA", Kind.INTERMEDIATE.value)]
+NAMES_LABEL = "Names: DNS, IP or email, space-separated"
 # Wait this long after the last keystroke before re-checking: fast typing runs one preview.
 PREVIEW_DELAY_S = 0.25
 
@@ -57,7 +58,7 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
                 yield Label("Kind")
                 yield Select(KINDS, value=Kind.SERVER.value, allow_blank=False, id="kind",
                              compact=True)
-                yield Label("Names (spaces or commas; DNS, IP and email detected)", id="names-label")
+                yield Label(NAMES_LABEL, id="names-label")
                 yield Input(id="names", placeholder="nas.home.arpa 192.168.1.10", compact=True)
                 yield Static("", id="names-error", classes="error-text")
                 yield Label("Issuer")
@@ -136,8 +137,7 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
         if not self._days_touched:
             self.query_one("#days", Input).value = str(DEFAULT_DAYS[self.kind])
             self._days_touched = False
-        label = ("Name of the intermediate CA" if self.kind is Kind.INTERMEDIATE
-                 else "Names (spaces or commas; DNS, IP and email detected)")
+        label = "Name of the intermediate CA" if self.kind is Kind.INTERMEDIATE else NAMES_LABEL
         self.query_one("#names-label", Label).update(label)
         self._schedule()
 

@@ -1,0 +1,130 @@
+"""Phone enrollment (`p`): the QR on the left; URL, fingerprint, countdown, steps, events right."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from certtui.tui.widgets.qr_code import QrCode
+
+if TYPE_CHECKING:
+    from certtui.enroll.events import EnrollEvent
+    from certtui.enroll.server import EnrollmentSession
+    from certtui.tui.app import CerttuiApp
+
+# The TUI takes no --timeout: a session stops after 15 minutes (iOS's 8-minute install window
+# plus time to scan and switch trust on), as the countdown shows.
+SESSION_SECONDS = 15 * 60
+
+STEPS = (
+    ("page", "Page opened on the phone"),
+    ("profile", "Profile downloaded"),
+    ("trusted", "This phone trusts the root"),
+)
+# What the phone still has to do when the trust test fails: almost always the switch.
+MISSING_STEP = ("Switch on full trust: Settings → General → About → Certificate Trust Settings, "
+                "then run the test again on the page.")
+
+
+class EnrollScreen(Screen[None]):
+    """Runs one enrollment session on the app's own loop; `esc` stops it and closes the ports."""
+
+    BINDINGS = [
+        Binding("escape", "stop", "Stop", id="enroll.stop",
+                tooltip="Stop the enrollment server and close both ports"),
+    ]
+    """Remappable by id."""
+
+    app: CerttuiApp  # type: ignore[assignment]
+
+    def __init__(self, session: EnrollmentSession) -> None:
+        super().__init__()
+        self.session = session
+        self.done: set[str] = set()
+        self.rejected = False
+        self.deadline: datetime | None = None
+        self._unsubscribe: Any = None
+
+    def compose(self) -> ComposeResult:
+        es = self.session
+        from certtui.enroll import page
+
+        with Horizontal(id="enroll-body"):
+            yield QrCode(es.url, id="qr")
+            with VerticalScroll(id="enroll-side"):
+                yield Static(Text(es.url), id="enroll-url")
+                fingerprint = " ".join(page.group_fingerprint(es.root.fingerprint, 16))
+                yield Static(Text(f"SHA-256 {fingerprint}"), id="enroll-fingerprint")
+                yield Static("", id="countdown")
+                yield Static("", id="steps")
+                yield Static(Text(es.trust_skipped or ""), id="trust-skipped",
+                             classes="warning-text")
+                yield Static("On the iPhone", classes="section-title")
+                yield Static(Text("\n".join(f"{n}. {step}" for n, step in
+                                            enumerate(page.IOS_STEPS, 1)) + f"\n{page.IOS_NOTE}"),
+                             id="phone-steps")
+                yield Static("Events", classes="section-title")
+                yield Vertical(id="events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#trust-skipped").display = bool(self.session.trust_skipped)
+        self.deadline = self.app.clock() + timedelta(seconds=SESSION_SECONDS)
+        self._unsubscribe = self.session.subscribe(self._event)
+        for event in list(self.session.events):
+            self._event(event)
+        self._render_steps()
+        self._tick()
+        self.set_interval(1, self._tick)
+
+    # -- what happens --------------------------------------------------------------------
+
+    def _event(self, event: EnrollEvent) -> None:
+        from certtui.enroll.events import EventKind
+
+        if event.kind is EventKind.TRUSTED:
+            self.done.add("trusted")
+            self.rejected = False
+        elif event.kind is EventKind.REJECTED:
+            self.rejected = "trusted" not in self.done
+        elif event.status == 200 and event.path.endswith("/"):
+            self.done.add("page")
+        elif event.status == 200 and event.path.endswith(("root.mobileconfig", "root.crt")):
+            self.done.add("profile")
+        # Client text is escaped by the server and never read as markup here.
+        self.query_one("#events").mount(Static(Text(event.line()), classes="event"))
+        self.query_one("#enroll-side", VerticalScroll).scroll_end(animate=False)
+        self._render_steps()
+
+    def _render_steps(self) -> None:
+        text = Text()
+        for key, label in STEPS:
+            if key == "trusted" and self.session.trust_url is None:
+                continue
+            mark = "✓" if key in self.done else "○"
+            text.append(f"{mark} {label}\n", style="bold" if key in self.done else "")
+        if self.rejected:
+            text.append(f"✗ The phone does not trust the root yet. {MISSING_STEP}\n")
+        self.query_one("#steps", Static).update(text)
+        self.query_one("#steps").set_class("trusted" in self.done, "-trusted")
+
+    def _tick(self) -> None:
+        assert self.deadline is not None
+        left = max(int((self.deadline - self.app.clock()).total_seconds()), 0)
+        reason = self.session.reason
+        label = (f"Stopped: {reason}." if reason
+                 else f"Stops in {left // 60:d}:{left % 60:02d} · esc stops now")
+        self.query_one("#countdown", Static).update(label)
+
+    async def action_stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        await self.session.stop("stopped")
+        self.dismiss(None)
