@@ -424,3 +424,33 @@ def test_import_of_a_file_without_certificates_changes_nothing(
         f"{empty} holds no certificate (neither PEM nor DER); give a certificate file"
     )
     assert cli.json("list", "--json") == before
+
+
+def test_import_keeps_a_certificate_whose_extensions_do_not_decode(
+    cli: Cli, make_store: Callable[..., Store], tmp_path: Path
+) -> None:
+    """Two SAN extensions (a private OID renamed in the DER): imported, and `check` judges it."""
+    make_store()
+    key = ec.generate_private_key(ec.SECP256R1())
+    general = x509.SubjectAlternativeName([x509.DNSName("evil.home.arpa")]).public_bytes()
+    decoy = x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.99"), general)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dup.home.arpa")])
+    now = utcnow()
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(7).not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("dup.home.arpa")]), critical=False)
+        .add_extension(decoy, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    der = cert.public_bytes(_DER)
+    assert der.count(b"\x06\x03\x55\x1d\x63") == 1
+    path = tmp_path / "dup.der"
+    path.write_bytes(der.replace(b"\x06\x03\x55\x1d\x63", b"\x06\x03\x55\x1d\x11"))
+    assert cli.ok("import", str(path)).stdout.startswith("imported server dup.home.arpa (id ")
+    record = cli.json("list", "--json")[-1]
+    assert (record["external"], record["names"]) == (True, [])
+    done = cli("check", record["id"], "--json")
+    assert done.exit_code == 1, (done.stdout, done.stderr)
+    findings = {f["id"]: f["severity"] for f in json.loads(done.stdout)[0]["findings"]}
+    assert findings["cert.ext-wellformed"] == "fail"

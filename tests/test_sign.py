@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import PASSPHRASE, Cli
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from certtui.core.store import Store
 
@@ -172,3 +173,22 @@ def test_sign_has_the_issue_guardrail(cli: Cli, store: Store, tmp_path: Path, ro
     assert "warning: long.home.arpa: leaf.lifetime-825: " in done.stderr
     cert = x509.load_pem_x509_certificate(done.stdout.encode())
     assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days == 900
+
+
+def test_a_csr_whose_extensions_do_not_decode_is_refused(cli: Cli, store: Store, tmp_path: Path) -> None:
+    """A signed CSR with a malformed subjectAltName: refused, not signed for its CN."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    bad_san = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x30\x03\x04\x01\x00")
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nas.home.arpa")]))
+        .add_extension(bad_san, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    assert csr.is_signature_valid
+    path = tmp_path / "bad.csr"
+    path.write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    assert cli.error("sign", str(path)) == (
+        "the CSR's extensions do not decode (one is malformed or repeated); make a new CSR on the device"
+    )
+    assert len(cli.json("list", "--json")) == 1

@@ -66,10 +66,11 @@ def import_ca(session: Session, cert_path: Path, key_path: Path, key_passphrase_
             )
         store = session.store()
         root_id = store.root_id()
+        # Refuse before the passphrase is asked; the import checks again.
         adopt.validate_ca(certs[0], key, store.certificate(root_id) if root_id else None)
         done = adopt.import_intermediate(session.unlocked_store(), certs[0], key, crl_url)
     else:
-        adopt.validate_ca(certs[0], key, None)
+        adopt.validate_ca(certs[0], key, None)  # before the passphrase is asked
         passphrase = None if no_passphrase else session.passphrase(confirm=True)
         store, done = adopt.import_root(session.db, certs[0], key, passphrase, crl_url)
         store.close()

@@ -159,19 +159,19 @@ def load_csr(data: bytes, source: str) -> x509.CertificateSigningRequest:
 # -- what a certificate is ---------------------------------------------------------------
 
 
-def _ext(cert: x509.Certificate, cls: type[x509.ExtensionType]) -> x509.ExtensionType | None:
+def _ext(
+    obj: x509.Certificate | x509.CertificateSigningRequest, cls: type[x509.ExtensionType]
+) -> x509.ExtensionType | None:
     """An extension's value; None when absent or when the extensions do not decode."""
     try:
-        return cert.extensions.get_extension_for_class(cls).value
+        return obj.extensions.get_extension_for_class(cls).value
     except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
         return None
 
 
 def _san(obj: x509.Certificate | x509.CertificateSigningRequest) -> x509.SubjectAlternativeName | None:
-    try:
-        return obj.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
-        return None
+    san = _ext(obj, x509.SubjectAlternativeName)
+    return san if isinstance(san, x509.SubjectAlternativeName) else None
 
 
 def _name_text(name: x509.GeneralName) -> str | None:
@@ -350,6 +350,13 @@ def import_certificates(store: Store, certs: Sequence[x509.Certificate]) -> Impo
 
 def csr_names(csr: x509.CertificateSigningRequest) -> tuple[str, ...]:
     """The names to certify: the CSR's SANs, else its CN as the single name, else refuse."""
+    try:
+        list(csr.extensions)
+    except (x509.DuplicateExtension, ValueError):
+        raise PolicyError(
+            "the CSR's extensions do not decode (one is malformed or repeated); make a new CSR on "
+            "the device"
+        ) from None
     texts = []
     for name in _san(csr) or ():
         text = _name_text(name)
