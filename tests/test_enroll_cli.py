@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -173,3 +174,30 @@ def test_real_process_prints_escaped_events_and_the_trust_verdicts(
     rejected = [line for line in events if " phone-rejected-certificate: " in line]
     assert len(trusted) == 1 and len(rejected) == 1, out
     assert events[-1].startswith("enrollment ended: timeout; 3 requests; last trust event: ")
+
+
+@pytest.mark.parametrize(("sig", "reason"), [
+    (signal.SIGINT, "stopped (Ctrl-C)"),
+    (signal.SIGTERM, "stopped (SIGTERM)"),
+])
+def test_ctrl_c_and_kill_stop_cleanly_with_exit_0(
+    proc, make_store: Callable[..., Store], sig: signal.Signals, reason: str
+) -> None:  # type: ignore[no-untyped-def]
+    make_store()
+    process = subprocess.Popen(
+        proc.command("enroll", *LOCAL, "--timeout", "60"), env=proc.env(), text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # As in a terminal: the shell running the tests may ignore SIGINT for its children.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        _read_screen(process)
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=SCREEN_WAIT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err + out
+    assert out.splitlines()[-1] == f"enrollment ended: {reason}; 0 requests; no trust test seen"

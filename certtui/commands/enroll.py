@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import textwrap
 from typing import TYPE_CHECKING
 
 import click
-
-from certtui.errors import CerttuiError
 
 if TYPE_CHECKING:
     from certtui.cli import Session
@@ -17,29 +17,6 @@ if TYPE_CHECKING:
 WIDTH = 80
 # Fingerprint groups per line under the QR: 8 groups of 4 hex digits fit beside the label.
 FP_GROUPS_PER_LINE = 8
-
-
-def _advertised(advertise: str | None, bind: str) -> str:
-    """The host the QR names: --advertise checked and normalised, else one found locally."""
-    from certtui.core.models import NameType
-    from certtui.core.names import parse_name
-    from certtui.enroll import netinfo
-
-    if advertise is None:
-        found = netinfo.advertise_for(bind)
-        if found is None:
-            raise CerttuiError(
-                "no LAN address found on this machine's interfaces; give the address the phone "
-                "should use with --advertise HOST"
-            )
-        return found
-    name = parse_name(advertise)
-    if name.type not in (NameType.DNS, NameType.IP) or name.value.startswith("*"):
-        raise CerttuiError(
-            f"--advertise {advertise!r} is not a host the phone can open; give a host name or "
-            "an IP address such as 192.168.1.20"
-        )
-    return name.value
 
 
 def _wrapped(text: str, first: str, rest: str) -> list[str]:
@@ -62,7 +39,9 @@ def _screen(es: EnrollmentSession) -> str:
     for number, step in enumerate(page.IOS_STEPS, 1):
         lines += _wrapped(step, f"  {number}. ", "     ")
     lines += _wrapped(page.IOS_NOTE, "  ", "  ")
-    lines += _wrapped(" ".join(page.ANDROID_STEPS), "On Android: ", "  ")
+    lines.append("On Android:")
+    for number, step in enumerate(page.ANDROID_STEPS, 1):
+        lines += _wrapped(step, f"  {number}. ", "     ")
     if es.trust_url is not None:
         lines += _wrapped("Last, tap Test trust on the page: this terminal prints phone-trusted-root "
                           "when the phone trusts the root, phone-rejected-certificate while it does not.",
@@ -93,9 +72,10 @@ def enroll(session: Session, bind: str, port: int, tls_port: int, advertise: str
            timeout: int) -> None:
     """Serve the root to a phone behind a QR code, and show whether the phone trusts it."""
     from certtui.enroll import trust
+    from certtui.enroll.prepare import advertised_host
     from certtui.enroll.server import EnrollmentSession, RootInfo
 
-    host = _advertised(advertise, bind)
+    host = advertised_host(advertise, bind)
     store = session.store()
     root = RootInfo.from_store(store)
     planned = trust.plan_test(store, host)
@@ -106,8 +86,16 @@ def enroll(session: Session, bind: str, port: int, tls_port: int, advertise: str
     es = EnrollmentSession(root, advertise=host, bind=bind, port=port, tls_port=tls_port,
                            timeout=timeout, trust=test, trust_skipped=planned.skipped)
     es.subscribe(lambda event: click.echo(event.line()))
+
+    def started(running: EnrollmentSession) -> None:
+        # `kill` stops as cleanly as Ctrl-C: ports closed, the closing line printed.
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGTERM, running.request_stop, "stopped (SIGTERM)"
+        )
+        click.echo(_screen(running))
+
     try:
-        reason = es.run(on_start=lambda started: click.echo(_screen(started)))
+        reason = es.run(on_start=started)
     except KeyboardInterrupt:
         reason = "stopped (Ctrl-C)"
     requests = sum(1 for e in es.events if e.kind.value == "request")

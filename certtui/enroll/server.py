@@ -304,10 +304,14 @@ class EnrollmentSession:
         """Serve on a new event loop (the CLI); Ctrl-C raises KeyboardInterrupt after cleanup."""
         return asyncio.run(self.serve(on_start))
 
-    def _on_timeout(self) -> None:
+    def request_stop(self, reason: str = "stopped") -> None:
+        """Stop from synchronous code on the loop (a key binding, a signal handler)."""
         if self._stop_task is None:
-            self.reason = "timeout"
+            self.reason = reason
             self._stop_task = asyncio.get_running_loop().create_task(self._shutdown())
+
+    def _on_timeout(self) -> None:
+        self.request_stop("timeout")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
