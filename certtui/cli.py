@@ -52,7 +52,7 @@ class Session:
         return store
 
 
-def read_secret_file(path: str | os.PathLike[str], label: str) -> str:
+def read_secret_file(path: str | os.PathLike[str], label: str, what: str = "passphrase") -> str:
     """The secret on a file's first line, line ending stripped; `label` names it in errors."""
     try:
         data = Path(path).read_bytes()
@@ -63,11 +63,11 @@ def read_secret_file(path: str | os.PathLike[str], label: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise CerttuiError(f"{label} ({path}) is not UTF-8 text; write the passphrase as text") from None
+        raise CerttuiError(f"{label} ({path}) is not UTF-8 text; write the {what} as text") from None
     secret = text.split("\n", 1)[0].removesuffix("\r")
     if not secret:
         raise CerttuiError(
-            f"{label} ({path}) holds an empty passphrase; put it on the file's first line"
+            f"{label} ({path}) holds an empty {what}; put it on the file's first line"
         )
     return secret
 

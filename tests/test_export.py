@@ -165,7 +165,8 @@ def test_a_password_is_required(pki: dict[str, str], out: Path, tmp_path: Path, 
     result = run("export", "nas.home.arpa", "--format", fmt, "--out", str(out), "--password-file", str(empty))
     assert result.exit_code == 2
     assert (
-        result.stderr == f"error: --password-file {empty} has an empty first line; put the password there\n"
+        result.stderr == f"error: --password-file ({empty}) holds an empty password; "
+        "put it on the file's first line\n"
     )
     result = run("export", "nas.home.arpa", "--format", fmt, "--out", str(out))
     assert result.exit_code == 2

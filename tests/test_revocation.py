@@ -354,8 +354,13 @@ def test_list_warns_when_the_crl_is_about_to_lapse(pki: dict[str, str], lc_home:
         f"the CRL of CA Test Root CA Intermediate ({ca}) has passed its next update ("
     )
     store.close()
+    # `check` warns the same way, on stderr, without changing its verdict
+    leaf = pki["good.home.arpa"]
+    checked = run("check", leaf)
+    assert f"warning: the CRL of CA Test Root CA Intermediate ({ca})" in checked.stderr
     ok("crl")
     assert ok("list").stderr == ""
+    assert "warning: the CRL" not in run("check", leaf).stderr
 
 
 def test_tls_handshake_fails_for_the_revoked_leaf(pki: dict[str, str], tmp_path: Path) -> None:

@@ -96,6 +96,17 @@ def test_sign_writes_out_and_takes_the_cn_when_there_is_no_san(
     assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME) == []
 
 
+def test_renew_refuses_a_certificate_whose_key_is_on_the_device(
+    cli: Cli, store: Store, tmp_path: Path
+) -> None:
+    csr = make_csr(tmp_path, "/CN=router.home.arpa", "subjectAltName=DNS:router.home.arpa")
+    cli.ok("sign", str(csr))
+    before = len(store.records())
+    error = cli.error("renew", "router.home.arpa")
+    assert "its key lives on the device" in error and "certtui sign" in error
+    assert len(store.records()) == before
+
+
 def test_a_tampered_csr_is_refused_and_nothing_is_stored(cli: Cli, store: Store, tmp_path: Path) -> None:
     csr = make_csr(tmp_path, "/CN=nas", "subjectAltName=DNS:nas.home.arpa")
     der = x509.load_pem_x509_csr(csr.read_bytes()).public_bytes(serialization.Encoding.DER)

@@ -116,15 +116,16 @@ def sign(session: Session, csr_path: Path, days: int | None, client: bool, issue
     The names come from the CSR's subjectAltName, else its CN; other subject fields are ignored.
     The same guardrail as `issue` applies.
     """
-    from certtui.commands.pki import _guardrail
+    from certtui.commands.common import warn
     from certtui.core import adopt, export
+    from certtui.core.checks import guardrail
     from certtui.core.models import Kind
 
     csr = adopt.load_csr(adopt.read_input(csr_path, "certificate request"), str(csr_path))
     kind = Kind.CLIENT if client else Kind.SERVER
     p = adopt.plan_csr(session.store(), csr, kind=kind, days=days, issuer=issuer)
-    if kind is Kind.SERVER:
-        _guardrail(session.store(), [p], force)
+    for line in guardrail(session.store(), [p], force=force):
+        warn(line)
     store = session.unlocked_store()
     rec = adopt.sign_csr(store, p, csr)
     pem = export.cert_pem(store.certificate(rec.id))

@@ -10,7 +10,7 @@ import click
 from cryptography import x509
 
 from certtui.cli import Session
-from certtui.commands.common import echo_json
+from certtui.commands.common import echo_json, warn
 from certtui.core.models import Kind
 from certtui.errors import CerttuiError, NoStore, NotFound
 
@@ -147,6 +147,11 @@ def check(session: Session, refs: tuple[str, ...], host: str | None, root_files:
             _print(t, kind.value, findings)
     if as_json:
         echo_json(out)
+    if store is not None:
+        from certtui.core.revocation import crl_warnings
+
+        for message in crl_warnings(store):
+            warn(message)
     if failed:
         click.get_current_context().exit(1)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from certtui.cli import Session
+from certtui.cli import Session, read_secret_file
 from certtui.commands.common import summary, warn
 from certtui.errors import CerttuiError
 
@@ -86,22 +86,6 @@ def crl(session: Session, issuer: str | None, days: int, der: bool, out: Path | 
     click.echo(f"wrote {path} (CRL number {stored.number}, next update {stored.next_update})")
 
 
-def read_password_file(path: Path) -> str:
-    """The secret on the file's first line, without its line ending."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise CerttuiError(
-            f"cannot read --password-file {path} ({exc.strerror}); give a readable file"
-        ) from None
-    except UnicodeDecodeError:
-        raise CerttuiError(f"--password-file {path} is not UTF-8 text; write the password as text") from None
-    secret = text.split("\n", 1)[0].removesuffix("\r")
-    if not secret:
-        raise CerttuiError(f"--password-file {path} has an empty first line; put the password there")
-    return secret
-
-
 def ask_password(fmt: str) -> str:
     """A new export password: typed twice on a terminal."""
     if not sys.stdin.isatty():
@@ -145,7 +129,8 @@ def export_(session: Session, ref: str, fmt: str, out: Path, password_file: Path
         store = session.unlocked_store()
     password = None
     if wants_password:
-        password = read_password_file(password_file) if password_file else ask_password(fmt)
+        password = (read_secret_file(password_file, "--password-file", "password")
+                    if password_file else ask_password(fmt))
     result = export.render(store, rec, form, password=password, with_root=with_root,
                            unencrypted_key=unencrypted_key)
     path = export.target_path(out, result.filename)

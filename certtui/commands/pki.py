@@ -10,11 +10,10 @@ import click
 from certtui.cli import Session
 from certtui.commands.common import echo_json, summary, warn
 from certtui.core.models import InitRequest, IssueRequest, KeySpec, Kind, Status
-from certtui.errors import CerttuiError, PolicyError
+from certtui.errors import CerttuiError
 
 if TYPE_CHECKING:
-    from certtui.core.issuance import IssuePlan
-    from certtui.core.store import Store
+    pass
 
 KEY_CHOICE = click.Choice([k.value for k in KeySpec])
 pass_session = click.make_pass_decorator(Session)
@@ -118,8 +117,10 @@ def issue(session: Session, names: tuple[str, ...], client: bool, intermediate: 
                 plans.append(issuance.plan(store, request(tuple(words))))
             except CerttuiError as exc:
                 raise CerttuiError(f"{from_file}:{number}: {exc}") from None
-    if kind is Kind.SERVER:
-        _guardrail(store, plans, force)
+    from certtui.core.checks import guardrail
+
+    for line in guardrail(store, plans, force=force):
+        warn(line)
     store = session.unlocked_store()
     issuer_keys: dict[str, object] = {}
     issued = []
@@ -132,25 +133,6 @@ def issue(session: Session, names: tuple[str, ...], client: bool, intermediate: 
             click.echo(f"issued {summary(rec)}")
     if as_json:
         echo_json([r.to_json() for r in issued] if from_file else issued[0].to_json())
-
-
-def _guardrail(store: Store, plans: list[IssuePlan], force: bool) -> None:
-    """Refuse server certificates the iOS checklist fails (unless --force); warnings to stderr."""
-    from certtui.core.checks import Severity, preview_findings
-
-    refused = []
-    for p in plans:
-        name = ", ".join(p.names.values())
-        findings = preview_findings(store, p)
-        fails = [f for f in findings if f.severity is Severity.FAIL]
-        for f in findings:
-            if f.severity is Severity.WARN or (force and f in fails):
-                warn(f"{name}: {f.id}: {f.detail}")
-        if fails:
-            refused.append(f"{name} would fail " + ", ".join(f"{f.id} ({f.detail})" for f in fails))
-    if refused and not force:
-        raise PolicyError(f"refused: {'; '.join(refused)}; change the request, or add --force to "
-                          "issue it anyway")
 
 
 def _table(records: list) -> None:  # type: ignore[type-arg]

@@ -429,7 +429,7 @@ def sign_csr(
     crl_url = store.meta("crl_url")
     with store.write():
         cert = issuance.build_certificate(
-            p, csr.public_key(), issuer_cert, issuer_key, issuance._fresh_serial(store),
+            p, csr.public_key(), issuer_cert, issuer_key, issuance.fresh_serial(store),
             now or utcnow(), crl_url,
         )
         cert_id = store.add_certificate(

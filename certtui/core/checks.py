@@ -25,7 +25,7 @@ from certtui.core.issuance import IssuePlan, build_certificate, new_serial
 from certtui.core.models import CertRecord, KeySpec, Kind, Names
 from certtui.core.store import Store, fingerprint
 from certtui.core.timefmt import iso, utcnow
-from certtui.errors import CerttuiError
+from certtui.errors import CerttuiError, PolicyError
 
 # Apple's TLS key-size table (HT210176, SecPolicy.c) has RSA and EC entries only: RSA from 2048
 # bits, EC from P-256. P-521 passes that table but iOS TLS support for it is unconfirmed.
@@ -995,3 +995,28 @@ def preview_findings(store: Store, plan: IssuePlan, now: datetime | None = None)
     # The mirrors are signed with SHA-2 whatever the real CAs used: judge their hash on the real ones.
     real = _int_sig_hash_of([ca for ca in issuers if not self_signed(ca)])
     return [real if f.id == "int.sig-hash" and real is not None else f for f in findings]
+
+
+def guardrail(store: Store, plans: Sequence[IssuePlan], *, force: bool,
+              now: datetime | None = None) -> list[str]:
+    """Issue-time guardrail for server certificates (`issue`, `sign`, the TUI form).
+
+    Refuses, with PolicyError naming the failing rule ids, any server plan the checklist
+    fails, unless `force`. Returns the lines to show as warnings (and, when forced, the fails).
+    """
+    warnings: list[str] = []
+    refused: list[str] = []
+    for p in plans:
+        if p.kind is not Kind.SERVER:
+            continue
+        name = ", ".join(p.names.values())
+        findings = preview_findings(store, p, now)
+        fails = [f for f in findings if f.severity is Severity.FAIL]
+        warnings += [f"{name}: {f.id}: {f.detail}" for f in findings
+                     if f.severity is Severity.WARN or (force and f in fails)]
+        if fails:
+            refused.append(f"{name} would fail " + ", ".join(f"{f.id} ({f.detail})" for f in fails))
+    if refused and not force:
+        raise PolicyError(f"refused: {'; '.join(refused)}; change the request, or add --force to "
+                          "issue it anyway")
+    return warnings

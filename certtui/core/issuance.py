@@ -37,7 +37,7 @@ def new_serial() -> int:
             return n
 
 
-def _fresh_serial(store: Store) -> int:
+def fresh_serial(store: Store) -> int:
     """A serial whose 12-digit id prefix is free in the store (call inside `write()`)."""
     while True:
         n = new_serial()
@@ -139,7 +139,7 @@ def init_store(
     def populate(store: Store) -> None:
         not_before = now - profiles.BACKDATE
         with store.write():
-            serial = _fresh_serial(store)
+            serial = fresh_serial(store)
             root = _build(
                 subject=_name(name),
                 issuer=_name(name),
@@ -164,7 +164,7 @@ def init_store(
                     issuer=root.subject,
                     public_key=int_key.public_key(),
                     signer=root_key,
-                    serial=_fresh_serial(store),
+                    serial=fresh_serial(store),
                     not_before=not_before,
                     days=min(profiles.INTERMEDIATE_DAYS, root_days),
                     extensions=profiles.intermediate_extensions(int_key.public_key(), root),
@@ -283,7 +283,7 @@ def execute(
     crl_url = store.meta("crl_url")
     with store.write():
         cert = build_certificate(
-            p, key.public_key(), issuer_cert, issuer_key, _fresh_serial(store), now or utcnow(),
+            p, key.public_key(), issuer_cert, issuer_key, fresh_serial(store), now or utcnow(),
             crl_url,
         )
         cert_id = store.add_certificate(
@@ -313,6 +313,11 @@ def plan_renewal(store: Store, rec: CertRecord) -> IssuePlan:
         raise PolicyError(f"{rec.id} is a {rec.kind.value}; renew works on leaves only")
     if rec.external or rec.issuer_id is None:
         raise PolicyError(f"{rec.id} was not issued by this store, so it cannot renew it")
+    if not rec.has_key:
+        raise PolicyError(
+            f"{rec.id} was signed from a device's own request, so its key lives on the device; "
+            "have the device make a new CSR and sign it with `certtui sign`"
+        )
     spec = keymod.spec_for(rec.key_type) or KeySpec.EC256
     p = plan(store, IssueRequest(names=rec.names, kind=rec.kind, key=spec, issuer=rec.issuer_id))
     return IssuePlan(p.kind, p.names, p.cn, p.days, p.key, p.issuer_id, None, renews=rec.id)

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from certtui.core.models import CertRecord, IssueRequest, Kind
+from certtui.core.models import CertRecord, IssueRequest
 from certtui.core.store import Store
 from certtui.errors import CerttuiError
 
@@ -46,15 +46,11 @@ def issuers(store: Store) -> list[CertRecord]:
 
 def issue(store: Store, req: IssueRequest, now: datetime) -> CertRecord:
     """Issue after the same guardrail as the CLI: failing rules refuse unless forced."""
+    from certtui.core.checks import guardrail
     from certtui.core.issuance import execute, plan
 
     p = plan(store, req)
-    if req.kind is Kind.SERVER and not req.force:
-        failing = preview(store, req, now).fails
-        if failing:
-            raise CerttuiError(
-                f"refused: the checklist fails {', '.join(failing)}; change the request or force it"
-            )
+    guardrail(store, [p], force=req.force, now=now)
     return execute(store, p, now=now)
 
 
