@@ -152,6 +152,9 @@ def test_real_process_prints_escaped_events_and_the_trust_verdicts(
             assert (await get(http_port, f"/{token}/", UA["iphone-safari"])).status == 200
             hostile = request("/%1b]0;pwned%07%1b[2J")
             assert b" 404 " in (await exchange(http_port, hostile)).split(b"\r\n")[0]
+            # Bad requests become event lines too, never a traceback on the terminal.
+            for bad in (b"\x16\x03\x01garbage\r\n\r\n", request("/", extra=f"X: {'a' * 5000}\r\n")):
+                assert b" 400 " in (await exchange(http_port, bad)).split(b"\r\n")[0]
             trusting = ssl.create_default_context(cadata=root_pem)
             assert (await get(tls_port, f"/{token}/trusted", ssl_ctx=trusting)).status == 200
             with pytest.raises(ssl.SSLError):
@@ -173,7 +176,8 @@ def test_real_process_prints_escaped_events_and_the_trust_verdicts(
     trusted = [line for line in events if " phone-trusted-root: " in line]
     rejected = [line for line in events if " phone-rejected-certificate: " in line]
     assert len(trusted) == 1 and len(rejected) == 1, out
-    assert events[-1].startswith("enrollment ended: timeout; 3 requests; last trust event: ")
+    assert len([line for line in events if "(malformed request) 400" in line]) == 2, out
+    assert events[-1].startswith("enrollment ended: timeout; 5 requests; last trust event: ")
 
 
 @pytest.mark.parametrize(("sig", "reason"), [

@@ -79,14 +79,38 @@ async def test_client_trusting_nothing_is_rejected(make_store: Callable[..., Sto
         await es.stop()
 
 
-async def test_plain_http_on_the_tls_port_is_rejected_not_served(make_store: Callable[..., Store]) -> None:
+async def test_plain_http_on_the_tls_port_is_reported_not_judged(make_store: Callable[..., Store]) -> None:
     store = make_store()
     es = await start_session(store)
     try:
         assert es.tls_port is not None
-        raw = await exchange(es.tls_port, request(f"/{es.token}/trusted"))
-        assert b"200" not in raw.split(b"\r\n")[0]
-        await wait_for_event(es, lambda e: e.kind is EventKind.REJECTED)
+        try:
+            raw = await exchange(es.tls_port, request(f"/{es.token}/trusted"))
+        except ConnectionResetError:
+            raw = b""  # closed with the request unread
+        assert raw == b""
+        event = await wait_for_event(es, lambda e: "HTTPS test port" in e.path)
+        assert event.kind is EventKind.REQUEST
+        assert event.detail == f"open {es.url} instead"
+        assert not [e for e in es.events if e.kind is EventKind.REJECTED]
+    finally:
+        await es.stop()
+
+
+async def test_a_silent_connection_is_no_verdict(make_store: Callable[..., Store]) -> None:
+    # A browser's spare connection, opened and closed without a ClientHello.
+    store = make_store()
+    es = await start_session(store)
+    try:
+        assert es.tls_port is not None
+        _reader, writer = await asyncio.open_connection(HOST, es.tls_port)
+        writer.close()
+        await writer.wait_closed()
+        ok = await get(es.tls_port, f"/{es.token}/trusted", ssl_ctx=root_context(store))
+        assert ok.status == 200
+        await wait_for_event(es, lambda e: e.kind is EventKind.TRUSTED)
+        await asyncio.sleep(0.1)
+        assert [e.kind for e in es.events if e.kind is not EventKind.REQUEST] == [EventKind.TRUSTED]
     finally:
         await es.stop()
 

@@ -62,6 +62,9 @@ MAX_CONNECTIONS_PER_CLIENT = 16
 SHUTDOWN_TIMEOUT_S = 2.0
 # Events kept for late subscribers and tests; the oldest are dropped first.
 EVENT_HISTORY = 1000
+# The first byte of a TLS ClientHello (content type 22, handshake): anything else on the TLS
+# port is not a browser trying the test certificate.
+TLS_HANDSHAKE_RECORD = b"\x16"
 # What a 1x1 transparent GIF looks like: the whole answer of /trusted.
 PIXEL_GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
@@ -372,6 +375,9 @@ class EnrollmentSession:
         """Hand the socket to aiohttp; on the TLS port, a failed handshake is the trust verdict."""
         loop = asyncio.get_running_loop()
         try:
+            if ssl_ctx is not None and not await self._sent_tls(sock, client):
+                sock.close()
+                return
             await loop.connect_accepted_socket(
                 self._server, sock, ssl=ssl_ctx,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S if ssl_ctx is not None else None,
@@ -385,6 +391,35 @@ class EnrollmentSession:
             self._handshaking[client] -= 1
             if not self._handshaking[client]:
                 del self._handshaking[client]
+
+    async def _sent_tls(self, sock: socket.socket, client: str) -> bool:
+        """Whether the client opened with a TLS record; only then is a failure a verdict.
+
+        A browser's spare connection that never speaks, or closes unused, says nothing about
+        trust; plain HTTP typed to the HTTPS port is reported as such.
+        """
+        loop = asyncio.get_running_loop()
+        readable: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        loop.add_reader(sock.fileno(), ready)
+        try:
+            await asyncio.wait_for(readable, HANDSHAKE_TIMEOUT_S)
+            first = sock.recv(1, socket.MSG_PEEK)
+        except (OSError, TimeoutError):
+            return False
+        finally:
+            loop.remove_reader(sock.fileno())
+        if first == TLS_HANDSHAKE_RECORD:
+            return True
+        if first:
+            self._emit(EnrollEvent(utcnow(), EventKind.REQUEST, client, "unknown", "-",
+                                   "(plain HTTP on the HTTPS test port)", None,
+                                   f"open {self.url} instead"))
+        return False
 
     # -- requests --------------------------------------------------------------------------
 
