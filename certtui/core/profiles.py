@@ -49,7 +49,7 @@ def _ca_key_usage() -> x509.KeyUsage:
     )
 
 
-def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+def authority_key_identifier(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     """The AKI pointing at the issuer's SKI (or, if it has none, its key's hash)."""
     try:
         ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -97,7 +97,7 @@ def intermediate_extensions(
         (x509.BasicConstraints(ca=True, path_length=0), True),
         (_ca_key_usage(), True),
         (x509.SubjectKeyIdentifier.from_public_key(public_key), False),  # type: ignore[arg-type]
-        (_aki(issuer), False),
+        (authority_key_identifier(issuer), False),
     ]
     if constraints is not None:
         exts.append((constraints, True))
@@ -137,5 +137,5 @@ def leaf_extensions(
         # The SAN is critical exactly when the subject is empty (RFC 5280 4.2.1.6).
         (x509.SubjectAlternativeName(list(san)), empty_subject),
         (x509.SubjectKeyIdentifier.from_public_key(public_key), False),  # type: ignore[arg-type]
-        (_aki(issuer), False),
+        (authority_key_identifier(issuer), False),
     ] + _crl_dp(crl_url)

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certtui.core import keys as keymod
+from certtui.core import profiles
 from certtui.core.models import CertRecord, Kind
 from certtui.core.store import Store
 from certtui.core.timefmt import iso, parse, utcnow
@@ -142,14 +143,6 @@ def crl_blocker(store: Store, ca: CertRecord) -> str | None:
     return None
 
 
-def _aki(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
-    try:
-        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
-    except x509.ExtensionNotFound:
-        return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key())  # type: ignore[arg-type]
-
-
 def build_crl(
     ca_cert: x509.Certificate,
     ca_key: keymod.PrivateKey,
@@ -168,7 +161,7 @@ def build_crl(
         .last_update(now)
         .next_update(now + timedelta(days=days))
         # Both non-critical, as RFC 5280 5.2.1 and 5.2.3 require.
-        .add_extension(_aki(ca_cert), critical=False)
+        .add_extension(profiles.authority_key_identifier(ca_cert), critical=False)
         .add_extension(x509.CRLNumber(number), critical=False)
     )
     for serial, when, reason in revoked:

@@ -21,7 +21,8 @@ DEMO_PORT = 8555
 Steps = Callable[[Any], Awaitable[None]]
 
 
-async def _steady(pilot: Any) -> None:
+async def steady(pilot: Any) -> None:
+    """No blinking cursor, every worker done, no toasts: the same picture every run."""
     from textual.widgets import Input
 
     app = pilot.app
@@ -34,41 +35,43 @@ async def _steady(pilot: Any) -> None:
     await pilot.pause()
 
 
-async def _keys(pilot: Any, *keys: str) -> None:
-    await _steady(pilot)
+async def press(pilot: Any, *keys: str) -> None:
+    """Press keys once the screen is steady, then wait for it to settle again."""
+    await steady(pilot)
     await pilot.press(*keys)
     await pilot.pause(0.4)
-    await _steady(pilot)
+    await steady(pilot)
 
 
 async def _issue_failing(pilot: Any) -> None:
-    await _keys(pilot, "n")
+    await press(pilot, "n")
     pilot.app.screen.query_one("#names").value = "camera.home.arpa 192.168.1.40"
     pilot.app.screen.query_one("#days").value = "900"
     await pilot.pause(0.4)
-    await _steady(pilot)
+    await steady(pilot)
 
 
 async def _select(pilot: Any, name: str, *keys: str) -> None:
-    await _keys(pilot, "slash", *name, "enter")
-    await _keys(pilot, *keys)
+    await press(pilot, "slash", *name, "enter")
+    await press(pilot, *keys)
 
 
 async def _enroll(pilot: Any) -> None:
     from certtui.tui.screens.enroll import EnrollScreen
 
-    await _keys(pilot, "p")
+    await press(pilot, "p")
     for _ in range(50):
         if isinstance(pilot.app.screen, EnrollScreen):
             break
-        await _steady(pilot)
-    await _steady(pilot)
+        await steady(pilot)
+    await steady(pilot)
 
 
 SHOTS: dict[str, Steps] = {
-    "list": _steady,
+    "setup": steady,
+    "list": steady,
     "inspect": lambda p: _select(p, "legacy", "enter"),
-    "help": lambda p: _keys(p, "question_mark"),
+    "help": lambda p: press(p, "question_mark"),
     "issue": _issue_failing,
     "revoke": lambda p: _select(p, "router", "r"),
     "export": lambda p: _select(p, "192.168.1.10", "e"),
@@ -76,21 +79,26 @@ SHOTS: dict[str, Steps] = {
 }
 
 
-async def _shoot(home: Path, out: Path, name: str, steps: Steps, size: tuple[int, int]) -> Path:
+def demo_app(home: Path, name: str, port: int = DEMO_PORT) -> Any:
+    """The app a shot starts from: setup on an empty home, else the demo store."""
     from certtui.paths import db_path
     from certtui.tui.app import make_app
 
     db = db_path(home / name)
     store = build_demo_store(db) if name != "setup" else None
-    app = make_app(store, db_path=db, clock=demo_clock, enroll_bind="127.0.0.1",
-                   enroll_advertise=DEMO_ADDRESS, enroll_port=DEMO_PORT,
-                   enroll_tls_port=DEMO_PORT + 1, enroll_token=DEMO_TOKEN)
+    return make_app(store, db_path=db, clock=demo_clock, enroll_bind="127.0.0.1",
+                    enroll_advertise=DEMO_ADDRESS, enroll_port=port, enroll_tls_port=port + 1,
+                    enroll_token=DEMO_TOKEN)
+
+
+async def _shoot(home: Path, out: Path, name: str, size: tuple[int, int]) -> Path:
+    app = demo_app(home, name)
     path = out / f"{name}.svg"
     async with app.run_test(size=size) as pilot:
-        await steps(pilot)
+        await SHOTS[name](pilot)
         path.write_text(app.export_screenshot(title=f"certtui: {name}"), encoding="utf-8")
-    if store is not None:
-        store.close()
+    if app.store is not None:
+        app.store.close()
     return path
 
 
@@ -98,8 +106,8 @@ async def generate(out: Path, size: tuple[int, int] = SIZE) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, steps in {"setup": _steady, **SHOTS}.items():
-            written.append(await _shoot(Path(tmp), out, name, steps, size))
+        for name in SHOTS:
+            written.append(await _shoot(Path(tmp), out, name, size))
     return written
 
 
