@@ -45,7 +45,10 @@ class HelpScreen(ModalScreen[None]):
         below = self.app.screen_stack[-2] if len(self.app.screen_stack) > 1 else self.app.screen
         rows: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for active in below.active_bindings.values():
+        # What the keys do first; moving around the list (list.*) last.
+        actives = sorted(below.active_bindings.values(),
+                         key=lambda a: (a.binding.id or "").startswith("list."))
+        for active in actives:
             bind = active.binding
             if bind.id is None or bind.id in seen:
                 continue
