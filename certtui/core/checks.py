@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -160,6 +160,9 @@ def issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     return True
 
 
+# A signature check costs about 0.15 ms and dominates a check; a certificate's answer never
+# changes, so recent answers are kept (a batch judges thousands of leaves below one root).
+@lru_cache(maxsize=64)
 def self_signed(cert: x509.Certificate) -> bool:
     return cert.subject == cert.issuer and issued_by(cert, cert)
 
@@ -948,7 +951,12 @@ def _throwaway_key(key_type: str) -> keymod.PrivateKey:
     return keymod.generate(keymod.spec_for(key_type) or KeySpec.EC256)
 
 
-def _mirror(issuers: Sequence[x509.Certificate]) -> list[tuple[x509.Certificate, keymod.PrivateKey]]:
+# The mirrors of the last few CA chains: the live preview runs on every keystroke, and every
+# plan of a batch shares its CAs, so each chain is re-signed once per process.
+@lru_cache(maxsize=8)
+def _mirror(
+    issuers: tuple[x509.Certificate, ...],
+) -> tuple[tuple[x509.Certificate, keymod.PrivateKey], ...]:
     """The issuers (nearest first) re-signed top-down with throwaway keys of the same types.
 
     Names, serials, validity and extensions (SKI, AKI, constraints, path length) are copied, so
@@ -973,7 +981,12 @@ def _mirror(issuers: Sequence[x509.Certificate]) -> list[tuple[x509.Certificate,
             builder = builder.add_extension(ext.value, critical=ext.critical)
         out.insert(0, (builder.sign(signer, keymod.signing_hash(signer)), key))  # type: ignore[arg-type]
         signer = key
-    return out
+    return tuple(out)
+
+
+def _issuers(store: Store, issuer_id: str) -> tuple[x509.Certificate, ...]:
+    """The CA that signs a plan, then its own issuers up to the root."""
+    return (store.certificate(issuer_id), *store.chain(issuer_id))
 
 
 def preview_findings(store: Store, plan: IssuePlan, now: datetime | None = None) -> list[Finding]:
@@ -983,7 +996,7 @@ def preview_findings(store: Store, plan: IssuePlan, now: datetime | None = None)
     throwaway of the planned type, and the findings are those `check` gives a store ID.
     """
     now = now or utcnow()
-    issuers = [store.certificate(plan.issuer_id), *store.chain(plan.issuer_id)]
+    issuers = _issuers(store, plan.issuer_id)
     mirrors = _mirror(issuers)
     issuer_cert, issuer_key = mirrors[0]
     key = _throwaway_key(plan.key.label)
@@ -997,20 +1010,37 @@ def preview_findings(store: Store, plan: IssuePlan, now: datetime | None = None)
     return [real if f.id == "int.sig-hash" and real is not None else f for f in findings]
 
 
+def signed_findings(store: Store, plan: IssuePlan, cert: x509.Certificate,
+                    now: datetime | None = None) -> list[Finding]:
+    """The findings of `cert`, signed for `plan` by its real CA and not stored yet: the same
+    rules `preview_findings` applies, on the very certificate `commit` would store."""
+    chain = list(_issuers(store, plan.issuer_id))
+    roots = [chain[-1]] if self_signed(chain[-1]) else []
+    return check(cert, chain, roots=roots, now=now or utcnow(), kind=plan.kind)
+
+
 def guardrail(store: Store, plans: Sequence[IssuePlan], *, force: bool,
-              now: datetime | None = None) -> list[str]:
+              now: datetime | None = None,
+              signed: Sequence[x509.Certificate] | None = None) -> list[str]:
     """Issue-time guardrail for server certificates (`issue`, `sign`, the TUI form).
 
     Refuses, with PolicyError naming the failing rule ids, any server plan the checklist
     fails, unless `force`. Returns the lines to show as warnings (and, when forced, the fails).
+
+    `signed` holds, plan by plan, the certificates about to be stored, signed by the real CAs
+    (an unlocked store signs first): they are judged as they are, so nothing is signed twice.
+    Without it (a locked store, before the passphrase is asked) each plan is previewed.
     """
+    if signed is not None and len(signed) != len(plans):
+        raise ValueError("guardrail: one signed certificate per plan")
     warnings: list[str] = []
     refused: list[str] = []
-    for p in plans:
+    for i, p in enumerate(plans):
         if p.kind is not Kind.SERVER:
             continue
         name = ", ".join(p.names.values())
-        findings = preview_findings(store, p, now)
+        findings = (preview_findings(store, p, now) if signed is None
+                    else signed_findings(store, p, signed[i], now))
         fails = [f for f in findings if f.severity is Severity.FAIL]
         warnings += [f"{name}: {f.id}: {f.detail}" for f in findings
                      if f.severity is Severity.WARN or (force and f in fails)]

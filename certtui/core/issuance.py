@@ -16,7 +16,6 @@ from certtui.core import keys as keymod
 from certtui.core import names as namesmod
 from certtui.core import profiles
 from certtui.core.models import CertRecord, InitRequest, IssueRequest, KeySpec, Kind, Names
-from certtui.core.revocation import check_crl_url
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
 from certtui.errors import CerttuiError, PolicyError
@@ -37,11 +36,15 @@ def new_serial() -> int:
             return n
 
 
-def fresh_serial(store: Store) -> int:
-    """A serial whose 12-digit id prefix is free in the store (call inside `write()`)."""
+def fresh_serial(store: Store, taken: set[str] | None = None) -> int:
+    """A serial whose 12-digit id prefix is free in the store and not in `taken` (a batch's
+    ids so far, which it joins). `add_certificate` checks again inside its transaction."""
     while True:
         n = new_serial()
-        if not store.id_taken(format(n, "x")[:12]):
+        cert_id = format(n, "x")[:12]
+        if (taken is None or cert_id not in taken) and not store.id_taken(cert_id):
+            if taken is not None:
+                taken.add(cert_id)
             return n
 
 
@@ -127,6 +130,9 @@ def init_store(
     path: Path, req: InitRequest, passphrase: str | None, now: datetime | None = None
 ) -> tuple[Store, list[CertRecord]]:
     """Create the store with its root (and intermediate); nothing exists if anything fails."""
+    # Only `init` takes a CRL URL: `issue` does not load the revocation module.
+    from certtui.core.revocation import check_crl_url
+
     now = now or utcnow()
     name = _check_cn(req.name)
     root_days = _check_days(profiles.ROOT_DAYS if req.days is None else req.days)
@@ -269,6 +275,55 @@ def build_certificate(
     )
 
 
+@dataclass(frozen=True)
+class Signed:
+    """A planned certificate, signed by its real CA but not stored yet, with its new key."""
+
+    plan: IssuePlan
+    cert: x509.Certificate
+    key: keymod.PrivateKey
+
+
+def sign(
+    store: Store,
+    p: IssuePlan,
+    *,
+    now: datetime | None = None,
+    issuer_key: keymod.PrivateKey | None = None,
+    taken: set[str] | None = None,
+) -> Signed:
+    """Generate the key and sign the certificate, writing nothing: the guardrail judges this
+    very certificate (`checks.guardrail(..., signed=...)`) before `commit` stores it.
+
+    `taken` collects a batch's ids so that no two certificates of one batch share one.
+    """
+    key = keymod.generate(p.key)
+    issuer_key = issuer_key or store.private_key(p.issuer_id)
+    cert = build_certificate(
+        p, key.public_key(), store.certificate(p.issuer_id), issuer_key,
+        fresh_serial(store, taken), now or utcnow(), store.meta("crl_url"),
+    )
+    return Signed(p, cert, key)
+
+
+def commit(store: Store, s: Signed) -> CertRecord:
+    """Store a signed certificate and its key in one transaction."""
+    p = s.plan
+    with store.write():
+        cert_id = store.add_certificate(
+            s.cert,
+            kind=p.kind,
+            names=p.names.values(),
+            issuer_id=p.issuer_id,
+            key=s.key,
+            action="renew" if p.renews else "issue",
+            detail=f"renews {p.renews}" if p.renews else "",
+        )
+        if p.renews:
+            store.mark_renewed(p.renews, cert_id)
+    return store.get(cert_id)
+
+
 def execute(
     store: Store,
     p: IssuePlan,
@@ -276,28 +331,8 @@ def execute(
     now: datetime | None = None,
     issuer_key: keymod.PrivateKey | None = None,
 ) -> CertRecord:
-    """Generate the key, sign and store certificate + key in one transaction."""
-    key = keymod.generate(p.key)
-    issuer_key = issuer_key or store.private_key(p.issuer_id)
-    issuer_cert = store.certificate(p.issuer_id)
-    crl_url = store.meta("crl_url")
-    with store.write():
-        cert = build_certificate(
-            p, key.public_key(), issuer_cert, issuer_key, fresh_serial(store), now or utcnow(),
-            crl_url,
-        )
-        cert_id = store.add_certificate(
-            cert,
-            kind=p.kind,
-            names=p.names.values(),
-            issuer_id=p.issuer_id,
-            key=key,
-            action="renew" if p.renews else "issue",
-            detail=f"renews {p.renews}" if p.renews else "",
-        )
-        if p.renews:
-            store.mark_renewed(p.renews, cert_id)
-    return store.get(cert_id)
+    """Generate the key, sign, and store certificate + key in one transaction."""
+    return commit(store, sign(store, p, now=now, issuer_key=issuer_key))
 
 
 def issue(store: Store, req: IssueRequest, now: datetime | None = None) -> CertRecord:

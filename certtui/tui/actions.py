@@ -45,13 +45,17 @@ def issuers(store: Store) -> list[CertRecord]:
 
 
 def issue(store: Store, req: IssueRequest, now: datetime) -> CertRecord:
-    """Issue after the same guardrail as the CLI: failing rules refuse unless forced."""
+    """Issue after the same guardrail as the CLI: failing rules refuse unless forced.
+
+    The store is unlocked here, so the guardrail judges the very certificate it would store.
+    """
     from certtui.core.checks import guardrail
-    from certtui.core.issuance import execute, plan
+    from certtui.core.issuance import commit, plan, sign
 
     p = plan(store, req)
-    guardrail(store, [p], force=req.force, now=now)
-    return execute(store, p, now=now)
+    signed = sign(store, p, now=now)
+    guardrail(store, [p], force=req.force, now=now, signed=[signed.cert])
+    return commit(store, signed)
 
 
 @dataclass(frozen=True)
