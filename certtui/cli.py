@@ -17,11 +17,13 @@ PASSPHRASE_ENV = "CERTTUI_PASSPHRASE_FILE"
 
 
 class Session:
-    """One CLI process: where the store is, and the passphrase, asked at most once."""
+    """One CLI process: where the store is, and its store, unlocked at most once.
+
+    The passphrase is never kept: `unlocked_store` derives the KEK and drops it.
+    """
 
     def __init__(self, home: str | None) -> None:
         self.home = home
-        self._passphrase: str | None = None
         self._store: Any = None
 
     @property
@@ -31,10 +33,8 @@ class Session:
         return db_path(self.home)
 
     def passphrase(self, *, confirm: bool = False) -> str:
-        """From $CERTTUI_PASSPHRASE_FILE, else a hidden prompt on a terminal; asked once."""
-        if self._passphrase is None:
-            self._passphrase = read_passphrase(confirm=confirm)
-        return self._passphrase
+        """From $CERTTUI_PASSPHRASE_FILE, else a hidden prompt on a terminal; not kept here."""
+        return read_passphrase(confirm=confirm)
 
     def store(self) -> Any:
         """The open store (no unlock): for commands that only read public data."""
@@ -54,12 +54,9 @@ class Session:
 
 def read_secret_file(path: str | os.PathLike[str], label: str, what: str = "passphrase") -> str:
     """The secret on a file's first line, line ending stripped; `label` names it in errors."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise CerttuiError(
-            f"cannot read {label} ({path}: {exc.strerror}); point it at a readable file"
-        ) from None
+    from certtui.core.userfiles import read_user_file
+
+    data = read_user_file(path, f"{what} file", f"{label} ({path})")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -97,7 +94,10 @@ class CerttuiGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CerttuiError as exc:
-            click.echo(f"error: {exc}", err=True)
+            from certtui.core.printable import printable
+
+            # A message may quote a certificate from elsewhere: no control character gets through.
+            click.echo(f"error: {printable(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
 
 

@@ -220,7 +220,7 @@ def test_check_usage_errors_exit_2_with_one_line(pki: Pki, tmp_path: Path) -> No
     assert "bad name" in user_error(certtui("check", str(pki.leaf_pem), "--host", "a b"))
     assert "is a folder" in user_error(certtui("check", str(tmp_path)))
     missing_root = user_error(certtui("check", str(pki.leaf_pem), "--root", str(tmp_path / "no.pem")))
-    assert "cannot read" in missing_root
+    assert "does not exist" in missing_root
 
 
 def test_check_a_missing_file_without_a_store(home: Path, tmp_path: Path) -> None:

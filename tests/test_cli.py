@@ -377,7 +377,9 @@ def test_issue_errors(cli: Cli, plain: str, home: Path, args: list[str], message
 
 def test_issue_from_unreadable_or_empty_file(cli: Cli, plain: str, tmp_path: Path) -> None:
     missing = tmp_path / "missing.txt"
-    assert cli.error("issue", "--from", str(missing)).startswith(f"cannot read {missing}")
+    assert cli.error("issue", "--from", str(missing)) == (
+        f"{missing} does not exist; give the path of the list of names"
+    )
     empty = tmp_path / "empty.txt"
     empty.write_text("# nothing here\n\n", encoding="utf-8")
     assert cli.error("issue", "--from", str(empty)) == (
@@ -717,8 +719,8 @@ def test_unreadable_passphrase_file(
 ) -> None:
     missing = tmp_path / "missing"
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(missing))
-    assert cli.error("init", "--name", ROOT_NAME).startswith(
-        f"cannot read $CERTTUI_PASSPHRASE_FILE ({missing}: No such file or directory)"
+    assert cli.error("init", "--name", ROOT_NAME) == (
+        f"$CERTTUI_PASSPHRASE_FILE ({missing}) does not exist; give the path of the passphrase file"
     )
     assert not db_path(home).exists()
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from certtui.cli import Session, read_passphrase, read_secret_file
-from certtui.commands.common import summary, warn
+from certtui.commands.common import printable, summary, warn
+from certtui.core.userfiles import read_user_file
 from certtui.errors import CerttuiError
 
 # `passwd` reads the new passphrase from the file this names (first line), for scripts.
@@ -19,7 +20,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 def _note(message: str) -> None:
-    click.echo(f"note: {message}")
+    click.echo(f"note: {printable(message)}")
 
 
 @click.command(name="import-ca")
@@ -42,10 +43,10 @@ def import_ca(session: Session, cert_path: Path, key_path: Path, key_passphrase_
     from certtui.core import adopt
     from certtui.core.revocation import check_crl_url
 
-    certs = adopt.load_certificates(adopt.read_input(cert_path, "CA certificate"), str(cert_path))
+    certs = adopt.load_certificates(read_user_file(cert_path, "CA certificate"), str(cert_path))
     if len(certs) > 1:
         raise CerttuiError(f"{cert_path} holds {len(certs)} certificates; give the CA's certificate alone")
-    key_data = adopt.read_input(key_path, "CA's private key")
+    key_data = read_user_file(key_path, "CA's private key")
     password = None
     if key_passphrase_file is not None:
         password = read_secret_file(key_passphrase_file, "--key-passphrase-file").encode()
@@ -92,7 +93,7 @@ def import_(session: Session, paths: tuple[Path, ...]) -> None:
 
     certs = []
     for path in paths:
-        certs += adopt.load_certificates(adopt.read_input(path, "certificate"), str(path))
+        certs += adopt.load_certificates(read_user_file(path, "certificate"), str(path))
     done = adopt.import_certificates(session.store(), certs)
     for rec in done.added:
         click.echo(f"imported {summary(rec)} as external")
@@ -121,7 +122,7 @@ def sign(session: Session, csr_path: Path, days: int | None, client: bool, issue
     from certtui.core.checks import guardrail
     from certtui.core.models import Kind
 
-    csr = adopt.load_csr(adopt.read_input(csr_path, "certificate request"), str(csr_path))
+    csr = adopt.load_csr(read_user_file(csr_path, "certificate request"), str(csr_path))
     kind = Kind.CLIENT if client else Kind.SERVER
     p = adopt.plan_csr(session.store(), csr, kind=kind, days=days, issuer=issuer)
     for line in guardrail(session.store(), [p], force=force):

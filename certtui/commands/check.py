@@ -10,7 +10,7 @@ import click
 from cryptography import x509
 
 from certtui.cli import Session
-from certtui.commands.common import echo_json, warn
+from certtui.commands.common import echo_json, printable, warn
 from certtui.core.models import Kind
 from certtui.errors import CerttuiError, NoStore, NotFound
 
@@ -29,23 +29,29 @@ class Target:
 
 def read_certificates(path: Path) -> list[x509.Certificate]:
     """Every certificate in a PEM file (a bundle: leaf first), or the one in a DER file."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CerttuiError(f"cannot read {path} ({exc.strerror}); give a readable PEM or DER file") from None
+    from certtui.core.userfiles import read_user_file
+
+    data = read_user_file(path, "certificate")
     if b"-----BEGIN" in data:
         if b"-----BEGIN CERTIFICATE-----" not in data:
             raise CerttuiError(f"{path} holds no CERTIFICATE block; give the certificate, not a key or CSR")
         try:
-            return x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
+            certs = x509.load_pem_x509_certificates(data)
+        except (ValueError, x509.InvalidVersion) as exc:
             raise CerttuiError(f"{path} has a CERTIFICATE block that does not decode ({exc}); "
                                "export the certificate again") from None
-    try:
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError:
-        raise CerttuiError(f"{path} is not a certificate (neither PEM nor DER); give a .pem, .crt or "
-                           ".der file") from None
+    else:
+        try:
+            certs = [x509.load_der_x509_certificate(data)]
+        except (ValueError, x509.InvalidVersion):
+            raise CerttuiError(f"{path} is not a certificate (neither PEM nor DER); give a .pem, .crt "
+                               "or .der file") from None
+    from certtui.core.adopt import readable
+
+    if not all(readable(cert) for cert in certs):
+        raise CerttuiError(f"{path} holds a certificate whose name, key or signature algorithm does not "
+                           "decode (damaged, or a type certtui cannot read); get a fresh copy")
+    return certs
 
 
 def _optional_store(session: Session) -> Any:
@@ -79,18 +85,19 @@ _TAGS = {"fail": "FAIL", "warn": "WARN", "info": "INFO", "pass": "pass"}
 def _print(target: Target, kind: str, findings: list[Any]) -> None:
     from certtui.core.checks import label
 
-    click.echo(f"{target.source}: {kind} certificate {label(target.cert)}")
+    # Names and details quote the certificate, which may come from anywhere: escaped.
+    click.echo(printable(f"{target.source}: {kind} certificate {label(target.cert)}"))
     width = max(len(f.id) for f in findings)
     for f in findings:
         tag = _TAGS[f.severity.value]
         if f.severity.value == "pass":
-            click.echo(f"  {tag}  {f.id.ljust(width)}  {f.title}: {f.detail}")
+            click.echo(printable(f"  {tag}  {f.id.ljust(width)}  {f.title}: {f.detail}"))
             continue
         click.echo(f"  {tag}  {f.id.ljust(width)}  {f.title}")
         pad = " " * (width + 10)
-        click.echo(f"{pad}{f.detail}")
+        click.echo(f"{pad}{printable(f.detail)}")
         if f.fix:
-            click.echo(f"{pad}fix: {f.fix}")
+            click.echo(f"{pad}fix: {printable(f.fix)}")
     counts = {s: sum(1 for f in findings if f.severity.value == s) for s in _TAGS}
     click.echo("  " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "\n")
 

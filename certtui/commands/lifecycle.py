@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from certtui.cli import Session, read_secret_file
-from certtui.commands.common import summary, warn
+from certtui.commands.common import printable, summary, warn
 from certtui.errors import CerttuiError
 
 # Spelled out here so `certtui --help` does not import cryptography; a test checks that they
@@ -46,7 +46,7 @@ def revoke(session: Session, ref: str, reason: str) -> None:
     click.echo(f"revoked {summary(done)} on {done.revoked_at} ({done.revocation_reason})")
     if result.crl is not None:
         click.echo(
-            f"signed CRL number {result.crl.number} of CA {ca.subject or ca.id} ({ca.id}), "
+            f"signed CRL number {result.crl.number} of CA {printable(ca.subject or ca.id)} ({ca.id}), "
             f"next update {result.crl.next_update}"
         )
     if result.no_crl:

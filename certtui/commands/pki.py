@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from certtui.cli import Session
-from certtui.commands.common import echo_json, summary, warn
+from certtui.commands.common import echo_json, printable, summary, warn
 from certtui.core.models import InitRequest, IssueRequest, KeySpec, Kind, Status
 from certtui.errors import CerttuiError
 
@@ -60,10 +60,14 @@ def init(session: Session, name: str, key: str, days: int | None, no_passphrase:
 
 
 def _lines(path: Path) -> list[tuple[int, list[str]]]:
+    from certtui.core.userfiles import read_user_file
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CerttuiError(f"cannot read {path} ({exc}); give a UTF-8 text file") from None
+        text = read_user_file(path, "list of names").decode("utf-8")
+    except UnicodeDecodeError:
+        raise CerttuiError(
+            f"{path} is not UTF-8 text; give a text file with one certificate's names per line"
+        ) from None
     out = []
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split("#", 1)[0].replace(",", " ").split()
@@ -139,7 +143,7 @@ def _table(records: list) -> None:  # type: ignore[type-arg]
     rows = [("ID", "KIND", "STATUS", "EXPIRES", "KEY", "NAMES")]
     for r in records:
         rows.append((r.id, r.kind.value, r.status.value, r.not_after[:10], r.key_type,
-                     ", ".join(r.names) or r.subject))
+                     printable(", ".join(r.names) or r.subject)))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5])
@@ -202,7 +206,7 @@ def show(session: Session, ref: str, pem: bool) -> None:
     rows = head + details(cert)
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
-        click.echo(f"{k.ljust(width)}  {v}")
+        click.echo(f"{k.ljust(width)}  {printable(v)}")
 
 
 @click.command()

@@ -52,20 +52,6 @@ class KeyPassphraseNeeded(CerttuiError):
 # -- reading what users bring ------------------------------------------------------------
 
 
-def read_input(path: Path, what: str) -> bytes:
-    """The bytes of a file the user named, or one clear error saying why it cannot be read."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CerttuiError(f"{path} does not exist; give the path of the {what}") from None
-    except IsADirectoryError:
-        raise CerttuiError(f"{path} is a folder; give the path of the {what} file") from None
-    except OSError as exc:
-        raise CerttuiError(
-            f"cannot read {path} ({exc.strerror}); check the path and its permissions"
-        ) from None
-
-
 def _pems(data: bytes, source: str, labels: tuple[bytes, ...], what: str, give: str) -> list[bytes] | None:
     """The PEM blocks labelled one of `labels` (text around them is ignored); None when the
     file holds no PEM at all, so it is read as DER; refused when it holds only other blocks."""
@@ -79,6 +65,28 @@ def _pems(data: bytes, source: str, labels: tuple[bytes, ...], what: str, give: 
     return pems
 
 
+def readable(obj: x509.Certificate | x509.CertificateSigningRequest) -> bool:
+    """Whether the parts cryptography decodes only when asked (names, key, signature algorithm)
+    decode; a certificate failing this would crash whatever reads it later. Extensions are
+    left to the checklist's cert.ext-wellformed rule."""
+    try:
+        obj.subject.rfc4514_string()
+        if isinstance(obj, x509.Certificate):
+            obj.issuer.rfc4514_string()
+        obj.public_key()
+        obj.signature_hash_algorithm  # noqa: B018 - decoding it is the point
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _unreadable(source: str) -> CerttuiError:
+    return CerttuiError(
+        f"{source} holds a certificate whose name, key or signature algorithm does not decode "
+        "(damaged, or a type certtui cannot read); get a fresh copy"
+    )
+
+
 def load_certificates(data: bytes, source: str) -> list[x509.Certificate]:
     """Every certificate in a PEM file (a bundle, text around it allowed) or a DER file."""
     pems = _pems(data, source, _CERT_LABELS, "a certificate", "a certificate file")
@@ -86,18 +94,24 @@ def load_certificates(data: bytes, source: str) -> list[x509.Certificate]:
         out = []
         for number, pem in enumerate(pems, 1):
             try:
-                out.append(x509.load_pem_x509_certificate(pem))
-            except ValueError:
+                cert = x509.load_pem_x509_certificate(pem)
+            except (ValueError, x509.InvalidVersion):
                 raise CerttuiError(
                     f"{source}: certificate {number} is damaged and does not decode; get a fresh copy"
                 ) from None
+            if not readable(cert):
+                raise _unreadable(source)
+            out.append(cert)
         return out
     try:
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError:
+        cert = x509.load_der_x509_certificate(data)
+    except (ValueError, x509.InvalidVersion):
         raise CerttuiError(
             f"{source} holds no certificate (neither PEM nor DER); give a certificate file"
         ) from None
+    if not readable(cert):
+        raise _unreadable(source)
+    return [cert]
 
 
 def load_private_key(data: bytes, source: str, password: bytes | None = None) -> keymod.PrivateKey:
@@ -147,13 +161,14 @@ def load_csr(data: bytes, source: str) -> x509.CertificateSigningRequest:
     if pems is not None and len(pems) > 1:
         raise CerttuiError(f"{source} holds {len(pems)} CSRs; give one request per `sign`")
     try:
-        if pems is not None:
-            return x509.load_pem_x509_csr(pems[0])
-        return x509.load_der_x509_csr(data)
-    except ValueError:
+        csr = x509.load_pem_x509_csr(pems[0]) if pems is not None else x509.load_der_x509_csr(data)
+    except (ValueError, x509.InvalidVersion):
+        csr = None
+    if csr is None or not readable(csr):
         raise CerttuiError(
             f"{source} holds no readable CSR (PEM or DER); give the certificate request"
-        ) from None
+        )
+    return csr
 
 
 # -- what a certificate is ---------------------------------------------------------------

@@ -88,6 +88,12 @@ _COLUMNS = (
     " external, sha256, revoked_at, revocation_reason, renewed_by, created_at"
 )
 _HEX = re.compile(r"[0-9a-fA-F]{4,}")
+# The first 16 bytes of every SQLite 3 database file, and the length of its header.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_HEADER_BYTES = 100
+# A short file is read this many times: once, and again after a concurrent checkpoint that
+# was extending it had time to finish and delete its WAL.
+_LENGTH_ATTEMPTS = 3
 
 
 def _actor() -> str:
@@ -175,6 +181,7 @@ class Store:
             raise NoStore(
                 f"no certtui store at {path.parent} yet; create one with `certtui init --name NAME`"
             )
+        _check_length(path)
         try:
             conn = cls._connect(path)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -617,6 +624,56 @@ def _migrate(conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise _busy(exc) from None
+
+
+def _header_bytes(path: Path) -> tuple[bytes, int]:
+    """The database header and the file's size, read from one open file."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(_HEADER_BYTES), os.fstat(f.fileno()).st_size
+    except OSError as exc:
+        raise StoreError(f"cannot read {path} ({exc.strerror}); check its permissions") from None
+
+
+def _expected_size(header: bytes) -> int | None:
+    """Page count x page size from an SQLite header; None when the header does not say.
+
+    The page count (offset 28) is valid only when the version-valid-for number (offset 92)
+    equals the change counter (offset 24); a page size of 1 means 65,536.
+    """
+    if len(header) < _HEADER_BYTES or not header.startswith(_SQLITE_MAGIC):
+        return None
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if not pages or header[24:28] != header[92:96]:
+        return None
+    return pages * page_size
+
+
+def _check_length(path: Path) -> None:
+    """Refuse a database file shorter than its header says, before SQLite opens (or writes) it.
+
+    SQLite itself only notices a missing page when it happens to read it. A non-empty WAL
+    beside the file may hold the newer pages (a checkpoint cut short by a crash, or one
+    running in another process right now): SQLite replays it, so the file is not judged then.
+    A checkpoint finishes before its WAL is deleted, so a short file is read again after the
+    WAL turns out to be gone.
+    """
+    for _ in range(_LENGTH_ATTEMPTS):
+        header, size = _header_bytes(path)
+        expected = _expected_size(header)
+        if expected is None or size >= expected:
+            return
+        try:
+            if os.path.getsize(f"{path}-wal") > 0:
+                return
+        except OSError:
+            pass
+    raise StoreError(
+        f"{path} is cut short: its header counts {expected:,} bytes but the file holds {size:,} "
+        "(an interrupted copy or a full disk); move it aside and restore a backup"
+    )
 
 
 def _unlink_db(path: Path) -> None:

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from certtui.core.printable import printable
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
 from certtui.errors import CerttuiError, WrongPassphrase
@@ -97,8 +98,8 @@ class CerttuiApp(App[None]):
 
         def created(out: tuple[Store, list[Any]]) -> None:
             self.store = out[0]
-            self.notify(f"Created {out[1][0].subject}. Next: n issues a certificate, "
-                        "p enrolls a phone.")
+            self.notify(f"Created {printable(out[1][0].subject)}. Next: n issues a certificate, "
+                        "p enrolls a phone.", markup=False)
             self.pop_screen()
             self._show_list()
 
@@ -156,11 +157,12 @@ class CerttuiApp(App[None]):
 
     def report_error(self, exc: BaseException) -> None:
         if isinstance(exc, CerttuiError):
-            self.notify(str(exc), title="certtui", severity="error", timeout=8)
+            # Messages quote names and paths ('[/x]' is text, not markup).
+            self.notify(printable(str(exc)), title="certtui", severity="error", timeout=8, markup=False)
         else:
             self.log.error(repr(exc))
-            self.notify(f"unexpected error ({type(exc).__name__}: {exc}); please report it",
-                        title="certtui", severity="error", timeout=12)
+            self.notify(printable(f"unexpected error ({type(exc).__name__}: {exc}); please report it"),
+                        title="certtui", severity="error", timeout=12, markup=False)
 
     # -- the passphrase, once per session ------------------------------------------------
 

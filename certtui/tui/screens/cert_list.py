@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from certtui.core.inventory import TreeRow, summary, tree_order
+from certtui.core.printable import printable
 from certtui.tui.widgets.cert_table import CertTable, header_text
 
 if TYPE_CHECKING:
@@ -129,7 +130,8 @@ class CertListScreen(Screen[None]):
         app = self.app
 
         def issued(rec: Any) -> None:
-            app.notify(f"Issued {rec.subject or rec.id} (id {rec.id}), expires {rec.not_after}.")
+            app.notify(printable(f"Issued {rec.subject or rec.id} (id {rec.id}), expires {rec.not_after}."),
+                       markup=False)
             self.reload(select=rec.id)
 
         app.require_unlock(lambda: app.run_job(
@@ -170,7 +172,7 @@ class CertListScreen(Screen[None]):
         app = self.app
 
         def done(message: str) -> None:
-            app.notify(message)
+            app.notify(printable(message), markup=False)
             self.reload(select=req.cert_id)
 
         def run() -> None:

@@ -8,11 +8,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from certtui.core.models import CertRecord, Kind
+from certtui.core.printable import printable
 from certtui.tui.actions import ExportRequest
 
 # One line per format: what it is for, so nobody needs the manual to pick.
@@ -61,7 +63,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         formats = [f for f in BY_KIND[rec.kind] if rec.has_key or f not in KEY_FORMATS]
         default = formats[:2] if rec.kind is Kind.SERVER and rec.has_key else formats[:1]
         with VerticalScroll(id="export-dialog", classes="dialog"):
-            yield Static(f"Export {rec.subject or rec.id}", classes="dialog-title")
+            yield Static(Content(f"Export {printable(rec.subject or rec.id)}"), classes="dialog-title")
             yield Label("Formats (space toggles)")
             yield SelectionList[str](
                 *(Selection(f"{f:<13}{HINTS[f]}", f, f in default) for f in formats),
@@ -98,7 +100,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
 
     def _fail(self, text: str) -> None:
         error = self.query_one("#export-error", Static)
-        error.update(text)
+        error.update(Content(text))
         error.display = True
 
     @on(Button.Pressed, "#export")
@@ -147,7 +149,7 @@ class ExportedScreen(ModalScreen[None]):
         with Vertical(id="exported-dialog", classes="dialog"):
             yield Static(f"Wrote {len(self.written)} file(s)", classes="dialog-title")
             for path, mode in self.written:
-                yield Static(f"{mode:04o}  {path}", classes="exported-path")
+                yield Static(Content(printable(f"{mode:04o}  {path}")), classes="exported-path")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", variant="primary", id="close")
 

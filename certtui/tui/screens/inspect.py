@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from certtui.core.models import CertRecord
+from certtui.core.printable import printable
 from certtui.tui.widgets.checklist import ChecklistPanel
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class InspectScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = self.record.subject or ", ".join(self.record.names) or self.record.id
+        self.sub_title = printable(self.record.subject or ", ".join(self.record.names) or self.record.id)
         self.query_one("#pem").display = False
         self.query_one("#inspect-body").loading = True
         self.app.run_job(lambda: inspect_record(self.app, self.record), self._show,
@@ -94,11 +95,11 @@ class InspectScreen(Screen[None]):
         text = Text()
         for label, value in data.rows:
             text.append(label.ljust(width) + "  ", style="bold")
-            text.append(value + "\n")
+            text.append(printable(value) + "\n")
         text.append("\nExtensions\n", style="bold underline")
         for name, value in data.extensions:
             text.append(name + "\n", style="bold")
-            text.append(f"  {value}\n")
+            text.append(f"  {printable(value)}\n")
         self.query_one("#details-text", Static).update(text)
         self.query_one("#pem", Static).update(Text(data.pem))
         self.query_one(ChecklistPanel).set_findings(data.findings)

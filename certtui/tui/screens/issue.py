@@ -8,6 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Select, Static
@@ -92,7 +93,8 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
 
     def _error(self, widget_id: str, text: str) -> None:
         error = self.query_one(f"#{widget_id}", Static)
-        error.update(text)
+        # The message quotes what was typed ('[/x]' is a name to judge, not markup).
+        error.update(Content(text))
         error.display = bool(text)
 
     @property

@@ -6,10 +6,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
 from certtui.core.models import CertRecord
+from certtui.core.printable import printable
 from certtui.tui.actions import RevokeRequest
 
 # RFC 5280's reasons that make sense for a home PKI; "unspecified" omits the reasonCode.
@@ -39,9 +41,10 @@ class RevokeScreen(ModalScreen[RevokeRequest | None]):
     def compose(self) -> ComposeResult:
         rec = self.record
         with Vertical(id="revoke-dialog", classes="dialog"):
-            yield Static(f"Revoke {rec.subject or ', '.join(rec.names) or rec.id}?",
+            yield Static(Content(printable(f"Revoke {rec.subject or ', '.join(rec.names) or rec.id}?")),
                          classes="dialog-title")
-            yield Static(f"{rec.kind.value} · id {rec.id} · {', '.join(rec.names) or '-'}")
+            names = ", ".join(rec.names) or "-"
+            yield Static(Content(printable(f"{rec.kind.value} · id {rec.id} · {names}")))
             yield Label("Reason")
             yield Select(REASONS, value="unspecified", allow_blank=False, id="reason", compact=True)
             yield Static(self.note or "The issuing CA's CRL is signed again at once.",

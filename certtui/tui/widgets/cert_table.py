@@ -17,6 +17,7 @@ from textual.strip import Strip
 
 from certtui.core.inventory import TreeRow, expires_in
 from certtui.core.models import CertRecord, Kind, Status
+from certtui.core.printable import printable
 
 KIND_LABEL = {Kind.ROOT: "root", Kind.INTERMEDIATE: "inter", Kind.SERVER: "server", Kind.CLIENT: "client"}
 # Fixed column widths (kind, expires, status, key); name and names share what is left.
@@ -224,8 +225,9 @@ class CertTable(ScrollView, can_focus=True):
         rec = row.record
         label = rec.subject or (rec.names[0] if rec.names else rec.id)
         cells = {
-            "name": "  " * row.depth + label,
-            "names": ", ".join(rec.names),
+            # Names from a certificate made elsewhere may hold terminal control characters.
+            "name": "  " * row.depth + printable(label),
+            "names": printable(", ".join(rec.names)),
             "kind": KIND_LABEL[rec.kind],
             "expires": expires_in(rec.not_after, self.clock()),
             "status": rec.status.value + ("*" if rec.external else ""),

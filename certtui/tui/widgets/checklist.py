@@ -9,6 +9,8 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from certtui.core.printable import printable
+
 ORDER = {"fail": 0, "warn": 1, "info": 2, "pass": 3}
 BADGE = {"fail": "✗ FAIL", "warn": "! WARN", "info": "i INFO", "pass": "✓ PASS"}
 
@@ -31,9 +33,9 @@ class FindingView(Static):
         text.append(f"{finding.id}  ", style="bold")
         text.append(finding.title)
         if finding.detail:
-            text.append(f"\n  {finding.detail}")
+            text.append(f"\n  {printable(finding.detail)}")
         if sev != "pass" and finding.fix:
-            text.append(f"\n  fix: {finding.fix}", style="italic")
+            text.append(f"\n  fix: {printable(finding.fix)}", style="italic")
         super().__init__(text, classes=f"finding -{sev}")
         self.finding = finding
 
