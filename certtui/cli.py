@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from certtui import __version__
+from certtui.commands.common import enrollment_options
 from certtui.errors import CerttuiError
 
 # Passphrase files name the secret on their first line; more would be a mistake to flag.
@@ -107,14 +108,7 @@ class CerttuiGroup(click.Group):
     type=click.Path(file_okay=False, path_type=str),
     help="Store folder (default: $CERTTUI_HOME, else the platform's user data folder).",
 )
-@click.option("--bind", default="0.0.0.0", show_default=True,
-              help="TUI phone enrollment: the address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8555, show_default=True,
-              help="TUI phone enrollment: the HTTP port (if taken, or 0: any free port).")
-@click.option("--tls-port", type=click.IntRange(0, 65535), default=8556, show_default=True,
-              help="TUI phone enrollment: the HTTPS port of the trust test (likewise).")
-@click.option("--advertise", metavar="HOST",
-              help="TUI phone enrollment: the address the phone should use (default: the LAN's).")
+@enrollment_options
 @click.version_option(__version__, prog_name="certtui")
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, bind: str, port: int, tls_port: int,

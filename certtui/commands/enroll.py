@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from certtui.commands.common import enrollment_options
+
 if TYPE_CHECKING:
     from certtui.cli import Session
     from certtui.enroll.server import EnrollmentSession
@@ -57,14 +59,7 @@ def _screen(es: EnrollmentSession) -> str:
 
 
 @click.command()
-@click.option("--bind", default="0.0.0.0", show_default=True, metavar="ADDR",
-              help="The address to listen on (:: for IPv6 too).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8555, show_default=True,
-              help="The HTTP port; if 8555 is taken, any free port (0: any free port).")
-@click.option("--tls-port", type=click.IntRange(0, 65535), default=8556, show_default=True,
-              help="The HTTPS port of the trust test; if 8556 is taken, any free port.")
-@click.option("--advertise", metavar="HOST",
-              help="The host name or IP in the QR code (default: this machine's LAN address).")
+@enrollment_options
 @click.option("--timeout", type=click.IntRange(min=1), default=900, show_default=True,
               metavar="SECONDS", help="Stop after this many seconds.")
 @click.pass_obj
