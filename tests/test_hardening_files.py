@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from hardening_support import dump, folder, record
+from hardening_support import dump, folder, made_ca, record
 
 from certtui.core import issuance
 from certtui.core.models import IssueRequest
@@ -38,32 +38,6 @@ PEAK_LIMIT_BYTES = 4 * 1024 * 1024
 # failure names a reproducible input.
 MUTATIONS = 60
 MUTATION_SEED = 20261127
-
-
-def made_ca(name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A self-signed root CA, as mkcert or easy-rsa would hand it over."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = utcnow()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                          crl_sign=True, encipher_only=False, decipher_only=False),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
 
 
 def key_pem(key: ec.EllipticCurvePrivateKey, password: str | None = None) -> bytes:

@@ -103,8 +103,13 @@ class CerttuiApp(App[None]):
             self.pop_screen()
             self._show_list()
 
+        # The passphrase leaves the message for a box the job empties: a finished worker (which
+        # Textual may keep) then holds no reference to it.
+        secret = [message.passphrase]
+        message.passphrase = None
+
         self.run_job(
-            lambda: init_store(self.db_path, message.request, message.passphrase, self.clock()),
+            lambda: init_store(self.db_path, message.request, secret.pop(), self.clock()),
             created,
             description="Creating the root CA",
             write=True,
@@ -179,10 +184,12 @@ class CerttuiApp(App[None]):
         def attempt(passphrase: str | None) -> None:
             if passphrase is None:
                 return
+            # In a box the job empties, not in its closure: a finished worker keeps no passphrase.
+            secret = [passphrase]
 
             def failed_or_done() -> None:
                 try:
-                    store.unlock(passphrase)
+                    store.unlock(secret.pop())
                 except WrongPassphrase as exc:
                     error = str(exc)
                     self.call_from_thread(
