@@ -59,12 +59,14 @@ class CerttuiApp(App[None]):
         clock: Callable[[], datetime] | None = None,
         enroll: EnrollOptions | None = None,
         keymap: dict[str, str] | None = None,
+        start_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.db_path = db_path
         self.clock = clock or utcnow
-        self.start_dir = Path.cwd()
+        self.start_dir = start_dir or Path.cwd()
+        """Where exports go by default: the folder certtui was started in."""
         self.enroll = enroll or EnrollOptions()
         self._keymap = keymap or {}
         self._write_lock = threading.Lock()
@@ -250,6 +252,7 @@ def make_app(
     enroll_advertise: str | None = None,
     enroll_token: str | None = None,
     keymap: dict[str, str] | None = None,
+    start_dir: Path | None = None,
 ) -> CerttuiApp:
     """The one factory: the CLI, the tests and the screenshot script all build the app here."""
     if store is None and db_path is None:
@@ -261,6 +264,7 @@ def make_app(
         enroll=EnrollOptions(enroll_bind, enroll_port, enroll_tls_port, enroll_advertise,
                              enroll_token),
         keymap=keymap,
+        start_dir=start_dir,
     )
 
 

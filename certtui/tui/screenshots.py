@@ -17,6 +17,10 @@ SIZE = (120, 40)
 DEMO_TOKEN = "Xq7vKp2RtYw"
 DEMO_ADDRESS = "192.168.1.2"
 DEMO_PORT = 8555
+# The export form shows the folder certtui started in; the picture must not depend on it.
+DEMO_EXPORT_DIR = Path("/srv/certs")
+# How many times (0.1 s apart, and steady) the enrollment shot looks for its screen.
+ENROLL_POLLS = 100
 
 Steps = Callable[[Any], Awaitable[None]]
 
@@ -60,10 +64,13 @@ async def _enroll(pilot: Any) -> None:
     from certtui.tui.screens.enroll import EnrollScreen
 
     await press(pilot, "p")
-    for _ in range(50):
+    # Up to 10 s: between its jobs no worker runs, so `steady` alone can return before the
+    # server has started (aiohttp's import alone takes a second on a loaded machine).
+    for _ in range(ENROLL_POLLS):
         if isinstance(pilot.app.screen, EnrollScreen):
             break
         await steady(pilot)
+        await pilot.pause(0.1)
     await steady(pilot)
 
 
@@ -88,7 +95,7 @@ def demo_app(home: Path, name: str, port: int = DEMO_PORT) -> Any:
     store = build_demo_store(db) if name != "setup" else None
     return make_app(store, db_path=db, clock=demo_clock, enroll_bind="127.0.0.1",
                     enroll_advertise=DEMO_ADDRESS, enroll_port=port, enroll_tls_port=port + 1,
-                    enroll_token=DEMO_TOKEN)
+                    enroll_token=DEMO_TOKEN, start_dir=DEMO_EXPORT_DIR)
 
 
 async def _shoot(home: Path, out: Path, name: str, size: tuple[int, int]) -> Path:
