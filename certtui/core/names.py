@@ -47,7 +47,11 @@ _HEX_NUMBER = re.compile(r"0x[0-9a-f]*")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _DOT_ATOM_CHARS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+")
 _IPV6_CHARS = re.compile(r"[0-9A-Fa-f:.]+")
-_URI_UNSAFE = frozenset('"<>\\^`{|}')
+# RFC 3986: what a URI's path, query and fragment hold as they are (unreserved, sub-delims,
+# ':', '@' and '/'); '?' too after the path, and '%' when two hex digits follow. Anything else
+# ('[', a second '#', a stray '%', non-ASCII) is percent-encoded, so the SAN is a valid URI.
+_URI_KEEP = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -356,6 +360,15 @@ def _try_ip(text: str) -> _IPAddress | None:
         return None
 
 
+def _uri_part(text: str, also: str) -> str:
+    """A URI path, query or fragment with every character RFC 3986 does not allow there encoded."""
+    out = []
+    for i, ch in enumerate(text):
+        escape = ch == "%" and len(text) > i + 2 and {text[i + 1], text[i + 2]} <= _HEX_DIGITS
+        out.append(ch if ch in _URI_KEEP or ch in also or escape else quote(ch, safe=""))
+    return "".join(out)
+
+
 def _parse_uri(text: str, orig: str) -> str:
     scheme, _, rest = text.partition("://")
     if not _SCHEME.fullmatch(scheme):
@@ -415,7 +428,9 @@ def _parse_uri(text: str, orig: str) -> str:
                 orig,
                 no_wildcard="the host of a URI may not hold a '*'; give the exact host",
             )
-    tail = "".join(quote(ch, safe="") if not ch.isascii() or ch in _URI_UNSAFE else ch for ch in tail)
+    path, hashmark, fragment = tail.partition("#")
+    path, mark, query = path.partition("?")
+    tail = _uri_part(path, "") + mark + _uri_part(query, "?") + hashmark + _uri_part(fragment, "?")
     port_text = "" if port is None else f":{port}"
     return f"{scheme.lower()}://{host}{port_text}{tail}"
 
