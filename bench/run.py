@@ -38,6 +38,9 @@ QR_MS = 300.0
 # After the first rows, wait this long before typing: the TUI warms its slower imports in
 # the background right after its first frame, and nobody types within a second of it.
 SETTLE_S = 1.0
+# Under the enrollment load, a key is pressed this often: the help screen it opens costs the
+# TUI as much as the requests do, so probing back to back would halve what is served.
+PROBE_PAUSE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -358,6 +361,7 @@ def loaded(pane: Pane, load: Callable[[], float], keys: Samples) -> float:
     time.sleep(0.1)
     while worker.is_alive():
         keys.add(help_round_trip(pane))
+        time.sleep(PROBE_PAUSE_S)
     worker.join()
     return result[0]
 
@@ -404,9 +408,12 @@ def load_average() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run: few rounds, small stores")
+    parser.add_argument("--only", type=int, nargs="+", choices=range(1, 8), metavar="N",
+                        help="measure only these figures (1-7); the README's table has all")
     parser.add_argument("--out", type=Path, default=BENCH / "results.json")
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
+    only = set(args.only or range(1, 8))
     if shutil.which("tmux") is None:
         sys.exit("tmux is needed for the TUI figures: sudo apt-get install -y tmux")
     # Bytecode caches, as `pip install` leaves them for an installed certtui.
@@ -418,21 +425,34 @@ def main() -> None:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="certtui-bench-") as folder:
         work = Path(folder)
+        size = max(plan.from_sizes)
+        big = work / "big"
+        small = work / "small"
         try:
-            rows += figure_1(plan, work, skipped)
-            fig2, big = figure_2(plan, work)
-            rows += fig2
-            size = max(plan.from_sizes)
-            rows += figure_3(plan, big, size, work)
-            small = work / "small"
-            new_store(small)
-            rows += figure_4_5(plan, term, small, big, size)
-            rows += figure_6(plan, term, small)
-            rows += figure_7(plan)
+            if 1 in only:
+                rows += figure_1(plan, work, skipped)
+            if 2 in only:
+                fig2, big = figure_2(plan, work)
+                rows += fig2
+            elif only & {3, 4, 5}:
+                new_store(big)
+                subprocess.run([CERTTUI, "--home", str(big), "issue", "--from",
+                                str(names_file(work / "names.txt", size))], env=child_env(),
+                               check=True, capture_output=True)
+            if 3 in only:
+                rows += figure_3(plan, big, size, work)
+            if only & {4, 5, 6}:
+                new_store(small)
+            if only & {4, 5}:
+                rows += figure_4_5(plan, term, small, big, size)
+            if 6 in only:
+                rows += figure_6(plan, term, small)
+            if 7 in only:
+                rows += figure_7(plan)
         finally:
             term.close()
     info = machine()
-    command = "python bench/run.py" + (" --quick" if args.quick else "")
+    command = " ".join(["python bench/run.py", *sys.argv[1:]])
     result = {"command": command, "started": started, "machine": info, "plan": asdict(plan),
               "load_average": {"before": load_before, "after": load_average()},
               "skipped": skipped, "rows": [row.to_json() for row in rows]}

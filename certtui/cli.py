@@ -88,8 +88,46 @@ def read_passphrase(
     return str(secret)
 
 
+# Each subcommand and the module (in certtui.commands) that defines it. A module is imported
+# only when one of its commands runs, or when --help lists them all: `certtui issue` skips
+# asyncio (enroll) and the checklist's CLI, about 40 ms of the 130 it may take.
+COMMAND_MODULES: dict[str, str] = {
+    "init": "pki", "issue": "pki", "list": "pki", "show": "pki", "renew": "pki",
+    "locate": "pki", "backup": "pki",
+    "revoke": "lifecycle", "crl": "lifecycle", "export": "lifecycle",
+    "import-ca": "adopt", "import": "adopt", "sign": "adopt", "passwd": "adopt",
+    "restore": "adopt",
+    "check": "check",
+    "enroll": "enroll",
+}
+
+
 class CerttuiGroup(click.Group):
-    """Turns every CerttuiError into one `error: ...` line and exit status 2."""
+    """Turns every CerttuiError into one `error: ...` line and exit status 2; loads each
+    subcommand's module when it is used (COMMAND_MODULES)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context | None, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is None:
+            return None
+        import importlib
+
+        found = vars(importlib.import_module(f"certtui.commands.{module}")).values()
+        return next(c for c in found if isinstance(c, click.Command) and c.name == cmd_name)
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        """Every subcommand, all modules imported (for introspection; running one imports one)."""
+        return {name: command for name in sorted(COMMAND_MODULES)
+                if (command := self.get_command(None, name)) is not None}
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        if value:
+            raise TypeError("certtui's subcommands are listed in COMMAND_MODULES")
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -124,17 +162,6 @@ def cli(ctx: click.Context, home: str | None, bind: str, port: int, tls_port: in
 
         run_tui(ctx.obj, enroll_bind=bind, enroll_port=port, enroll_tls_port=tls_port,
                 enroll_advertise=advertise)
-
-
-def _register() -> None:
-    from certtui.commands import adopt, check, enroll, lifecycle, pki
-
-    for command in pki.COMMANDS + lifecycle.COMMANDS + adopt.COMMANDS + check.COMMANDS:
-        cli.add_command(command)
-    cli.add_command(enroll.enroll)
-
-
-_register()
 
 
 def main() -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from certtui.core import checks, issuance
-from certtui.core.models import IssueRequest, KeySpec, Kind
+from certtui.core import checks, issuance, listing
+from certtui.core.models import IssueRequest, KeySpec, Kind, Status
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
 from certtui.errors import PolicyError
@@ -66,3 +71,102 @@ def test_a_batch_never_draws_one_id_twice(make_store: Callable[..., Store],
     second = issuance.sign(store, p, taken=taken, now=utcnow() + timedelta(seconds=1))
     assert first.cert.serial_number == clash
     assert second.cert.serial_number == fresh
+
+
+def test_ascii_names_skip_idna_because_uts46_only_lowers_ascii() -> None:
+    import idna
+
+    for code in range(128):
+        text = f"a{chr(code)}b"
+        assert idna.uts46_remap(text, std3_rules=False, transitional=False) == text.lower()
+
+
+def test_list_json_prints_what_json_dumps_of_the_records_would(
+    make_store: Callable[..., Store]
+) -> None:
+    from certtui.core.revocation import revoke
+
+    store = make_store(name='Zürich "Lab" \\ Root', intermediate=True)
+    issuance.issue(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10", "fd00::1")))
+    gone = issuance.issue(store, IssueRequest(names=("old.home.arpa",)))
+    issuance.issue(store, IssueRequest(names=("me@home.arpa",), kind=Kind.CLIENT, days=10))
+    issuance.issue(store, IssueRequest(names=("bücher.home.arpa",)))
+    revoke(store, gone.id, "superseded")
+    for status in (None, *Status):
+        expected = json.dumps([r.to_json() for r in store.records(status=status)], indent=2,
+                              ensure_ascii=False)
+        assert listing.json_text(store.listed(status=status)) == expected
+
+
+def _probe(argv: list[str], env: dict[str, str]) -> set[str]:
+    """Run `certtui ARGV` in a fresh interpreter; the top-level modules it imported."""
+    code = (
+        "import json, runpy, sys\n"
+        f"sys.argv = {['certtui', *argv]!r}\n"
+        "try:\n"
+        "    runpy.run_module('certtui', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "sys.stderr.write('PROBE ' + json.dumps(sorted(sys.modules)) + '\\n')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=60, check=False, stdin=subprocess.DEVNULL)
+    line = [x for x in done.stderr.splitlines() if x.startswith("PROBE ")]
+    assert done.returncode == 0 and line, done.stderr
+    return set(json.loads(line[0].removeprefix("PROBE ")))
+
+
+@pytest.fixture
+def plain_home(make_store: Callable[..., Store], home: Path) -> dict[str, str]:
+    make_store().close()
+    return dict(os.environ)
+
+
+def test_issue_loads_no_ui_no_web_no_idna_for_ascii(plain_home: dict[str, str]) -> None:
+    modules = _probe(["issue", "nas.home.arpa", "192.168.1.10"], plain_home)
+    for absent in ("textual", "rich", "aiohttp", "asyncio", "qrcode", "platformdirs", "idna"):
+        assert absent not in modules, absent
+
+
+async def test_a_key_after_a_typed_ahead_filter_adds_to_it(make_store: Callable[..., Store]) -> None:
+    from textual import events
+    from textual.widgets import Input
+
+    from certtui.tui.app import make_app
+
+    app = make_app(make_store())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        # `/nas` in one burst, as a terminal delivers it, reaches the table before the filter
+        # opens (type-ahead)...
+        for key, character in (("slash", "/"), ("n", "n"), ("a", "a"), ("s", "s")):
+            app.post_message(events.Key(key, character))
+        await pilot.pause()
+        # ...and the next key goes after it, not over it.
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.screen.query_one("#filter", Input).value == "nas1"
+def test_list_reads_columns_without_cryptography(plain_home: dict[str, str]) -> None:
+    for argv in (["list", "--json"], ["list"]):
+        modules = _probe(argv, plain_home)
+        assert "cryptography" not in modules and "certtui.core.keys" not in modules
+        assert "platformdirs" not in modules
+
+
+
+
+def test_every_subcommand_is_named_with_its_module() -> None:
+    import importlib
+
+    import click
+
+    from certtui.cli import COMMAND_MODULES, cli
+
+    found = {}
+    for module in sorted(set(COMMAND_MODULES.values())):
+        for value in vars(importlib.import_module(f"certtui.commands.{module}")).values():
+            if isinstance(value, click.Command):
+                found[value.name] = module
+    assert found == COMMAND_MODULES
+    assert cli.list_commands(click.Context(cli)) == sorted(found)

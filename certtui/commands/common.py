@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -14,6 +13,9 @@ __all__ = ["echo_json", "printable", "summary", "warn"]
 
 
 def echo_json(value: Any) -> None:
+    # json only when something is printed as JSON: not on every `certtui issue`.
+    import json
+
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from certtui.core.models import CertRecord, Status
-from certtui.core.timefmt import parse
+from certtui.core.timefmt import iso, parse, utcnow
+
+if TYPE_CHECKING:
+    from certtui.core.store import Store
+
+# Warn when the stored CRL has under a week left: the weekly cron job re-signs it long before,
+# so a warning means the job has stopped, with time left to fix it before clients reject it.
+CRL_WARN_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -83,3 +91,30 @@ def summary(records: Sequence[CertRecord]) -> str:
         if n:
             parts.append(f"{n} {status.value}")
     return " · ".join(parts)
+
+
+def crl_warnings(store: Store, now: datetime | None = None) -> list[str]:
+    """One warning per unexpired CA whose latest stored CRL's nextUpdate is under 7 days away."""
+    now = now or utcnow()
+    # SQLite takes the bare next_update from the row holding MAX(number): the latest CRL.
+    rows = store.conn.execute(
+        "SELECT c.id, c.subject, MAX(l.number), l.next_update FROM crls l "
+        "JOIN certificates c ON c.id = l.issuer_id WHERE c.not_after > ? "
+        "GROUP BY l.issuer_id ORDER BY c.seq",
+        (iso(now),),
+    ).fetchall()
+    soon = iso(now + timedelta(days=CRL_WARN_DAYS))
+    out = []
+    for ca_id, subject, _number, next_update in rows:
+        if next_update >= soon:
+            continue
+        when = (
+            f"passed its next update ({next_update})"
+            if next_update <= iso(now)
+            else f"its next update at {next_update}, under {CRL_WARN_DAYS} days away"
+        )
+        out.append(
+            f"the CRL of CA {subject or ca_id} ({ca_id}) has {when}; "
+            f"sign a fresh one with `certtui crl --issuer {ca_id}`"
+        )
+    return out

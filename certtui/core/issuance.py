@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +31,8 @@ MAX_DAYS = 36500
 
 def new_serial() -> int:
     while True:
-        n = secrets.randbits(SERIAL_BITS)
+        # What secrets.randbits does, without importing secrets (and random, hmac) each run.
+        n = int.from_bytes(os.urandom(SERIAL_BITS // 8), "big")
         if n >> (SERIAL_BITS - 4):
             return n
 

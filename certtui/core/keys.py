@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 
@@ -122,10 +121,15 @@ class KdfParams:
         return cls(salt=os.urandom(SALT_BYTES).hex())
 
     def to_json(self) -> str:
+        # json only for a store with a passphrase: not on every `certtui issue` of a plain one.
+        import json
+
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> KdfParams:
+        import json
+
         return cls(**json.loads(text))
 
 

@@ -12,6 +12,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certtui.core import keys as keymod
 from certtui.core import profiles
+
+# The CRL warning lives with the listing, which `certtui list` gives without cryptography.
+from certtui.core.inventory import CRL_WARN_DAYS as CRL_WARN_DAYS
+from certtui.core.inventory import crl_warnings as crl_warnings
 from certtui.core.models import CertRecord, Kind
 from certtui.core.store import Store
 from certtui.core.timefmt import iso, parse, utcnow
@@ -24,9 +28,6 @@ DEFAULT_CRL_DAYS = 30
 # could go unnoticed for that long, so refuse more.
 MIN_CRL_DAYS = 1
 MAX_CRL_DAYS = 365
-# Warn when the stored CRL has under a week left: the weekly cron job re-signs it long before,
-# so a warning means the job has stopped, with time left to fix it before clients reject it.
-CRL_WARN_DAYS = 7
 
 # The reasons `revoke --reason` accepts, as RFC 5280 5.3.1 spells them. `unspecified` is
 # written by leaving the reasonCode extension out, as 5.3.1 advises.
@@ -266,33 +267,6 @@ def latest_crl(store: Store, ca_id: str) -> StoredCrl | None:
     if row is None:
         return None
     return StoredCrl(row[0], row[1], row[2], row[3], bytes(row[4]))
-
-
-def crl_warnings(store: Store, now: datetime | None = None) -> list[str]:
-    """One warning per unexpired CA whose latest stored CRL's nextUpdate is under 7 days away."""
-    now = now or utcnow()
-    # SQLite takes the bare next_update from the row holding MAX(number): the latest CRL.
-    rows = store.conn.execute(
-        "SELECT c.id, c.subject, MAX(l.number), l.next_update FROM crls l "
-        "JOIN certificates c ON c.id = l.issuer_id WHERE c.not_after > ? "
-        "GROUP BY l.issuer_id ORDER BY c.seq",
-        (iso(now),),
-    ).fetchall()
-    soon = iso(now + timedelta(days=CRL_WARN_DAYS))
-    out = []
-    for ca_id, subject, _number, next_update in rows:
-        if next_update >= soon:
-            continue
-        when = (
-            f"passed its next update ({next_update})"
-            if next_update <= iso(now)
-            else f"its next update at {next_update}, under {CRL_WARN_DAYS} days away"
-        )
-        out.append(
-            f"the CRL of CA {subject or ca_id} ({ca_id}) has {when}; "
-            f"sign a fresh one with `certtui crl --issuer {ca_id}`"
-        )
-    return out
 
 
 def crl_due_soon(store: Store, ca_id: str, now: datetime | None = None) -> bool:

@@ -11,15 +11,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
-
-from certtui.core import keys as keymod
 from certtui.core.models import CertRecord, Kind, Status
 from certtui.core.timefmt import iso, utcnow
 from certtui.errors import CerttuiError, NoStore, NotFound, StoreError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from certtui.core import keys as keymod
+
+# cryptography (keys, certificates) is imported where a method needs it, not here: `certtui
+# list` and the TUI's first frame read only columns, and cryptography costs about 40 ms.
 
 # Another certtui process (a second SSH session) may be mid-write; wait this long for it
 # before telling the user, instead of failing at once. Transactions here last milliseconds.
@@ -88,6 +92,7 @@ _COLUMNS = (
     " external, sha256, revoked_at, revocation_reason, renewed_by, created_at"
 )
 _HEX = re.compile(r"[0-9a-fA-F]{4,}")
+_KINDS = {k.value: k for k in Kind}
 # The first 16 bytes of every SQLite 3 database file, and the length of its header.
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _HEADER_BYTES = 100
@@ -121,12 +126,16 @@ def _corrupt(path: Path) -> StoreError:
 
 
 def cert_subject_cn(cert: x509.Certificate) -> str:
+    from cryptography.x509.oid import NameOID
+
     attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     value = attrs[0].value if attrs else ""
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
 def fingerprint(cert: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
@@ -229,6 +238,8 @@ class Store:
                 if passphrase is None:
                     store.set_meta("kdf", "none")
                 else:
+                    from certtui.core import keys as keymod
+
                     params = keymod.KdfParams.fresh()
                     kek = keymod.derive_kek(passphrase, params)
                     store.set_meta("kdf", params.to_json())
@@ -319,6 +330,8 @@ class Store:
         """Derive the KEK (Argon2id) and check it before any key is touched."""
         if not self.encrypted:
             return
+        from certtui.core import keys as keymod
+
         params = keymod.KdfParams.from_json(self.meta("kdf") or "")
         kek = keymod.derive_kek(passphrase, params)
         keymod.verify_check(kek, bytes.fromhex(self.meta("check") or ""))
@@ -333,6 +346,8 @@ class Store:
         """
         if not self.unlocked:
             raise CerttuiError("the store is locked; unlock it with the passphrase first")
+        from certtui.core import keys as keymod
+
         self.conn.execute("PRAGMA secure_delete = ON")
         with self.write():
             rows = self.conn.execute("SELECT id, sealed FROM keys ORDER BY id").fetchall()
@@ -379,6 +394,10 @@ class Store:
         detail: str = "",
     ) -> str:
         """Insert a certificate (and its sealed key) inside `write()`; returns its id."""
+        from cryptography.hazmat.primitives import serialization
+
+        from certtui.core import keys as keymod
+
         der = cert.public_bytes(serialization.Encoding.DER)
         sha = hashlib.sha256(der).hexdigest()
         serial = format(cert.serial_number, "x")
@@ -434,38 +453,29 @@ class Store:
         """Inside `write()`."""
         self.conn.execute("UPDATE certificates SET renewed_by = ? WHERE id = ?", (new_id, old_id))
 
-    def _record(self, row: tuple, clock: _Clock) -> CertRecord:  # type: ignore[type-arg]
+    @staticmethod
+    def _record(row: tuple[Any, ...], status: Status) -> CertRecord:
         (cid, serial, kind, subject, names, issuer_id, nb, na, key_id, key_type, external, sha,
          revoked_at, reason, renewed_by, created_at) = row
         return CertRecord(
-            id=cid,
-            serial=serial,
-            kind=Kind(kind),
-            subject=subject,
-            names=tuple(names.split("\n")) if names else (),
-            issuer_id=issuer_id,
-            not_before=nb,
-            not_after=na,
-            status=clock.status(kind, na, revoked_at),
-            has_key=key_id is not None,
-            external=bool(external),
-            key_type=key_type,
-            sha256=sha,
-            revoked_at=revoked_at,
-            revocation_reason=reason,
-            renewed_by=renewed_by,
-            created_at=created_at,
+            cid, serial, _KINDS[kind], subject, tuple(names.split("\n")) if names else (),
+            issuer_id, nb, na, status, key_id is not None, bool(external), key_type, sha,
+            revoked_at, reason, renewed_by, created_at,
         )
 
-    def records(
+    def listed(
         self,
         *,
         kind: Kind | None = None,
         status: Status | None = None,
         expiring_within: int | None = None,
         now: datetime | None = None,
-    ) -> list[CertRecord]:
-        """Every certificate in issue order, filtered; no certificate is parsed."""
+    ) -> list[tuple[tuple[Any, ...], Status]]:
+        """Every certificate in issue order, filtered: its columns (`_COLUMNS`) and status.
+
+        Nothing is parsed and no object is built per row: `records` makes CertRecords of
+        these, and `list --json` prints them as they are (`certtui.core.listing`).
+        """
         clock = _Clock(now or utcnow())
         sql = f"SELECT {_COLUMNS} FROM certificates"
         args: list[object] = []
@@ -479,16 +489,30 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._query(sql + " ORDER BY seq", tuple(args))
-        out = [self._record(r, clock) for r in rows]
+        out = [(r, clock.status(r[2], r[7], r[12])) for r in rows]
         if status is not None:
-            out = [r for r in out if r.status is status]
+            out = [(r, s) for r, s in out if s is status]
         return out
+
+    def records(
+        self,
+        *,
+        kind: Kind | None = None,
+        status: Status | None = None,
+        expiring_within: int | None = None,
+        now: datetime | None = None,
+    ) -> list[CertRecord]:
+        """Every certificate in issue order, filtered; no certificate is parsed."""
+        record = self._record
+        return [record(r, s) for r, s in self.listed(kind=kind, status=status,
+                                                     expiring_within=expiring_within, now=now)]
 
     def get(self, cert_id: str, now: datetime | None = None) -> CertRecord:
         rows = self._query(f"SELECT {_COLUMNS} FROM certificates WHERE id = ?", (cert_id,))
         if not rows:
             raise NotFound(f"no certificate with id {cert_id}; run `certtui list` to see the ids")
-        return self._record(rows[0], _Clock(now or utcnow()))
+        row = rows[0]
+        return self._record(row, _Clock(now or utcnow()).status(row[2], row[7], row[12]))
 
     def der(self, cert_id: str) -> bytes:
         rows = self._query("SELECT der FROM certificates WHERE id = ?", (cert_id,))
@@ -497,6 +521,8 @@ class Store:
         return bytes(rows[0][0])
 
     def certificate(self, cert_id: str) -> x509.Certificate:
+        from cryptography import x509
+
         return x509.load_der_x509_certificate(self.der(cert_id))
 
     def chain(self, cert_id: str) -> list[x509.Certificate]:
@@ -522,6 +548,8 @@ class Store:
         if self.encrypted and self._kek is None:
             raise CerttuiError("the store is locked; unlock it with the passphrase first")
         key_id, sealed = rows[0]
+        from certtui.core import keys as keymod
+
         return keymod.from_der(keymod.unseal(self._kek, key_id, bytes(sealed)))
 
     def root_id(self) -> str | None:

@@ -13,6 +13,7 @@ from textual.widgets import Footer, Header, Input, Static
 
 from certtui.core.inventory import TreeRow, summary, tree_order
 from certtui.core.printable import printable
+from certtui.tui import warmup
 from certtui.tui.widgets.cert_table import CertTable, header_text
 
 if TYPE_CHECKING:
@@ -43,11 +44,15 @@ class CertListScreen(Screen[None]):
     """The list's keys; remappable by id."""
 
     app: CerttuiApp  # type: ignore[assignment]
+    _warmed = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="summary")
-        yield Input(id="filter", placeholder="filter: name or SAN (esc clears)")
+        # Not select_on_focus: the keys typed right after `/` are already in the field when it
+        # takes focus, and the next key must add to them, not replace them.
+        yield Input(id="filter", placeholder="filter: name or SAN (esc clears)",
+                    select_on_focus=False)
         yield Static("", id="table-header")
         yield CertTable(self.app.clock, id="certs")
         yield Footer()
@@ -78,6 +83,10 @@ class CertListScreen(Screen[None]):
             rows, text = result
             self.query_one("#summary", Static).update(text)
             self.table.set_rows(rows, keep=select, query=self.query_one("#filter", Input).value)
+            if not self._warmed:
+                # Once the first rows are drawn, import what the first key press will need.
+                self._warmed = True
+                self.call_after_refresh(warmup.start)
 
         self.app.run_job(load, show, description="Reading the store", group="load",
                          exclusive=True)
