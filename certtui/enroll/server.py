@@ -55,7 +55,9 @@ KEEPALIVE_TIMEOUT_S = 15.0
 # A TLS handshake over a LAN takes milliseconds; 10 s covers a phone waking its radio.
 HANDSHAKE_TIMEOUT_S = 10.0
 # Open connections: a browser opens at most 6 per host, so 16 per client address is ample,
-# and 128 in all keeps a flood of clients far from the process's file descriptor limit.
+# and 128 in all keeps a flood of clients far from the process's file descriptor limit. At 128
+# the oldest connection that is not in a request makes room for the newcomer, so idle
+# connections from many addresses cannot lock the phone out.
 MAX_CONNECTIONS = 128
 MAX_CONNECTIONS_PER_CLIENT = 16
 # In-flight requests are tiny; waiting longer than this at stop only delays the exit.
@@ -163,6 +165,7 @@ class EnrollmentSession:
         self.token = token or new_token()
         self.events: deque[EnrollEvent] = deque(maxlen=EVENT_HISTORY)
         self.refused_connections = 0
+        self.evicted_connections = 0
         self.reason = ""
         self.expires_at: datetime | None = None
         self._ports = (port, tls_port)
@@ -171,6 +174,8 @@ class EnrollmentSession:
         self._listeners: list[socket.socket] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._handshaking: Counter[str] = Counter()
+        # Accepted sockets not yet handed to aiohttp (a TLS hello awaited), oldest first.
+        self._waiting: dict[asyncio.Task[None], str] = {}
         self._runner: Any = None
         self._server: Any = None
         self._route_key: Any = None
@@ -363,7 +368,7 @@ class EnrollmentSession:
                 continue
             client = str(addr[0])
             total, mine = self._open_connections(client)
-            if total >= MAX_CONNECTIONS or mine >= MAX_CONNECTIONS_PER_CLIENT:
+            if mine >= MAX_CONNECTIONS_PER_CLIENT or (total >= MAX_CONNECTIONS and not self._make_room()):
                 self.refused_connections += 1
                 sock.close()
                 continue
@@ -371,13 +376,37 @@ class EnrollmentSession:
             self._handshaking[client] += 1
             self._spawn(self._connect(sock, client, ssl_ctx))
 
+    def _make_room(self) -> bool:
+        """Close the oldest connection not in a request: a socket still awaiting its TLS hello,
+        else an aiohttp connection between requests (or that never sent one). False if all are
+        busy, which a flood of requests taking milliseconds each never makes them."""
+        for task in self._waiting:
+            if not task.done():
+                del self._waiting[task]
+                task.cancel()
+                self.evicted_connections += 1
+                return True
+        for handler in self._server.connections:
+            # aiohttp 3.14's flag; without it nothing is evicted and the newcomer is refused.
+            if handler.transport is not None and not getattr(handler, "_request_in_progress", True):
+                handler.force_close()
+                self.evicted_connections += 1
+                return True
+        return False
+
     async def _connect(self, sock: socket.socket, client: str, ssl_ctx: ssl.SSLContext | None) -> None:
         """Hand the socket to aiohttp; on the TLS port, a failed handshake is the trust verdict."""
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
         try:
-            if ssl_ctx is not None and not await self._sent_tls(sock, client):
-                sock.close()
-                return
+            if ssl_ctx is not None:
+                assert task is not None
+                # Evictable while the hello is awaited; registered inside `try`, so an eviction
+                # always reaches the `finally` below.
+                self._waiting[task] = client
+                if not await self._sent_tls(sock, client):
+                    sock.close()
+                    return
             await loop.connect_accepted_socket(
                 self._server, sock, ssl=ssl_ctx,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S if ssl_ctx is not None else None,
@@ -387,7 +416,12 @@ class EnrollmentSession:
             if ssl_ctx is not None:
                 self._emit(EnrollEvent(utcnow(), EventKind.REJECTED, client,
                                        detail=_handshake_failure(exc)))
+        except asyncio.CancelledError:
+            sock.close()  # evicted to make room, or the session stops
+            raise
         finally:
+            if task is not None:
+                self._waiting.pop(task, None)
             self._handshaking[client] -= 1
             if not self._handshaking[client]:
                 del self._handshaking[client]
