@@ -170,3 +170,15 @@ def test_every_subcommand_is_named_with_its_module() -> None:
                 found[value.name] = module
     assert found == COMMAND_MODULES
     assert cli.list_commands(click.Context(cli)) == sorted(found)
+
+
+def test_a_record_from_the_store_is_whole(make_store: Callable[..., Store]) -> None:
+    """Store._record fills a CertRecord's __dict__ without __init__: every field, same record."""
+    from dataclasses import fields
+
+    from certtui.core.models import CertRecord
+
+    store = make_store(intermediate=True)
+    for rec in store.records():
+        assert set(vars(rec)) == {f.name for f in fields(CertRecord)}
+        assert rec == CertRecord(**{f.name: getattr(rec, f.name) for f in fields(CertRecord)})

@@ -153,6 +153,12 @@ class EnrollScreen(Screen[None]):
                  else f"Stops in {left // 60:d}:{left % 60:02d} · esc stops now")
         self.query_one("#countdown", Static).update(label)
 
+    async def on_unmount(self) -> None:
+        """Leaving the app with the screen open (q, ctrl+c) closes both ports too."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        await self.session.stop("stopped")
+
     async def action_stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
