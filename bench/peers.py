@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 # Debian's easy-rsa package installs the script here, outside $PATH.
@@ -49,12 +50,13 @@ def certtui(python: Path, work: Path, env: dict[str, str]) -> list[Contender]:
         home = work / f"certtui-{key}"
         _run([certtui, "--home", str(home), "init", "--name", f"Bench {label} Root",
               "--key", key, "--no-passphrase"], env, work)
-        out.append(Contender(
-            f"certtui issue, {label}",
-            lambda n, home=home, key=key: [certtui, "--home", str(home), "issue", "--key", key,
-                                           f"c{n}.{key}.home.arpa"],
-            env, work))
+        out.append(Contender(f"certtui issue, {label}",
+                             partial(_certtui_issue, [certtui, "--home", str(home)], key), env, work))
     return out
+
+
+def _certtui_issue(base: list[str], key: str, n: int) -> list[str]:
+    return [*base, "issue", "--key", key, f"c{n}.{key}.home.arpa"]
 
 
 def floor(python: Path, work: Path, env: dict[str, str], bench: Path) -> Contender:
@@ -96,9 +98,12 @@ def easyrsa(work: Path, env: dict[str, str]) -> list[Contender]:
         _run([*base, "init-pki"], env, work)
         _run([*base, f"--req-cn=Bench easy-rsa {label} CA", "build-ca", "nopass"], env, work)
         out.append(Contender(f"easy-rsa build-server-full, {label}",
-                             lambda n, base=base: [*base, "build-server-full", f"s{n}.home.arpa",
-                                                   "nopass"], env, work))
+                             partial(_server_full, base), env, work))
     return out
+
+
+def _server_full(base: list[str], n: int) -> list[str]:
+    return [*base, "build-server-full", f"s{n}.home.arpa", "nopass"]
 
 
 def openssl(work: Path, env: dict[str, str]) -> list[Contender]:

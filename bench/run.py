@@ -105,6 +105,10 @@ def interleaved(contenders: dict[str, Callable[[int], float]], rounds: int) -> d
 # -- figure 1 ---------------------------------------------------------------------------
 
 
+def _run_contender(c: peers.Contender, n: int) -> float:
+    return timed_ms(c.argv(n), c.env, c.cwd)
+
+
 def figure_1(plan: Plan, work: Path, skipped: list[str]) -> list[Row]:
     env = child_env()
     floor_contender = peers.floor(PYTHON, work, env, BENCH)
@@ -116,8 +120,7 @@ def figure_1(plan: Plan, work: Path, skipped: list[str]) -> list[Row]:
         else:
             skipped.append(f"{peer}: not installed; `{peers.INSTALL[peer]}` adds it")
     say(f"figure 1: {len(contenders)} contenders, {plan.rounds} interleaved rounds")
-    samples = interleaved({c.label: (lambda n, c=c: timed_ms(c.argv(n), c.env, c.cwd))
-                           for c in contenders}, plan.rounds)
+    samples = interleaved({c.label: partial(_run_contender, c) for c in contenders}, plan.rounds)
     by = {c.label: samples[c.label] for c in contenders}
     floor = samples[floor_contender.label]
     rows = [Row("1", c.label, samples[c.label], f"{ratio(samples[c.label], floor):.2f}x floor")
@@ -222,6 +225,10 @@ def first_screen(pane: Pane, marker: str) -> float:
     return (seen - pane.started) * 1000
 
 
+def shows(text: str, screen: str) -> bool:
+    return text in screen
+
+
 def keystroke_ms(pane: Pane, key: str, predicate: Callable[[str], bool], what: str) -> float:
     sent = pane.keys(key)
     return (pane.wait(predicate, what) - sent) * 1000
@@ -257,7 +264,7 @@ def figure_4_5(plan: Plan, term: Terminal, small: Path, big: Path, size: int) ->
         time.sleep(SETTLE_S)
         for k in range(plan.keystrokes):
             key = "3" if k % 2 == 0 else "4"
-            t = keystroke_ms(pane, key, lambda s, key=key: f"pressed {key}" in s, f"pressed {key}")
+            t = keystroke_ms(pane, key, partial(shows, f"pressed {key}"), f"pressed {key}")
             if not warm:
                 minimal_key.add(t)
         if not warm:

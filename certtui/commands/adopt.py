@@ -124,11 +124,20 @@ def sign(session: Session, csr_path: Path, days: int | None, client: bool, issue
 
     csr = adopt.load_csr(read_user_file(csr_path, "certificate request"), str(csr_path))
     kind = Kind.CLIENT if client else Kind.SERVER
-    p = adopt.plan_csr(session.store(), csr, kind=kind, days=days, issuer=issuer)
-    for line in guardrail(session.store(), [p], force=force):
-        warn(line)
-    store = session.unlocked_store()
-    rec = adopt.sign_csr(store, p, csr)
+    store = session.store()
+    p = adopt.plan_csr(store, csr, kind=kind, days=days, issuer=issuer)
+    if not store.unlocked:
+        # A locked store is judged before the passphrase is asked, on a preview of the plan.
+        for line in guardrail(store, [p], force=force):
+            warn(line)
+        store = session.unlocked_store()
+        cert = adopt.csr_certificate(store, p, csr)
+    else:
+        # Otherwise the very certificate about to be stored is judged: it is signed once.
+        cert = adopt.csr_certificate(store, p, csr)
+        for line in guardrail(store, [p], force=force, signed=[cert]):
+            warn(line)
+    rec = adopt.store_signed_csr(store, p, cert)
     pem = export.cert_pem(store.certificate(rec.id))
     if out is None:
         click.echo(pem.decode(), nl=False)

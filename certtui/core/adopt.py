@@ -431,6 +431,31 @@ def plan_csr(
     return issuance.plan(store, req)
 
 
+def csr_certificate(
+    store: Store,
+    p: issuance.IssuePlan,
+    csr: x509.CertificateSigningRequest,
+    *,
+    now: datetime | None = None,
+) -> x509.Certificate:
+    """The planned certificate for the CSR's key, signed but not stored: the guardrail judges
+    this very certificate (`checks.guardrail(..., signed=...)`) before `store_signed_csr`."""
+    return issuance.build_certificate(
+        p, csr.public_key(), store.certificate(p.issuer_id), store.private_key(p.issuer_id),
+        issuance.fresh_serial(store), now or utcnow(), store.meta("crl_url"),
+    )
+
+
+def store_signed_csr(store: Store, p: issuance.IssuePlan, cert: x509.Certificate) -> CertRecord:
+    """Store a certificate signed from a CSR, without a key: that stays with the device."""
+    with store.write():
+        cert_id = store.add_certificate(
+            cert, kind=p.kind, names=p.names.values(), issuer_id=p.issuer_id, action="sign",
+            detail=f"from a CSR: {', '.join(p.names.values())}",
+        )
+    return store.get(cert_id)
+
+
 def sign_csr(
     store: Store,
     p: issuance.IssuePlan,
@@ -439,19 +464,7 @@ def sign_csr(
     now: datetime | None = None,
 ) -> CertRecord:
     """Sign the CSR's key into the planned certificate and store it; the key stays with the device."""
-    issuer_key = store.private_key(p.issuer_id)
-    issuer_cert = store.certificate(p.issuer_id)
-    crl_url = store.meta("crl_url")
-    with store.write():
-        cert = issuance.build_certificate(
-            p, csr.public_key(), issuer_cert, issuer_key, issuance.fresh_serial(store),
-            now or utcnow(), crl_url,
-        )
-        cert_id = store.add_certificate(
-            cert, kind=p.kind, names=p.names.values(), issuer_id=p.issuer_id, action="sign",
-            detail=f"from a CSR: {', '.join(p.names.values())}",
-        )
-    return store.get(cert_id)
+    return store_signed_csr(store, p, csr_certificate(store, p, csr, now=now))
 
 
 # -- passwd ------------------------------------------------------------------------------
