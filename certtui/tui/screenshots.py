@@ -19,8 +19,9 @@ DEMO_ADDRESS = "192.168.1.2"
 DEMO_PORT = 8555
 # The export form shows the folder certtui started in; the picture must not depend on it.
 DEMO_EXPORT_DIR = Path("/srv/certs")
-# How many times (0.1 s apart, and steady) the enrollment shot looks for its screen.
-ENROLL_POLLS = 100
+# How many times (0.1 s apart, and steady) the enrollment shot looks for its screen: up to
+# 30 s, for a loaded 2-core machine importing aiohttp while other test suites run.
+ENROLL_POLLS = 300
 
 Steps = Callable[[Any], Awaitable[None]]
 
@@ -64,7 +65,7 @@ async def _enroll(pilot: Any) -> None:
     from certtui.tui.screens.enroll import EnrollScreen
 
     await press(pilot, "p")
-    # Up to 10 s: between its jobs no worker runs, so `steady` alone can return before the
+    # Between its jobs no worker runs, so `steady` alone can return before the
     # server has started (aiohttp's import alone takes a second on a loaded machine).
     for _ in range(ENROLL_POLLS):
         if isinstance(pilot.app.screen, EnrollScreen):
