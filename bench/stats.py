@@ -79,5 +79,9 @@ def markdown(rows: list[Row]) -> str:
 
 
 def ratio(a: Samples, b: Samples) -> float:
-    """Median over median: both measured interleaved in the same run."""
-    return a.median / b.median
+    """The median of the per-round ratios a[i] / b[i]: both were measured in the same rounds,
+    one right after the other, so a load that comes and goes during the run weighs on both
+    sides of each ratio alike. Samples of different lengths: median over median."""
+    if len(a.values) != len(b.values):
+        return a.median / b.median
+    return statistics.median(x / y for x, y in zip(a.values, b.values, strict=True))

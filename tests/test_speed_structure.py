@@ -82,8 +82,9 @@ def test_ascii_names_skip_idna_because_uts46_only_lowers_ascii() -> None:
 
 
 def test_list_json_prints_what_json_dumps_of_the_records_would(
-    make_store: Callable[..., Store]
+    make_store: Callable[..., Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from certtui.core import store as storemod
     from certtui.core.revocation import revoke
 
     store = make_store(name='Zürich "Lab" \\ Root', intermediate=True)
@@ -96,6 +97,11 @@ def test_list_json_prints_what_json_dumps_of_the_records_would(
         expected = json.dumps([r.to_json() for r in store.records(status=status)], indent=2,
                               ensure_ascii=False)
         assert listing.json_text(store.listed(status=status)) == expected
+        for batch in (1000, 2):
+            monkeypatch.setattr(storemod, "LIST_BATCH", batch)
+            written: list[str] = []
+            listing.write_json(store.listed_batches(status=status), written.append)
+            assert "".join(written) == expected + "\n"
 
 
 def _probe(argv: list[str], env: dict[str, str]) -> set[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -53,3 +53,16 @@ def json_text(rows: Iterable[tuple[tuple[Any, ...], Status]]) -> str:
             _text(reason), _text(renewed_by),
         ))
     return "[\n" + ",\n".join(out) + "\n]" if out else "[]"
+
+
+def write_json(batches: Iterable[Iterable[tuple[tuple[Any, ...], Status]]],
+               write: Callable[[str], object]) -> None:
+    """Write `json_text` of every row, then a newline, a batch at a time (`listed_batches`)."""
+    opened = False
+    for batch in batches:
+        text = json_text(batch)
+        if text != "[]":
+            # json_text's own brackets, "[\n" and "\n]", stay out: the records join as one list.
+            write((",\n" if opened else "[\n") + text[2:-2])
+            opened = True
+    write("\n]\n" if opened else "[]\n")

@@ -32,6 +32,9 @@ BUSY_TIMEOUT_S = 10.0
 # CA (replacing a CA means re-enrolling every phone).
 LEAF_EXPIRING_DAYS = 30
 CA_EXPIRING_DAYS = 90
+# Rows read (and printed, by `list --json`) at a time: a large store never sits in memory as
+# a whole, and a batch is still large enough that each read costs nothing extra.
+LIST_BATCH = 1000
 # The folder and database hold the sealed root key: owner only, whatever the umask.
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -482,8 +485,23 @@ class Store:
         """Every certificate in issue order, filtered: its columns (`_COLUMNS`) and status.
 
         Nothing is parsed and no object is built per row: `records` makes CertRecords of
-        these, and `list --json` prints them as they are (`certtui.core.listing`).
+        these, and `list --json` prints them as they come (`listed_batches`).
         """
+        out: list[tuple[tuple[Any, ...], Status]] = []
+        for batch in self.listed_batches(kind=kind, status=status,
+                                         expiring_within=expiring_within, now=now):
+            out += batch
+        return out
+
+    def listed_batches(
+        self,
+        *,
+        kind: Kind | None = None,
+        status: Status | None = None,
+        expiring_within: int | None = None,
+        now: datetime | None = None,
+    ) -> Iterator[list[tuple[tuple[Any, ...], Status]]]:
+        """`listed`, a batch of rows at a time: a large store is printed as it is read."""
         clock = _Clock(now or utcnow())
         sql = f"SELECT {_COLUMNS} FROM certificates"
         args: list[object] = []
@@ -496,11 +514,15 @@ class Store:
             args += [clock.now, iso((now or utcnow()) + timedelta(days=expiring_within))]
         if where:
             sql += " WHERE " + " AND ".join(where)
-        rows = self._query(sql + " ORDER BY seq", tuple(args))
-        out = [(r, clock.status(r[2], r[7], r[12])) for r in rows]
-        if status is not None:
-            out = [(r, s) for r, s in out if s is status]
-        return out
+        try:
+            cursor = self.conn.execute(sql + " ORDER BY seq", tuple(args))
+            while rows := cursor.fetchmany(LIST_BATCH):
+                batch = [(r, clock.status(r[2], r[7], r[12])) for r in rows]
+                yield batch if status is None else [(r, s) for r, s in batch if s is status]
+        except sqlite3.OperationalError as exc:
+            raise _busy(exc) from None
+        except sqlite3.DatabaseError:
+            raise _corrupt(self.path) from None
 
     def records(
         self,
