@@ -18,11 +18,11 @@ def store_dir(home: str | os.PathLike[str] | None = None) -> Path:
     return platformdirs.user_data_path("certtui")
 
 
-def config_path() -> Path:
-    """The user's config file (key remaps): in $CERTTUI_HOME if set, else the platform's."""
-    env = os.environ.get("CERTTUI_HOME")
-    if env:
-        return Path(env).expanduser() / "config.toml"
+def config_path(home: str | os.PathLike[str] | None = None) -> Path:
+    """The user's config file (key remaps): in --home or $CERTTUI_HOME if set, else the platform's."""
+    chosen = home or os.environ.get("CERTTUI_HOME")
+    if chosen:
+        return Path(chosen).expanduser() / "config.toml"
     import platformdirs
 
     return platformdirs.user_config_path("certtui") / "config.toml"

@@ -34,6 +34,10 @@ def test_keymap_file_is_read_by_binding_id(home: Path) -> None:
     assert load_keymap(config_path()) == {"cert.inspect": "i", "view.filter": "f"}
 
 
+def test_home_option_moves_the_config_file_too(tmp_path: Path) -> None:
+    assert config_path(tmp_path / "elsewhere") == tmp_path / "elsewhere" / "config.toml"
+
+
 @pytest.mark.parametrize("text", ['[keymap]\n"cert.inspect" = 3\n', "[keymap\n", "keymap = 1\n"])
 def test_a_bad_keymap_file_is_one_clear_error(home: Path, text: str) -> None:
     home.mkdir(parents=True, exist_ok=True)

@@ -274,7 +274,7 @@ def run_tui(session: Any, **enroll: Any) -> None:
     from certtui.paths import config_path
     from certtui.tui.config import load_keymap
 
-    keymap = load_keymap(config_path())
+    keymap = load_keymap(config_path(session.home))
     try:
         store: Store | None = session.store()
     except NoStore:
