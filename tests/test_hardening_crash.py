@@ -12,7 +12,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Proc
+from conftest import PASSPHRASE, Proc, store_is_whole
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from hardening_support import record
@@ -48,34 +48,6 @@ def count(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM certificates").fetchall()[0][0])
 
 
-def whole(db: Path) -> tuple[int, int]:
-    """Assert the store is whole after a kill; return (certificates, keys)."""
-    with closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        # Every certificate issued here has its key row ...
-        assert conn.execute(
-            "SELECT c.id FROM certificates c LEFT JOIN keys k ON k.id = c.key_id "
-            "WHERE c.key_id IS NULL OR k.id IS NULL"
-        ).fetchall() == []
-        # ... and every key row its certificate: none is left pending.
-        assert conn.execute(
-            "SELECT k.id FROM keys k LEFT JOIN certificates c ON c.key_id = k.id WHERE c.id IS NULL"
-        ).fetchall() == []
-        # Names and the audit event came in the same transaction as the certificate.
-        assert conn.execute(
-            "SELECT n.cert_id FROM cert_names n LEFT JOIN certificates c ON c.id = n.cert_id "
-            "WHERE c.id IS NULL"
-        ).fetchall() == []
-        certs = conn.execute("SELECT count(*) FROM certificates").fetchone()[0]
-        made = "SELECT count(*) FROM events WHERE action IN ('init', 'issue')"
-        assert conn.execute(made).fetchone()[0] == certs
-        serials = [r[0] for r in conn.execute("SELECT serial FROM certificates")]
-        assert len(set(serials)) == len(serials)
-        keys = conn.execute("SELECT count(*) FROM keys").fetchone()[0]
-        return certs, keys
-
-
 def wait_for_first_commit(db: Path, before: int, child: object) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while count(db) == before:
@@ -93,7 +65,7 @@ def test_twenty_kills_during_issue_from_leave_a_whole_store_that_goes_on(
     names = tmp_path / "names.txt"
     names.write_text("".join(f"host{i}.home.arpa\n" for i in range(NAMES)), encoding="utf-8")
     rng = random.Random(KILL_SEED)
-    certs, _ = whole(db)
+    certs, _ = store_is_whole(db)
     interrupted = 0
     for _ in range(KILLS):
         child = proc.popen("issue", "--from", str(names))
@@ -103,7 +75,7 @@ def test_twenty_kills_during_issue_from_leave_a_whole_store_that_goes_on(
         os.kill(child.pid, signal.SIGKILL)
         child.communicate(timeout=30)
         assert child.returncode == -signal.SIGKILL
-        after, keys = whole(db)
+        after, keys = store_is_whole(db)
         assert keys == after
         # Whatever was committed stays; the round wrote something, and not all of it.
         assert certs < after < certs + NAMES
@@ -113,7 +85,7 @@ def test_twenty_kills_during_issue_from_leave_a_whole_store_that_goes_on(
     # A new run with the same file goes through to the end.
     done = proc.ok("issue", "--from", str(names))
     assert len(done.stdout.splitlines()) == NAMES
-    final, keys = whole(db)
+    final, keys = store_is_whole(db)
     assert final == certs + NAMES and keys == final
 
     # Every leaf exports with its key, and the two belong together.

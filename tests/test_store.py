@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli, Proc
+from conftest import PASSPHRASE, Cli, Proc, store_is_whole
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -595,35 +595,6 @@ def test_two_processes_issue_at_once(make_store: MakeStore, home: Path, tmp_path
         store.close()
 
 
-def consistency(db: Path) -> tuple[int, int]:
-    """Assert the store is whole; return (certificates, keys)."""
-    conn = sqlite3.connect(db)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        # Every certificate row has its key row ...
-        assert conn.execute(
-            "SELECT c.id FROM certificates c LEFT JOIN keys k ON k.id = c.key_id "
-            "WHERE c.key_id IS NULL OR k.id IS NULL"
-        ).fetchall() == []
-        # ... and every key row its certificate.
-        assert conn.execute(
-            "SELECT k.id FROM keys k LEFT JOIN certificates c ON c.key_id = k.id WHERE c.id IS NULL"
-        ).fetchall() == []
-        # Its lookup names and its audit event came in the same transaction.
-        assert conn.execute(
-            "SELECT n.cert_id FROM cert_names n LEFT JOIN certificates c ON c.id = n.cert_id "
-            "WHERE c.id IS NULL"
-        ).fetchall() == []
-        certs = conn.execute("SELECT count(*) FROM certificates").fetchone()[0]
-        keys = conn.execute("SELECT count(*) FROM keys").fetchone()[0]
-        issued = conn.execute("SELECT count(*) FROM events WHERE action = 'issue'").fetchone()[0]
-        assert issued == certs - 1
-        return certs, keys
-    finally:
-        conn.close()
-
-
 @pytest.mark.slow
 def test_sigkill_during_issue_from_leaves_a_whole_store(
     make_store: MakeStore, home: Path, tmp_path: Path, proc: Proc
@@ -649,7 +620,7 @@ def test_sigkill_during_issue_from_leaves_a_whole_store(
     child.communicate(timeout=30)
     assert child.returncode == -signal.SIGKILL
 
-    certs, keys = consistency(db)
+    certs, keys = store_is_whole(db)
     # Whatever committed before the kill stays; the one in flight is wholly there or wholly not.
     assert seen <= certs < 3001
     assert keys == certs
@@ -659,4 +630,4 @@ def test_sigkill_during_issue_from_leaves_a_whole_store(
         issuance.issue(store, IssueRequest(names=("after.home.arpa",)))
     finally:
         store.close()
-    assert consistency(db) == (certs + 1, keys + 1)
+    assert store_is_whole(db) == (certs + 1, keys + 1)
