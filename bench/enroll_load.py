@@ -12,8 +12,10 @@ import aiohttp
 # allows 16 per client address; 8 keeps it busy without tripping its per-client cap.
 CONCURRENCY = 8
 # An iPhone's User-Agent, so the landing page and the profile take their iOS branches.
-IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-             "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+IPHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
 
 
 def check_loopback(url: str) -> None:
@@ -27,8 +29,7 @@ async def _hammer(url: str, seconds: float) -> tuple[int, int]:
     ok = bad = 0
     deadline = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-    async with aiohttp.ClientSession(connector=connector,
-                                     headers={"User-Agent": IPHONE_UA}) as session:
+    async with aiohttp.ClientSession(connector=connector, headers={"User-Agent": IPHONE_UA}) as session:
 
         async def worker() -> None:
             nonlocal ok, bad

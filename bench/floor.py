@@ -32,8 +32,11 @@ def main(ca_cert: Path, ca_key: Path, out: Path, name: str) -> None:
         .sign(signer, hashes.SHA256())  # type: ignore[arg-type]
     )
     (out / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (out / f"{name}-key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (out / f"{name}-key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
 
 
 if __name__ == "__main__":

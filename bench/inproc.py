@@ -47,8 +47,12 @@ def kdf(count: int) -> dict[str, object]:
             out.append((time.perf_counter() - start) * 1000)
             store.close()
     params = KdfParams.fresh()
-    return {"ms": out, "memory_kib": params.memory_cost, "iterations": params.iterations,
-            "lanes": params.lanes}
+    return {
+        "ms": out,
+        "memory_kib": params.memory_cost,
+        "iterations": params.iterations,
+        "lanes": params.lanes,
+    }
 
 
 if __name__ == "__main__":

@@ -48,10 +48,29 @@ def certtui(python: Path, work: Path, env: dict[str, str]) -> list[Contender]:
     out = []
     for label, key in (("EC P-256", "ec256"), ("RSA 2048", "rsa2048")):
         home = work / f"certtui-{key}"
-        _run([certtui, "--home", str(home), "init", "--name", f"Bench {label} Root",
-              "--key", key, "--no-passphrase"], env, work)
-        out.append(Contender(f"certtui issue, {label}",
-                             partial(_certtui_issue, [certtui, "--home", str(home)], key), env, work))
+        _run(
+            [
+                certtui,
+                "--home",
+                str(home),
+                "init",
+                "--name",
+                f"Bench {label} Root",
+                "--key",
+                key,
+                "--no-passphrase",
+            ],
+            env,
+            work,
+        )
+        out.append(
+            Contender(
+                f"certtui issue, {label}",
+                partial(_certtui_issue, [certtui, "--home", str(home)], key),
+                env,
+                work,
+            )
+        )
     return out
 
 
@@ -63,13 +82,35 @@ def floor(python: Path, work: Path, env: dict[str, str], bench: Path) -> Contend
     """A bare Python script: cryptography signs one P-256 certificate with an EC CA from files."""
     ca = work / "floor"
     ca.mkdir()
-    _run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-          "-nodes", "-keyout", str(ca / "ca.key"), "-out", str(ca / "ca.pem"), "-subj",
-          "/CN=Floor CA", "-days", "3650"], env, work)
+    _run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            str(ca / "ca.key"),
+            "-out",
+            str(ca / "ca.pem"),
+            "-subj",
+            "/CN=Floor CA",
+            "-days",
+            "3650",
+        ],
+        env,
+        work,
+    )
     script = str(bench / "floor.py")
-    return Contender("floor: Python + cryptography, one P-256 certificate",
-                     lambda n: [str(python), script, str(ca / "ca.pem"), str(ca / "ca.key"),
-                                str(ca), f"f{n}.home.arpa"], env, work)
+    return Contender(
+        "floor: Python + cryptography, one P-256 certificate",
+        lambda n: [str(python), script, str(ca / "ca.pem"), str(ca / "ca.key"), str(ca), f"f{n}.home.arpa"],
+        env,
+        work,
+    )
 
 
 def mkcert(work: Path, env: dict[str, str]) -> list[Contender]:
@@ -77,28 +118,48 @@ def mkcert(work: Path, env: dict[str, str]) -> list[Contender]:
     caroot = work / "mkcert"
     caroot.mkdir()
     menv = {**env, "CAROOT": str(caroot)}
-    _run(["mkcert", "-cert-file", str(caroot / "warm.pem"), "-key-file",
-          str(caroot / "warm-key.pem"), "warm.home.arpa"], menv, caroot)
+    _run(
+        [
+            "mkcert",
+            "-cert-file",
+            str(caroot / "warm.pem"),
+            "-key-file",
+            str(caroot / "warm-key.pem"),
+            "warm.home.arpa",
+        ],
+        menv,
+        caroot,
+    )
 
     def argv(flags: list[str], tag: str) -> Callable[[int], list[str]]:
-        return lambda n: ["mkcert", *flags, "-cert-file", str(caroot / f"{tag}{n}.pem"),
-                          "-key-file", str(caroot / f"{tag}{n}-key.pem"), f"{tag}{n}.home.arpa"]
+        return lambda n: [
+            "mkcert",
+            *flags,
+            "-cert-file",
+            str(caroot / f"{tag}{n}.pem"),
+            "-key-file",
+            str(caroot / f"{tag}{n}-key.pem"),
+            f"{tag}{n}.home.arpa",
+        ]
 
-    return [Contender("mkcert -ecdsa", argv(["-ecdsa"], "e"), menv, caroot),
-            Contender("mkcert (RSA 2048, its default)", argv([], "r"), menv, caroot)]
+    return [
+        Contender("mkcert -ecdsa", argv(["-ecdsa"], "e"), menv, caroot),
+        Contender("mkcert (RSA 2048, its default)", argv([], "r"), menv, caroot),
+    ]
 
 
 def easyrsa(work: Path, env: dict[str, str]) -> list[Contender]:
     """easy-rsa `build-server-full NAME nopass` in two PKIs: an EC P-256 CA and an RSA 2048 CA."""
     out = []
-    for label, tag, algo in (("EC P-256", "ec", ["--use-algo=ec", "--curve=prime256v1"]),
-                             ("RSA 2048", "rsa", ["--use-algo=rsa", "--keysize=2048"])):
+    for label, tag, algo in (
+        ("EC P-256", "ec", ["--use-algo=ec", "--curve=prime256v1"]),
+        ("RSA 2048", "rsa", ["--use-algo=rsa", "--keysize=2048"]),
+    ):
         pki = work / f"easyrsa-{tag}"
         base = [EASYRSA, "--batch", f"--pki-dir={pki}", *algo, f"--days={DAYS}"]
         _run([*base, "init-pki"], env, work)
         _run([*base, f"--req-cn=Bench easy-rsa {label} CA", "build-ca", "nopass"], env, work)
-        out.append(Contender(f"easy-rsa build-server-full, {label}",
-                             partial(_server_full, base), env, work))
+        out.append(Contender(f"easy-rsa build-server-full, {label}", partial(_server_full, base), env, work))
     return out
 
 
@@ -115,16 +176,49 @@ def openssl(work: Path, env: dict[str, str]) -> list[Contender]:
     ):
         folder = work / f"openssl-{tag}"
         folder.mkdir()
-        _run(["openssl", "req", "-x509", *newkey, "-nodes", "-keyout", str(folder / "ca.key"),
-              "-out", str(folder / "ca.pem"), "-subj", f"/CN=Bench openssl {label} CA",
-              "-days", "3650"], env, folder)
+        _run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                *newkey,
+                "-nodes",
+                "-keyout",
+                str(folder / "ca.key"),
+                "-out",
+                str(folder / "ca.pem"),
+                "-subj",
+                f"/CN=Bench openssl {label} CA",
+                "-days",
+                "3650",
+            ],
+            env,
+            folder,
+        )
 
         def argv(n: int, folder: Path = folder, newkey: list[str] = newkey) -> list[str]:
             name = f"o{n}.home.arpa"
-            return ["openssl", "req", "-x509", "-CA", str(folder / "ca.pem"), "-CAkey",
-                    str(folder / "ca.key"), *newkey, "-nodes", "-keyout", str(folder / f"{n}.key"),
-                    "-out", str(folder / f"{n}.pem"), "-subj", f"/CN={name}", "-addext",
-                    f"subjectAltName=DNS:{name}", "-days", DAYS]
+            return [
+                "openssl",
+                "req",
+                "-x509",
+                "-CA",
+                str(folder / "ca.pem"),
+                "-CAkey",
+                str(folder / "ca.key"),
+                *newkey,
+                "-nodes",
+                "-keyout",
+                str(folder / f"{n}.key"),
+                "-out",
+                str(folder / f"{n}.pem"),
+                "-subj",
+                f"/CN={name}",
+                "-addext",
+                f"subjectAltName=DNS:{name}",
+                "-days",
+                DAYS,
+            ]
 
         out.append(Contender(f"openssl req -x509 -CA, {label}", argv, env, folder))
     return out

@@ -60,10 +60,28 @@ class Plan:
     kdf_runs: int
 
 
-FULL = Plan(rounds=15, from_sizes=(1000, 10000), from_runs=3, inproc_count=300, tui_runs=5,
-            keystrokes=10, load_windows=5, load_seconds=2.0, kdf_runs=7)
-QUICK = Plan(rounds=3, from_sizes=(100, 1000), from_runs=1, inproc_count=30, tui_runs=2,
-             keystrokes=4, load_windows=2, load_seconds=0.5, kdf_runs=2)
+FULL = Plan(
+    rounds=15,
+    from_sizes=(1000, 10000),
+    from_runs=3,
+    inproc_count=300,
+    tui_runs=5,
+    keystrokes=10,
+    load_windows=5,
+    load_seconds=2.0,
+    kdf_runs=7,
+)
+QUICK = Plan(
+    rounds=3,
+    from_sizes=(100, 1000),
+    from_runs=1,
+    inproc_count=30,
+    tui_runs=2,
+    keystrokes=4,
+    load_windows=2,
+    load_seconds=0.5,
+    kdf_runs=2,
+)
 
 
 def say(message: str) -> None:
@@ -73,16 +91,20 @@ def say(message: str) -> None:
 def child_env(**extra: str) -> dict[str, str]:
     """What every measured process gets: bytecode caches on (as an installed certtui has
     them), no passphrase file, no store location from the caller."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONDONTWRITEBYTECODE", "CERTTUI_HOME", "CERTTUI_PASSPHRASE_FILE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONDONTWRITEBYTECODE", "CERTTUI_HOME", "CERTTUI_PASSPHRASE_FILE")
+    }
     return {**env, **extra}
 
 
 def timed_ms(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     """Wall time of one whole process, output discarded."""
     start = time.perf_counter()
-    done = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, check=False)
+    done = subprocess.run(
+        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
+    )
     elapsed = (time.perf_counter() - start) * 1000
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr}")
@@ -113,8 +135,7 @@ def figure_1(plan: Plan, work: Path, skipped: list[str]) -> list[Row]:
     env = child_env()
     floor_contender = peers.floor(PYTHON, work, env, BENCH)
     contenders = [*peers.certtui(PYTHON, work, env), floor_contender]
-    for peer, make in (("mkcert", peers.mkcert), ("easy-rsa", peers.easyrsa),
-                       ("openssl", peers.openssl)):
+    for peer, make in (("mkcert", peers.mkcert), ("easy-rsa", peers.easyrsa), ("openssl", peers.openssl)):
         if peers.available(peer):
             contenders += make(work, env)
         else:
@@ -123,8 +144,10 @@ def figure_1(plan: Plan, work: Path, skipped: list[str]) -> list[Row]:
     samples = interleaved({c.label: partial(_run_contender, c) for c in contenders}, plan.rounds)
     by = {c.label: samples[c.label] for c in contenders}
     floor = samples[floor_contender.label]
-    rows = [Row("1", c.label, samples[c.label], f"{ratio(samples[c.label], floor):.2f}x floor")
-            for c in contenders]
+    rows = [
+        Row("1", c.label, samples[c.label], f"{ratio(samples[c.label], floor):.2f}x floor")
+        for c in contenders
+    ]
     ec, rsa = rows[0], rows[1]
     ec.budget, ec.met = f"<= {ISSUE_VS_FLOOR}x floor", ratio(ec.samples, floor) <= ISSUE_VS_FLOOR
     for row, key in ((ec, "EC P-256"), (rsa, "RSA 2048")):
@@ -145,15 +168,19 @@ def figure_1(plan: Plan, work: Path, skipped: list[str]) -> list[Row]:
 
 
 def new_store(home: Path, *extra: str) -> None:
-    subprocess.run([CERTTUI, "--home", str(home), "init", "--name", "Bench Root CA",
-                    "--no-passphrase", *extra], env=child_env(), check=True,
-                   capture_output=True)
+    subprocess.run(
+        [CERTTUI, "--home", str(home), "init", "--name", "Bench Root CA", "--no-passphrase", *extra],
+        env=child_env(),
+        check=True,
+        capture_output=True,
+    )
 
 
 def names_file(path: Path, count: int) -> Path:
     """`host0.home.arpa 10.0.0.1` ...: one server certificate per line, two names each."""
-    path.write_text("".join(f"host{i}.home.arpa 10.{i // 62500}.{i // 250 % 250}.{i % 250 + 1}\n"
-                            for i in range(count)))
+    path.write_text(
+        "".join(f"host{i}.home.arpa 10.{i // 62500}.{i // 250 % 250}.{i % 250 + 1}\n" for i in range(count))
+    )
     return path
 
 
@@ -161,12 +188,24 @@ def figure_2(plan: Plan, work: Path) -> tuple[list[Row], Path]:
     say(f"figure 2: {plan.inproc_count} certificates in one process")
     home = work / "inproc"
     new_store(home)
-    out = subprocess.run([str(PYTHON), str(BENCH / "inproc.py"), "issue", str(home),
-                          str(plan.inproc_count)], env=child_env(), capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [str(PYTHON), str(BENCH / "inproc.py"), "issue", str(home), str(plan.inproc_count)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     inproc = Samples("ms", json.loads(out))
-    rows = [Row("2", "in-process issuance (the TUI's path), EC P-256, commit included",
-                inproc, "per certificate", f"<= {INPROC_MS:g} ms", inproc.median <= INPROC_MS)]
+    rows = [
+        Row(
+            "2",
+            "in-process issuance (the TUI's path), EC P-256, commit included",
+            inproc,
+            "per certificate",
+            f"<= {INPROC_MS:g} ms",
+            inproc.median <= INPROC_MS,
+        )
+    ]
     per_cert = {n: Samples("ms") for n in plan.from_sizes}
     rate = {n: Samples("certs/s") for n in plan.from_sizes}
     big = work / "big"
@@ -175,8 +214,18 @@ def figure_2(plan: Plan, work: Path) -> tuple[list[Row], Path]:
             say(f"figure 2: issue --from with {n:,} names (run {run + 1} of {plan.from_runs})")
             home = work / f"from-{n}-{run}"
             new_store(home)
-            ms = timed_ms([CERTTUI, "--home", str(home), "issue", "--from",
-                           str(names_file(work / f"names-{n}.txt", n))], child_env(), work)
+            ms = timed_ms(
+                [
+                    CERTTUI,
+                    "--home",
+                    str(home),
+                    "issue",
+                    "--from",
+                    str(names_file(work / f"names-{n}.txt", n)),
+                ],
+                child_env(),
+                work,
+            )
             per_cert[n].add(ms / n)
             rate[n].add(n / ms * 1000)
             if n == max(plan.from_sizes):
@@ -186,9 +235,16 @@ def figure_2(plan: Plan, work: Path) -> tuple[list[Row], Path]:
                 shutil.rmtree(home)
     for n in plan.from_sizes:
         s = per_cert[n]
-        rows.append(Row("2", f"`issue --from` with {n:,} names", s,
-                        f"{rate[n].median:,.0f} certs/s", f"<= {FROM_MS_PER_CERT:g} ms per cert",
-                        s.median <= FROM_MS_PER_CERT))
+        rows.append(
+            Row(
+                "2",
+                f"`issue --from` with {n:,} names",
+                s,
+                f"{rate[n].median:,.0f} certs/s",
+                f"<= {FROM_MS_PER_CERT:g} ms per cert",
+                s.median <= FROM_MS_PER_CERT,
+            )
+        )
     return rows, big
 
 
@@ -198,17 +254,25 @@ def figure_2(plan: Plan, work: Path) -> tuple[list[Row], Path]:
 def figure_3(plan: Plan, big: Path, size: int, work: Path) -> list[Row]:
     say(f"figure 3: list --json with {size:,} certificates, {plan.rounds} interleaved rounds")
     env = child_env()
-    samples = interleaved({
-        "list": lambda n: timed_ms([CERTTUI, "--home", str(big), "list", "--json"], env, work),
-        "bare": lambda n: timed_ms([str(PYTHON), "-c", "import sqlite3, json"], env, work),
-    }, plan.rounds)
+    samples = interleaved(
+        {
+            "list": lambda n: timed_ms([CERTTUI, "--home", str(big), "list", "--json"], env, work),
+            "bare": lambda n: timed_ms([str(PYTHON), "-c", "import sqlite3, json"], env, work),
+        },
+        plan.rounds,
+    )
     bare, listing = samples["bare"], samples["list"]
     limit = LIST_FACTOR * bare.median + LIST_EXTRA_MS
     return [
         Row("3", 'floor: `python -c "import sqlite3, json"`', bare),
-        Row("3", f"`certtui list --json`, {size:,} certificates", listing,
+        Row(
+            "3",
+            f"`certtui list --json`, {size:,} certificates",
+            listing,
             f"{ratio(listing, bare):.2f}x floor",
-            f"<= 2x floor + 100 ms ({limit:.0f} ms)", listing.median <= limit),
+            f"<= 2x floor + 100 ms ({limit:.0f} ms)",
+            listing.median <= limit,
+        ),
     ]
 
 
@@ -249,16 +313,17 @@ def figure_4_5(plan: Plan, term: Terminal, small: Path, big: Path, size: int) ->
 
     def widened(screen: str) -> bool:
         found = hosts(screen)
-        return all(n.startswith("12") for n in found) and any(
-            not n.startswith("123") for n in found)
+        return all(n.startswith("12") for n in found) and any(not n.startswith("123") for n in found)
 
     minimal, root_only, big_start = Samples("ms"), Samples("ms"), Samples("ms")
     minimal_key, filter_key = Samples("ms"), Samples("ms")
     rss, minimal_rss = Samples("MB"), Samples("MB")
     for run in range(plan.tui_runs + 1):
         warm = run == 0
-        say(f"figures 4-5: TUI starts in tmux, round {run} of {plan.tui_runs}"
-            + (" (warm-up)" if warm else ""))
+        say(
+            f"figures 4-5: TUI starts in tmux, round {run} of {plan.tui_runs}"
+            + (" (warm-up)" if warm else "")
+        )
         pane = term.start([str(PYTHON), str(BENCH / "minimal_app.py")], env)
         ms = first_screen(pane, "minimal app ready")
         time.sleep(SETTLE_S)
@@ -299,19 +364,39 @@ def figure_4_5(plan: Plan, term: Terminal, small: Path, big: Path, size: int) ->
     r_small, r_big = ratio(root_only, minimal), ratio(big_start, minimal)
     return [
         Row("4", "floor: minimal Textual app, one label on screen", minimal),
-        Row("4", "TUI first rows, store with its root only", root_only,
-            f"{r_small:.2f}x minimal app", f"<= {ROOT_ONLY_VS_MINIMAL}x minimal app",
-            r_small <= ROOT_ONLY_VS_MINIMAL),
-        Row("4", f"TUI first rows, {size:,} certificates", big_start,
-            f"{r_big:.2f}x minimal app", f"<= {BIG_VS_MINIMAL:g}x minimal app",
-            r_big <= BIG_VS_MINIMAL),
+        Row(
+            "4",
+            "TUI first rows, store with its root only",
+            root_only,
+            f"{r_small:.2f}x minimal app",
+            f"<= {ROOT_ONLY_VS_MINIMAL}x minimal app",
+            r_small <= ROOT_ONLY_VS_MINIMAL,
+        ),
+        Row(
+            "4",
+            f"TUI first rows, {size:,} certificates",
+            big_start,
+            f"{r_big:.2f}x minimal app",
+            f"<= {BIG_VS_MINIMAL:g}x minimal app",
+            r_big <= BIG_VS_MINIMAL,
+        ),
         Row("4", "floor: minimal Textual app, one key press to screen", minimal_key),
-        Row("4", f"filter keystroke on {size:,} rows, to screen", filter_key,
-            f"{ratio(filter_key, minimal_key):.2f}x minimal app", f"<= {FILTER_KEY_MS:g} ms",
-            filter_key.median <= FILTER_KEY_MS),
-        Row("5", f"peak RSS of the TUI, {size:,} certificates", rss,
-            f"minimal app: {minimal_rss.median:.0f} MB", f"<= {PEAK_RSS_MB:g} MB",
-            rss.median <= PEAK_RSS_MB),
+        Row(
+            "4",
+            f"filter keystroke on {size:,} rows, to screen",
+            filter_key,
+            f"{ratio(filter_key, minimal_key):.2f}x minimal app",
+            f"<= {FILTER_KEY_MS:g} ms",
+            filter_key.median <= FILTER_KEY_MS,
+        ),
+        Row(
+            "5",
+            f"peak RSS of the TUI, {size:,} certificates",
+            rss,
+            f"minimal app: {minimal_rss.median:.0f} MB",
+            f"<= {PEAK_RSS_MB:g} MB",
+            rss.median <= PEAK_RSS_MB,
+        ),
     ]
 
 
@@ -327,8 +412,9 @@ def figure_6(plan: Plan, term: Terminal, small: Path) -> list[Row]:
 
     env = child_env(TERM="xterm-256color")
     # Loopback only: the server listens on 127.0.0.1 and the QR names it.
-    argv = tui_argv(small, "--bind", "127.0.0.1", "--port", "0", "--tls-port", "0",
-                    "--advertise", "127.0.0.1")
+    argv = tui_argv(
+        small, "--bind", "127.0.0.1", "--port", "0", "--tls-port", "0", "--advertise", "127.0.0.1"
+    )
     qr = Samples("ms")
     landing, profile = Samples("req/s"), Samples("req/s")
     idle_key, loaded_key = Samples("ms"), Samples("ms")
@@ -348,16 +434,27 @@ def figure_6(plan: Plan, term: Terminal, small: Path) -> list[Row]:
             say(f"figure 6: {plan.load_windows} windows of {plan.load_seconds:g} s per route on {url}")
             for _ in range(plan.load_windows):
                 for route, samples in (("", landing), ("root.mobileconfig", profile)):
-                    samples.add(loaded(pane, partial(requests_per_second, url + route,
-                                                     plan.load_seconds), loaded_key))
+                    samples.add(
+                        loaded(pane, partial(requests_per_second, url + route, plan.load_seconds), loaded_key)
+                    )
         pane.close()
     return [
         Row("6", "enrollment: landing page, local aiohttp client on 127.0.0.1", landing),
         Row("6", "enrollment: iOS profile (.mobileconfig)", profile),
-        Row("6", "TUI key press (`?` help) while serving that load", loaded_key,
-            f"idle: {idle_key.median:.0f} ms"),
-        Row("6", "`p` until the QR code is on screen, unlocked store", qr, "",
-            f"<= {QR_MS:g} ms", qr.median <= QR_MS),
+        Row(
+            "6",
+            "TUI key press (`?` help) while serving that load",
+            loaded_key,
+            f"idle: {idle_key.median:.0f} ms",
+        ),
+        Row(
+            "6",
+            "`p` until the QR code is on screen, unlocked store",
+            qr,
+            "",
+            f"<= {QR_MS:g} ms",
+            qr.median <= QR_MS,
+        ),
     ]
 
 
@@ -389,13 +486,25 @@ def loaded(pane: Pane, load: Callable[[], float], keys: Samples) -> float:
 
 def figure_7(plan: Plan) -> list[Row]:
     say("figure 7: the KDF per passphrase check")
-    out = json.loads(subprocess.run([str(PYTHON), str(BENCH / "inproc.py"), "kdf",
-                                     str(plan.kdf_runs)], env=child_env(), capture_output=True,
-                                    text=True, check=True).stdout)
-    params = (f"Argon2id, {out['memory_kib'] // 1024} MiB, {out['iterations']} passes, "
-              f"{out['lanes']} lanes")
-    return [Row("7", "unlock: one passphrase check (KDF + check value)", Samples("ms", out["ms"]),
-                params, "higher costs an attacker more")]
+    out = json.loads(
+        subprocess.run(
+            [str(PYTHON), str(BENCH / "inproc.py"), "kdf", str(plan.kdf_runs)],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    params = f"Argon2id, {out['memory_kib'] // 1024} MiB, {out['iterations']} passes, {out['lanes']} lanes"
+    return [
+        Row(
+            "7",
+            "unlock: one passphrase check (KDF + check value)",
+            Samples("ms", out["ms"]),
+            params,
+            "higher costs an attacker more",
+        )
+    ]
 
 
 # -- the run ----------------------------------------------------------------------------
@@ -411,12 +520,20 @@ def machine() -> dict[str, str]:
     os_name = platform.platform()
     try:
         with open("/etc/os-release", encoding="utf-8") as release:
-            os_name = next(line.split("=", 1)[1].strip().strip('"') for line in release
-                           if line.startswith("PRETTY_NAME="))
+            os_name = next(
+                line.split("=", 1)[1].strip().strip('"')
+                for line in release
+                if line.startswith("PRETTY_NAME=")
+            )
     except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
-            "os": os_name, "kernel": platform.release()}
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "os": os_name,
+        "kernel": platform.release(),
+    }
 
 
 def load_average() -> str:
@@ -426,8 +543,14 @@ def load_average() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run: few rounds, small stores")
-    parser.add_argument("--only", type=int, nargs="+", choices=range(1, 8), metavar="N",
-                        help="measure only these figures (1-7); the README's table has all")
+    parser.add_argument(
+        "--only",
+        type=int,
+        nargs="+",
+        choices=range(1, 8),
+        metavar="N",
+        help="measure only these figures (1-7); the README's table has all",
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results.json")
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
@@ -435,8 +558,9 @@ def main() -> None:
     if shutil.which("tmux") is None:
         sys.exit("tmux is needed for the TUI figures: sudo apt-get install -y tmux")
     # Bytecode caches, as `pip install` leaves them for an installed certtui.
-    subprocess.run([str(PYTHON), "-m", "compileall", "-q", str(REPO / "certtui")], check=True,
-                   env=child_env())
+    subprocess.run(
+        [str(PYTHON), "-m", "compileall", "-q", str(REPO / "certtui")], check=True, env=child_env()
+    )
     started, load_before = time.strftime("%Y-%m-%dT%H:%M:%S%z"), load_average()
     skipped: list[str] = []
     term = Terminal()
@@ -454,9 +578,19 @@ def main() -> None:
                 rows += fig2
             elif only & {3, 4, 5}:
                 new_store(big)
-                subprocess.run([CERTTUI, "--home", str(big), "issue", "--from",
-                                str(names_file(work / "names.txt", size))], env=child_env(),
-                               check=True, capture_output=True)
+                subprocess.run(
+                    [
+                        CERTTUI,
+                        "--home",
+                        str(big),
+                        "issue",
+                        "--from",
+                        str(names_file(work / "names.txt", size)),
+                    ],
+                    env=child_env(),
+                    check=True,
+                    capture_output=True,
+                )
             if 3 in only:
                 rows += figure_3(plan, big, size, work)
             if only & {4, 5, 6}:
@@ -471,14 +605,22 @@ def main() -> None:
             term.close()
     info = machine()
     command = " ".join(["python bench/run.py", *sys.argv[1:]])
-    result = {"command": command, "started": started, "machine": info, "plan": asdict(plan),
-              "load_average": {"before": load_before, "after": load_average()},
-              "skipped": skipped, "rows": [row.to_json() for row in rows]}
+    result = {
+        "command": command,
+        "started": started,
+        "machine": info,
+        "plan": asdict(plan),
+        "load_average": {"before": load_before, "after": load_average()},
+        "skipped": skipped,
+        "rows": [row.to_json() for row in rows],
+    }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(markdown(rows))
     print()
-    print(f"{info['cpu']}, {info['cores']} cores; Python {info['python']}; {info['os']} "
-          f"(kernel {info['kernel']}). Load average {load_before} before, {load_average()} after.")
+    print(
+        f"{info['cpu']}, {info['cores']} cores; Python {info['python']}; {info['os']} "
+        f"(kernel {info['kernel']}). Load average {load_before} before, {load_average()} after."
+    )
     for line in skipped:
         print(f"skipped {line}")
     print(f"wrote {args.out}")

@@ -30,8 +30,14 @@ class Samples:
         return max(self.values)
 
     def to_json(self) -> dict[str, Any]:
-        return {"unit": self.unit, "median": self.median, "min": self.low, "max": self.high,
-                "n": len(self.values), "values": self.values}
+        return {
+            "unit": self.unit,
+            "median": self.median,
+            "min": self.low,
+            "max": self.high,
+            "n": len(self.values),
+            "values": self.values,
+        }
 
 
 @dataclass
@@ -48,12 +54,26 @@ class Row:
     def cells(self) -> list[str]:
         s = self.samples
         verdict = {True: "yes", False: "**no**", None: ""}[self.met]
-        return [self.figure, self.what, number(s.median, s.unit), number(s.low, s.unit),
-                number(s.high, s.unit), self.compared, self.budget, verdict]
+        return [
+            self.figure,
+            self.what,
+            number(s.median, s.unit),
+            number(s.low, s.unit),
+            number(s.high, s.unit),
+            self.compared,
+            self.budget,
+            verdict,
+        ]
 
     def to_json(self) -> dict[str, Any]:
-        return {"figure": self.figure, "what": self.what, **self.samples.to_json(),
-                "compared": self.compared, "budget": self.budget, "met": self.met}
+        return {
+            "figure": self.figure,
+            "what": self.what,
+            **self.samples.to_json(),
+            "compared": self.compared,
+            "budget": self.budget,
+            "met": self.met,
+        }
 
 
 HEADER = ["#", "measurement", "median", "min", "max", "compared", "budget", "met"]
@@ -72,8 +92,10 @@ def number(value: float, unit: str) -> str:
 
 def markdown(rows: list[Row]) -> str:
     """The table as GitHub Markdown, numbers right-aligned."""
-    lines = ["| " + " | ".join(HEADER) + " |",
-             "|" + "|".join(["---", "---", "---:", "---:", "---:", "---", "---", "---"]) + "|"]
+    lines = [
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "|".join(["---", "---", "---:", "---:", "---:", "---", "---", "---"]) + "|",
+    ]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
     return "\n".join(lines)
 

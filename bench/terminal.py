@@ -29,8 +29,7 @@ class Terminal:
         self._tmux("new-session", "-d", "-s", "keeper", "sleep 86400")
 
     def _tmux(self, *args: str) -> str:
-        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=False)
         return done.stdout
 
     def close(self) -> None:

@@ -64,9 +64,7 @@ def read_secret_file(path: str | os.PathLike[str], label: str, what: str = "pass
         raise CerttuiError(f"{label} ({path}) is not UTF-8 text; write the {what} as text") from None
     secret = text.split("\n", 1)[0].removesuffix("\r")
     if not secret:
-        raise CerttuiError(
-            f"{label} ({path}) holds an empty {what}; put it on the file's first line"
-        )
+        raise CerttuiError(f"{label} ({path}) holds an empty {what}; put it on the file's first line")
     return secret
 
 
@@ -79,8 +77,7 @@ def read_passphrase(
         return read_secret_file(env, f"${env_name}")
     if not sys.stdin.isatty():
         raise CerttuiError(
-            f"a passphrase is needed but stdin is not a terminal; set ${env_name} to a file "
-            "holding it"
+            f"a passphrase is needed but stdin is not a terminal; set ${env_name} to a file holding it"
         )
     secret = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
     if not secret:
@@ -92,10 +89,20 @@ def read_passphrase(
 # only when one of its commands runs, or when --help lists them all: `certtui issue` skips
 # asyncio (enroll) and the checklist's CLI, about 40 ms of the 130 it may take.
 COMMAND_MODULES: dict[str, str] = {
-    "init": "pki", "issue": "pki", "list": "pki", "show": "pki", "renew": "pki",
-    "locate": "pki", "backup": "pki",
-    "revoke": "lifecycle", "crl": "lifecycle", "export": "lifecycle",
-    "import-ca": "adopt", "import": "adopt", "sign": "adopt", "passwd": "adopt",
+    "init": "pki",
+    "issue": "pki",
+    "list": "pki",
+    "show": "pki",
+    "renew": "pki",
+    "locate": "pki",
+    "backup": "pki",
+    "revoke": "lifecycle",
+    "crl": "lifecycle",
+    "export": "lifecycle",
+    "import-ca": "adopt",
+    "import": "adopt",
+    "sign": "adopt",
+    "passwd": "adopt",
     "restore": "adopt",
     "check": "check",
     "enroll": "enroll",
@@ -121,8 +128,11 @@ class CerttuiGroup(click.Group):
     @property  # type: ignore[override]
     def commands(self) -> dict[str, click.Command]:
         """Every subcommand, all modules imported (for introspection; running one imports one)."""
-        return {name: command for name in sorted(COMMAND_MODULES)
-                if (command := self.get_command(None, name)) is not None}
+        return {
+            name: command
+            for name in sorted(COMMAND_MODULES)
+            if (command := self.get_command(None, name)) is not None
+        }
 
     @commands.setter
     def commands(self, value: dict[str, click.Command]) -> None:
@@ -149,8 +159,9 @@ class CerttuiGroup(click.Group):
 @enrollment_options
 @click.version_option(__version__, prog_name="certtui")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, bind: str, port: int, tls_port: int,
-        advertise: str | None) -> None:
+def cli(
+    ctx: click.Context, home: str | None, bind: str, port: int, tls_port: int, advertise: str | None
+) -> None:
     """certtui: a private PKI for the home lab, trusted by phones on the first try.
 
     Run with no command to open the terminal UI.
@@ -160,8 +171,9 @@ def cli(ctx: click.Context, home: str | None, bind: str, port: int, tls_port: in
         # Textual costs about 0.3 s to import; only the TUI path pays for it.
         from certtui.tui.app import run_tui
 
-        run_tui(ctx.obj, enroll_bind=bind, enroll_port=port, enroll_tls_port=tls_port,
-                enroll_advertise=advertise)
+        run_tui(
+            ctx.obj, enroll_bind=bind, enroll_port=port, enroll_tls_port=tls_port, enroll_advertise=advertise
+        )
 
 
 def main() -> None:

@@ -53,49 +53,74 @@ def build_demo_store(path: Path, *, leaves: int | None = None) -> Store:
     from certtui.core.revocation import revoke
 
     root_key, int_key = _key(1), _key(2)
-    nc = namesmod.name_constraints_extension(
-        [namesmod.parse_constraint(c) for c in DEMO_CONSTRAINTS]
-    )
+    nc = namesmod.name_constraints_extension([namesmod.parse_constraint(c) for c in DEMO_CONSTRAINTS])
     ids: dict[str, str] = {}
 
     def populate(store: Store) -> None:
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Home Lab Root CA")])
         start = DEMO_NOW - timedelta(days=400)
         with store.write():
-            root = _build(subject=name, issuer=name, public_key=root_key.public_key(),
-                          signer=root_key, serial=_serial(1), not_before=start,
-                          days=profiles.ROOT_DAYS,
-                          extensions=profiles.root_extensions(root_key.public_key(), nc))
-            ids["root"] = store.add_certificate(root, kind=Kind.ROOT, names=(), issuer_id=None,
-                                                key=root_key, action="init")
+            root = _build(
+                subject=name,
+                issuer=name,
+                public_key=root_key.public_key(),
+                signer=root_key,
+                serial=_serial(1),
+                not_before=start,
+                days=profiles.ROOT_DAYS,
+                extensions=profiles.root_extensions(root_key.public_key(), nc),
+            )
+            ids["root"] = store.add_certificate(
+                root, kind=Kind.ROOT, names=(), issuer_id=None, key=root_key, action="init"
+            )
             store.set_meta("root", ids["root"])
-            plan = IssuePlan(Kind.INTERMEDIATE, Names(), "Home Lab Intermediate",
-                             profiles.INTERMEDIATE_DAYS, KeySpec.EC256, ids["root"], None)
+            plan = IssuePlan(
+                Kind.INTERMEDIATE,
+                Names(),
+                "Home Lab Intermediate",
+                profiles.INTERMEDIATE_DAYS,
+                KeySpec.EC256,
+                ids["root"],
+                None,
+            )
             inter = build_certificate(plan, int_key.public_key(), root, root_key, _serial(2), start)
-            ids["int"] = store.add_certificate(inter, kind=Kind.INTERMEDIATE, names=(),
-                                               issuer_id=ids["root"], key=int_key, action="init")
+            ids["int"] = store.add_certificate(
+                inter, kind=Kind.INTERMEDIATE, names=(), issuer_id=ids["root"], key=int_key, action="init"
+            )
             store.set_meta("default_issuer", ids["int"])
         for n, (names, kind, days, age) in enumerate(LEAVES[:leaves], start=10):
             parsed = namesmod.parse_names(names)
-            p = IssuePlan(kind, parsed, namesmod.common_name(parsed), days, KeySpec.EC256,
-                          ids["int"], None)
+            p = IssuePlan(kind, parsed, namesmod.common_name(parsed), days, KeySpec.EC256, ids["int"], None)
             key = _key(n)
-            cert = build_certificate(p, key.public_key(), inter, int_key, _serial(n),
-                                     DEMO_NOW - timedelta(days=age))
+            cert = build_certificate(
+                p, key.public_key(), inter, int_key, _serial(n), DEMO_NOW - timedelta(days=age)
+            )
             with store.write():
-                ids[names[0]] = store.add_certificate(cert, kind=kind, names=parsed.values(),
-                                                      issuer_id=ids["int"], key=key)
+                ids[names[0]] = store.add_certificate(
+                    cert, kind=kind, names=parsed.values(), issuer_id=ids["int"], key=key
+                )
         # A certificate from elsewhere, watched without its key: a router's own self-signed one.
         other_key = _key(99)
         other = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fritz.box")])
         foreign = _build(
-            subject=other, issuer=other, public_key=other_key.public_key(), signer=other_key,
-            serial=4242, not_before=DEMO_NOW - timedelta(days=700), days=7300,
+            subject=other,
+            issuer=other,
+            public_key=other_key.public_key(),
+            signer=other_key,
+            serial=4242,
+            not_before=DEMO_NOW - timedelta(days=700),
+            days=7300,
             extensions=[(x509.SubjectAlternativeName([x509.DNSName("fritz.box")]), False)],
         )
         with store.write():
-            store.add_certificate(foreign, kind=Kind.SERVER, names=("fritz.box",),
-                                  issuer_id=None, external=True, action="import")
+            store.add_certificate(
+                foreign,
+                kind=Kind.SERVER,
+                names=("fritz.box",),
+                issuer_id=None,
+                external=True,
+                action="import",
+            )
 
     store = Store.create(path, DEMO_PASSPHRASE, populate)
     store.unlock(DEMO_PASSPHRASE)

@@ -104,9 +104,7 @@ class Cli:
         return assert_user_error(result.exit_code, result.stdout, result.stderr, result.exception)
 
 
-def assert_user_error(
-    code: int, stdout: str, stderr: str, exception: BaseException | None = None
-) -> str:
+def assert_user_error(code: int, stdout: str, stderr: str, exception: BaseException | None = None) -> str:
     """Exit 2, one stderr line `error: ...`, no traceback anywhere; returns the message."""
     assert code == 2, (code, stdout, stderr, exception)
     if exception is not None:
@@ -184,19 +182,28 @@ def store_is_whole(db: Path) -> tuple[int, int]:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         # Every certificate issued here has its key row ...
-        assert conn.execute(
-            "SELECT c.id FROM certificates c LEFT JOIN keys k ON k.id = c.key_id "
-            "WHERE c.key_id IS NULL OR k.id IS NULL"
-        ).fetchall() == []
+        assert (
+            conn.execute(
+                "SELECT c.id FROM certificates c LEFT JOIN keys k ON k.id = c.key_id "
+                "WHERE c.key_id IS NULL OR k.id IS NULL"
+            ).fetchall()
+            == []
+        )
         # ... and every key row its certificate: none is left pending.
-        assert conn.execute(
-            "SELECT k.id FROM keys k LEFT JOIN certificates c ON c.key_id = k.id WHERE c.id IS NULL"
-        ).fetchall() == []
+        assert (
+            conn.execute(
+                "SELECT k.id FROM keys k LEFT JOIN certificates c ON c.key_id = k.id WHERE c.id IS NULL"
+            ).fetchall()
+            == []
+        )
         # Names and the audit event came in the same transaction as the certificate.
-        assert conn.execute(
-            "SELECT n.cert_id FROM cert_names n LEFT JOIN certificates c ON c.id = n.cert_id "
-            "WHERE c.id IS NULL"
-        ).fetchall() == []
+        assert (
+            conn.execute(
+                "SELECT n.cert_id FROM cert_names n LEFT JOIN certificates c ON c.id = n.cert_id "
+                "WHERE c.id IS NULL"
+            ).fetchall()
+            == []
+        )
         certs = conn.execute("SELECT count(*) FROM certificates").fetchone()[0]
         made = "SELECT count(*) FROM events WHERE action IN ('init', 'issue')"
         assert conn.execute(made).fetchone()[0] == certs

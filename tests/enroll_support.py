@@ -75,7 +75,10 @@ async def exchange(
 ) -> bytes:
     """Send `data` to HOST:port (HTTPS with `ssl_ctx`) and read until the server closes."""
     reader, writer = await asyncio.open_connection(
-        HOST, port, ssl=ssl_ctx, server_hostname=HOST if ssl_ctx else None,
+        HOST,
+        port,
+        ssl=ssl_ctx,
+        server_hostname=HOST if ssl_ctx else None,
         local_addr=(source, 0) if source else None,
     )
     try:
@@ -86,8 +89,7 @@ async def exchange(
         writer.close()
 
 
-async def get(port: int, path: str, user_agent: str | None = None, method: str = "GET",
-              **kw: Any) -> Reply:
+async def get(port: int, path: str, user_agent: str | None = None, method: str = "GET", **kw: Any) -> Reply:
     return parse(await exchange(port, request(path, method, user_agent), **kw))
 
 
@@ -108,8 +110,14 @@ async def start_session(store: Store, *, with_trust: bool = True, **kw: Any) -> 
     planned = trust.plan_test(store, HOST)
     test = trust.sign_test(store, planned.plan) if with_trust and planned.plan else None
     session = EnrollmentSession(
-        RootInfo.from_store(store), advertise=HOST, bind=HOST, port=0, tls_port=0,
-        trust=test, trust_skipped=planned.skipped, **kw,
+        RootInfo.from_store(store),
+        advertise=HOST,
+        bind=HOST,
+        port=0,
+        tls_port=0,
+        trust=test,
+        trust_skipped=planned.skipped,
+        **kw,
     )
     await session.start()
     return session

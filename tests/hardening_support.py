@@ -41,11 +41,7 @@ def dump(db: Path) -> list[str]:
 
 def folder(path: Path) -> dict[str, int]:
     """The files in a folder and their sizes (the WAL and shm come and go; they are left out)."""
-    return {
-        p.name: p.stat().st_size
-        for p in sorted(path.iterdir())
-        if not p.name.endswith(("-wal", "-shm"))
-    }
+    return {p.name: p.stat().st_size for p in sorted(path.iterdir()) if not p.name.endswith(("-wal", "-shm"))}
 
 
 def made_ca(name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -63,9 +59,17 @@ def made_ca(name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         .not_valid_after(now + timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                          crl_sign=True, encipher_only=False, decipher_only=False),
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)

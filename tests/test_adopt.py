@@ -41,8 +41,13 @@ needs_tools = pytest.mark.skipif(
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
     done = subprocess.run(
-        list(args), env={**os.environ, **(env or {})}, cwd=cwd, capture_output=True, text=True,
-        timeout=TOOL_TIMEOUT_S, check=False,
+        list(args),
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TOOL_TIMEOUT_S,
+        check=False,
     )
     assert done.returncode == 0, (args, done.stdout, done.stderr)
     return done.stdout
@@ -89,10 +94,23 @@ def mkcert(tmp_path_factory: pytest.TempPathFactory) -> Mkcert:
     assert MKCERT is not None
     where = tmp_path_factory.mktemp("mkcert")
     env = {"CAROOT": str(where / "caroot")}
-    run(MKCERT, "-cert-file", "leaf.pem", "-key-file", "leaf-key.pem", "mkleaf.home.arpa",
-        "192.168.1.20", env=env, cwd=where)
-    return Mkcert(where / "caroot" / "rootCA.pem", where / "caroot" / "rootCA-key.pem",
-                  where / "leaf.pem", where / "leaf-key.pem")
+    run(
+        MKCERT,
+        "-cert-file",
+        "leaf.pem",
+        "-key-file",
+        "leaf-key.pem",
+        "mkleaf.home.arpa",
+        "192.168.1.20",
+        env=env,
+        cwd=where,
+    )
+    return Mkcert(
+        where / "caroot" / "rootCA.pem",
+        where / "caroot" / "rootCA-key.pem",
+        where / "leaf.pem",
+        where / "leaf-key.pem",
+    )
 
 
 def make_easyrsa(where: Path, cn: str, passphrase: str | None = None, *extra: str) -> EasyRsa:
@@ -119,8 +137,9 @@ def easyrsa(tmp_path_factory: pytest.TempPathFactory) -> EasyRsa:
 @pytest.fixture(scope="module")
 def easyrsa_encrypted(tmp_path_factory: pytest.TempPathFactory) -> EasyRsa:
     """A real easy-rsa PKI whose CA key is encrypted (easy-rsa's default)."""
-    return make_easyrsa(tmp_path_factory.mktemp("easyrsa-enc"), "Easy-RSA Encrypted CA",
-                        EASYRSA_KEY_PASSPHRASE)
+    return make_easyrsa(
+        tmp_path_factory.mktemp("easyrsa-enc"), "Easy-RSA Encrypted CA", EASYRSA_KEY_PASSPHRASE
+    )
 
 
 def issue_leaf(cli: Cli, tmp_path: Path, name: str) -> Path:
@@ -211,9 +230,7 @@ def test_easyrsa_ca_with_an_openssl_text_preamble(
 
 
 @needs_tools
-def test_easyrsa_sub_ca_becomes_the_default_issuer(
-    cli: Cli, passphrase_file: Path, tmp_path: Path
-) -> None:
+def test_easyrsa_sub_ca_becomes_the_default_issuer(cli: Cli, passphrase_file: Path, tmp_path: Path) -> None:
     """easy-rsa's own sub-CA flow: build-ca subca, import-req, sign-req ca."""
     root = make_easyrsa(tmp_path / "root", "Easy-RSA Root")
     sub = make_easyrsa(tmp_path / "sub", "Easy-RSA Sub", None, "subca")
@@ -294,8 +311,13 @@ def _self_signed_ca(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> x509
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Parser CA")])
     now = utcnow()
     return (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(1).not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=30))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -321,13 +343,14 @@ _SECRET = b"key secret"
     ],
 )
 def test_every_key_format_loads(
-    curve: bool, encoding: serialization.Encoding, fmt: serialization.PrivateFormat, encrypted: bool,
+    curve: bool,
+    encoding: serialization.Encoding,
+    fmt: serialization.PrivateFormat,
+    encrypted: bool,
     label: bytes,
 ) -> None:
     key = ec.generate_private_key(ec.SECP256R1()) if curve else rsa.generate_private_key(65537, 2048)
-    algorithm = (
-        serialization.BestAvailableEncryption(_SECRET) if encrypted else serialization.NoEncryption()
-    )
+    algorithm = serialization.BestAvailableEncryption(_SECRET) if encrypted else serialization.NoEncryption()
     data = key.private_bytes(encoding, fmt, algorithm)
     assert data.startswith(label)
     if encrypted:
@@ -335,8 +358,9 @@ def test_every_key_format_loads(
             adopt.load_private_key(data, "k")
         with pytest.raises(CerttuiError, match="the key passphrase is wrong"):
             adopt.load_private_key(data, "k", b"wrong")
-    loaded = adopt.load_private_key(b"some words before\n" + data if encoding is _PEM else data, "k",
-                                    _SECRET if encrypted else None)
+    loaded = adopt.load_private_key(
+        b"some words before\n" + data if encoding is _PEM else data, "k", _SECRET if encrypted else None
+    )
     assert loaded.private_numbers() == key.private_numbers()  # type: ignore[union-attr]
     # The certificate beside it, PEM with text around it or DER, matches it.
     cert = _self_signed_ca(key)
@@ -437,8 +461,13 @@ def test_import_keeps_a_certificate_whose_extensions_do_not_decode(
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dup.home.arpa")])
     now = utcnow()
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(7).not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=30))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=30))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("dup.home.arpa")]), critical=False)
         .add_extension(decoy, critical=False)
         .sign(key, hashes.SHA256())

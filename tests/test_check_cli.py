@@ -103,10 +103,12 @@ def pki(home: Path, tmp_path: Path) -> Pki:
     (files / "root.pem").write_bytes(root.public_bytes(PEM))
     (files / "leaf.pem").write_bytes(leaf.public_bytes(PEM))
     (files / "bundle.pem").write_bytes(leaf.public_bytes(PEM) + inter.public_bytes(PEM))
-    (files / "leaf.key").write_bytes(key.private_bytes(PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
-    return Pki(home, leaf_id, files / "root.pem", files / "leaf.pem", files / "bundle.pem",
-               files / "leaf.key")
+    (files / "leaf.key").write_bytes(
+        key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return Pki(
+        home, leaf_id, files / "root.pem", files / "leaf.pem", files / "bundle.pem", files / "leaf.key"
+    )
 
 
 # -- store IDs and files ----------------------------------------------------------------------------
@@ -137,16 +139,20 @@ def test_check_a_file_missing_its_intermediate_fails_with_exit_1(pki: Pki) -> No
     assert result.exit_code == 1, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"{pki.leaf_pem}: server certificate nas.home.arpa"
-    tags = [line.split()[0] for line in lines[1:] if line.startswith("  ") and line.split()[0] in
-            ("FAIL", "WARN", "INFO", "pass")]
+    tags = [
+        line.split()[0]
+        for line in lines[1:]
+        if line.startswith("  ") and line.split()[0] in ("FAIL", "WARN", "INFO", "pass")
+    ]
     assert tags[0] == "FAIL" and tags == sorted(tags, key=["FAIL", "WARN", "INFO", "pass"].index)
     assert "  FAIL  chain.complete" in result.stdout
     assert "fix: serve the leaf with its intermediates" in result.stdout
     assert result.stdout.rstrip().endswith("pass")
 
 
-def test_check_files_needs_no_store_and_trusts_root_files(pki: Pki, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_files_needs_no_store_and_trusts_root_files(
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CERTTUI_HOME", str(tmp_path / "nowhere"))
     untrusted = checked(certtui("check", str(pki.bundle_pem), "--json"), 1)
     findings = by_id(untrusted[0])
@@ -154,13 +160,15 @@ def test_check_files_needs_no_store_and_trusts_root_files(pki: Pki, tmp_path: Pa
     assert bad(untrusted[0]) == {"chain.complete": "fail", "chain.trusted": "fail"}
     assert findings["chain.trusted"]["detail"] == "no trusted root to judge against: no store and no --root"
     assert findings["chain.complete"]["detail"].startswith(
-        "ends at Check Root Intermediate, whose issuer CN=Check Root was not sent")
+        "ends at Check Root Intermediate, whose issuer CN=Check Root was not sent"
+    )
     assert "chain.revoked" not in findings
     trusted = checked(certtui("check", str(pki.bundle_pem), "--root", str(pki.root_pem), "--json"), 0)
     assert bad(trusted[0]) == {}
     der = tmp_path / "leaf.der"
-    der.write_bytes(x509.load_pem_x509_certificate(pki.leaf_pem.read_bytes()).public_bytes(
-        serialization.Encoding.DER))
+    der.write_bytes(
+        x509.load_pem_x509_certificate(pki.leaf_pem.read_bytes()).public_bytes(serialization.Encoding.DER)
+    )
     out = checked(certtui("check", str(der), str(pki.bundle_pem), "--root", str(pki.root_pem), "--json"), 1)
     assert [bad(o) for o in out] == [{"chain.complete": "fail", "chain.trusted": "fail"}, {}]
     assert not (tmp_path / "nowhere").exists()
@@ -180,9 +188,13 @@ def _duplicate_extension_pem(path: Path) -> Path:
     decoy = x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.99"), san.public_bytes())
     now = datetime.now(UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(private.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=30))
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=30))
         .add_extension(san, False)
         .add_extension(decoy, False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
@@ -289,7 +301,8 @@ def test_connect_leaf_and_intermediate_passes_chain_complete(pki: Pki) -> None:
     findings = by_id(obj)
     assert bad(obj) == {}
     assert findings["chain.complete"]["detail"] == (
-        "2 certificate(s); Check Root Intermediate is issued by the trusted root Check Root")
+        "2 certificate(s); Check Root Intermediate is issued by the trusted root Check Root"
+    )
     assert findings["server.tls12"]["severity"] == "pass"
     assert findings["server.tls12"]["detail"] in ("negotiated TLSv1.3", "negotiated TLSv1.2")
     assert findings["leaf.san-host"]["detail"] == "IP 127.0.0.1 is an iPAddress entry"
@@ -310,8 +323,16 @@ def test_connect_sends_servername_and_checks_it(
 ) -> None:
     monkeypatch.setenv("CERTTUI_HOME", str(tmp_path / "nowhere"))
     with TlsServer(pki.bundle_pem, pki.key_pem) as server:
-        result = certtui("check", "--connect", f"127.0.0.1:{server.port}", "--servername", "nas.home.arpa",
-                         "--root", str(pki.root_pem), "--json")
+        result = certtui(
+            "check",
+            "--connect",
+            f"127.0.0.1:{server.port}",
+            "--servername",
+            "nas.home.arpa",
+            "--root",
+            str(pki.root_pem),
+            "--json",
+        )
     out = checked(result, 0)
     assert server.names == ["nas.home.arpa"]
     assert by_id(out[0])["leaf.san-host"]["detail"] == "nas.home.arpa matches the DNS name nas.home.arpa"
@@ -322,8 +343,10 @@ def _legacy_handshake_possible(pki: Pki) -> str | None:
     try:
         with TlsServer(pki.bundle_pem, pki.key_pem, legacy=True) as server:
             ctx = tlsprobe._context(False)
-            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw, \
-                    ctx.wrap_socket(raw, server_hostname="nas.home.arpa") as tls:
+            with (
+                socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
+                ctx.wrap_socket(raw, server_hostname="nas.home.arpa") as tls,
+            ):
                 version = tls.version()
     except (ssl.SSLError, OSError) as exc:
         return f"the local OpenSSL refuses a TLS 1.0/1.1 handshake ({exc})"
@@ -365,8 +388,19 @@ def smtp_server(pki: Pki) -> Iterator[int]:
 
 
 def test_connect_starttls_smtp_sees_the_served_chain(pki: Pki, smtp_server: int) -> None:
-    out = checked(certtui("check", "--connect", f"127.0.0.1:{smtp_server}", "--starttls", "smtp",
-                          "--host", "nas.home.arpa", "--json"), 0)
+    out = checked(
+        certtui(
+            "check",
+            "--connect",
+            f"127.0.0.1:{smtp_server}",
+            "--starttls",
+            "smtp",
+            "--host",
+            "nas.home.arpa",
+            "--json",
+        ),
+        0,
+    )
     obj = out[0]
     assert obj["subject"] == "CN=nas.home.arpa"
     findings = by_id(obj)
@@ -432,8 +466,9 @@ class MailServer(TlsServer):
 @pytest.mark.parametrize("protocol", ["imap", "pop3"])
 def test_connect_starttls_imap_and_pop3(pki: Pki, protocol: str) -> None:
     with MailServer(pki.bundle_pem, pki.key_pem, protocol) as server:
-        out = checked(certtui("check", "--connect", f"127.0.0.1:{server.port}", "--starttls", protocol,
-                              "--json"), 0)
+        out = checked(
+            certtui("check", "--connect", f"127.0.0.1:{server.port}", "--starttls", protocol, "--json"), 0
+        )
     findings = by_id(out[0])
     assert bad(out[0]) == {}
     assert findings["chain.complete"]["detail"].startswith("2 certificate(s)")
@@ -454,9 +489,11 @@ def test_get_unverified_chain_reads_the_chain_as_sent(pki: Pki) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    with TlsServer(pki.bundle_pem, pki.key_pem) as server, \
-            socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw, \
-            ctx.wrap_socket(raw) as tls:
+    with (
+        TlsServer(pki.bundle_pem, pki.key_pem) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
+        ctx.wrap_socket(raw) as tls,
+    ):
         chain = tlsprobe.get_unverified_chain(tls)
     assert [c.subject.rfc4514_string() for c in chain] == ["CN=nas.home.arpa", "CN=Check Root Intermediate"]
 
@@ -518,8 +555,9 @@ def test_issue_from_file_refuses_the_whole_batch(pki: Pki, tmp_path: Path) -> No
     assert _names_in_store(pki.home) == before
 
 
-def test_issue_guardrail_runs_before_the_passphrase_is_asked(home: Path, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_issue_guardrail_runs_before_the_passphrase_is_asked(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = tmp_path / "pass"
     secret.write_text("correct horse battery staple\n")
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(secret))

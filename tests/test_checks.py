@@ -95,9 +95,17 @@ def make(
         cert_sign = bool(ca) if ku == "default" else "certsign" in ku
         crl_sign = bool(ca) if ku == "default" else "crlsign" in ku
         builder = builder.add_extension(
-            x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign,
-                          crl_sign=crl_sign, encipher_only=False, decipher_only=False),
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=cert_sign,
+                crl_sign=crl_sign,
+                encipher_only=False,
+                decipher_only=False,
+            ),
             ku_critical,
         )
     if eku is not None:
@@ -107,7 +115,8 @@ def make(
         builder = builder.add_extension(x509.SubjectAlternativeName(general), False)
     if ski:
         builder = builder.add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(private.public_key()), False  # type: ignore[attr-defined]
+            x509.SubjectKeyIdentifier.from_public_key(private.public_key()),
+            False,  # type: ignore[attr-defined]
         )
     if issuer and aki is True:
         ski_value = issuer.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -138,8 +147,13 @@ def intermediate(parent: Made, cn: str = "Test Intermediate", **kw: object) -> M
 def server(parent: Made, names: Sequence[str] = ("nas.home.arpa",), **kw: object) -> Made:
     kw.setdefault("eku", SERVER)
     kw.setdefault("ca", False)
-    return make(names[0] if names else None, issuer=parent, names=names,
-                private=kw.pop("private", key("ec256#leaf")), **kw)  # type: ignore[arg-type]
+    return make(
+        names[0] if names else None,
+        issuer=parent,
+        names=names,
+        private=kw.pop("private", key("ec256#leaf")),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -205,8 +219,16 @@ def test_root_checklist_has_root_rules_and_no_leaf_rules(pki: tuple[Made, Made])
     r, _ = pki
     findings = run(r, roots=[r.cert])
     assert set(findings) == {
-        "root.ca-bc", "root.self-signed", "root.subject-cn", "root.key-usage", "root.key-strength",
-        "root.validity", "root.path-len", "root.ski", "cert.critical-ext", "cert.ext-wellformed",
+        "root.ca-bc",
+        "root.self-signed",
+        "root.subject-cn",
+        "root.key-usage",
+        "root.key-strength",
+        "root.validity",
+        "root.path-len",
+        "root.ski",
+        "cert.critical-ext",
+        "cert.ext-wellformed",
     }
 
 
@@ -279,7 +301,8 @@ def test_root_subject_cn() -> None:
     assert severity(findings, "root.subject-cn") is Severity.FAIL
     assert "--name" in findings["root.subject-cn"].fix
     assert run(root()).get("root.subject-cn") == Finding(
-        "root.subject-cn", Severity.PASS, checks.TITLES["root.subject-cn"], "CN=Test Root", "")
+        "root.subject-cn", Severity.PASS, checks.TITLES["root.subject-cn"], "CN=Test Root", ""
+    )
 
 
 def test_root_key_usage() -> None:
@@ -354,7 +377,9 @@ def test_root_name_constraints() -> None:
     assert inside["root.name-constraints"].detail == "nas.home.arpa fit the constraints of Test Root"
     below = run(intermediate(r), [r], roots=[r.cert])["root.name-constraints"]
     assert (below.severity, below.detail) == (
-        Severity.PASS, "no subjectAltName names to hold against the constraints of Test Root")
+        Severity.PASS,
+        "no subjectAltName names to hold against the constraints of Test Root",
+    )
     odd = x509.NameConstraints(
         permitted_subtrees=[x509.OtherName(x509.ObjectIdentifier("1.2.3.4"), b"\x05\x00")],
         excluded_subtrees=None,
@@ -381,7 +406,8 @@ def test_int_key_strength(pki: tuple[Made, Made]) -> None:
     findings = run(server(weak), [weak], roots=[r.cert])
     assert severity(findings, "int.key-strength") is Severity.FAIL
     assert findings["int.key-strength"].detail == (
-        "Test Intermediate: RSA 1024 bits; Apple requires at least 2048")
+        "Test Intermediate: RSA 1024 bits; Apple requires at least 2048"
+    )
     assert severity(run(server(i), [i], roots=[r.cert]), "int.key-strength") is Severity.PASS
 
 
@@ -389,8 +415,11 @@ def _pem(path: Path, obj: x509.Certificate | object) -> Path:
     if isinstance(obj, x509.Certificate):
         path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
     else:
-        path.write_bytes(obj.private_bytes(  # type: ignore[attr-defined]
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        path.write_bytes(
+            obj.private_bytes(  # type: ignore[attr-defined]
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     return path
 
 
@@ -405,11 +434,37 @@ def openssl_sha1(
     sub_key = _pem(tmp_path / f"{cn}.key", subject_key)
     (tmp_path / "ext.cnf").write_text(f"[v3]\n{extensions}\n")
     csr, out = tmp_path / f"{cn}.csr", tmp_path / f"{cn}.pem"
-    subprocess.run([openssl, "req", "-new", "-key", str(sub_key), "-subj", f"/CN={cn}", "-out", str(csr)],
-                   check=True, capture_output=True)
-    subprocess.run([openssl, "x509", "-req", "-in", str(csr), "-CA", str(ca_pem), "-CAkey", str(ca_key),
-                    "-set_serial", "4660", "-days", "30", "-sha1", "-extfile", str(tmp_path / "ext.cnf"),
-                    "-extensions", "v3", "-out", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [openssl, "req", "-new", "-key", str(sub_key), "-subj", f"/CN={cn}", "-out", str(csr)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            openssl,
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca_pem),
+            "-CAkey",
+            str(ca_key),
+            "-set_serial",
+            "4660",
+            "-days",
+            "30",
+            "-sha1",
+            "-extfile",
+            str(tmp_path / "ext.cnf"),
+            "-extensions",
+            "v3",
+            "-out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
     cert = x509.load_pem_x509_certificate(out.read_bytes())
     assert isinstance(cert.signature_hash_algorithm, hashes.SHA1)
     return cert
@@ -417,16 +472,26 @@ def openssl_sha1(
 
 def test_sig_hash_rules_with_sha1_from_openssl(tmp_path: Path, pki: tuple[Made, Made]) -> None:
     r, i = pki
-    inter = openssl_sha1(tmp_path, r, key("ec256#sha1int"), "SHA1 Intermediate",
-                         "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n"
-                         "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid")
+    inter = openssl_sha1(
+        tmp_path,
+        r,
+        key("ec256#sha1int"),
+        "SHA1 Intermediate",
+        "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid",
+    )
     mid = Made(inter, key("ec256#sha1int"))
     findings = run(server(mid), [mid], roots=[r.cert])
     assert severity(findings, "int.sig-hash") is Severity.FAIL
     assert findings["int.sig-hash"].detail.startswith("SHA1 Intermediate: ecdsa-with-SHA1")
-    leaf = openssl_sha1(tmp_path, i, key("ec256#sha1leaf"), "old.home.arpa",
-                        "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n"
-                        "subjectAltName=DNS:old.home.arpa\nauthorityKeyIdentifier=keyid")
+    leaf = openssl_sha1(
+        tmp_path,
+        i,
+        key("ec256#sha1leaf"),
+        "old.home.arpa",
+        "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n"
+        "subjectAltName=DNS:old.home.arpa\nauthorityKeyIdentifier=keyid",
+    )
     findings = run(leaf, [i], roots=[r.cert])
     assert severity(findings, "leaf.sig-hash") is Severity.FAIL
     assert "SHA1" in findings["leaf.sig-hash"].detail
@@ -444,7 +509,8 @@ def test_chain_complete(pki: tuple[Made, Made]) -> None:
     misordered = run(leaf, [r, i], roots=[r.cert])
     assert severity(misordered, "chain.complete") is Severity.FAIL
     assert misordered["chain.complete"].detail == (
-        "nas.home.arpa is not issued by Test Root, the next certificate given")
+        "nas.home.arpa is not issued by Test Root, the next certificate given"
+    )
     assert severity(run(leaf, [i], roots=[r.cert]), "chain.complete") is Severity.PASS
     assert severity(run(leaf, [i, r]), "chain.complete") is Severity.PASS
 
@@ -478,8 +544,9 @@ def test_chain_trusted(pki: tuple[Made, Made]) -> None:
 def test_leaf_san_present(pki: tuple[Made, Made]) -> None:
     r, i = pki
     assert severity(run(server(i, san=False), [i], roots=[r.cert]), "leaf.san-present") is Severity.FAIL
-    empty = make("nas.home.arpa", issuer=i, ca=False, eku=SERVER,
-                 extra=[(x509.SubjectAlternativeName([]), False)])
+    empty = make(
+        "nas.home.arpa", issuer=i, ca=False, eku=SERVER, extra=[(x509.SubjectAlternativeName([]), False)]
+    )
     findings = run(empty, [i], roots=[r.cert])
     assert severity(findings, "leaf.san-present") is Severity.FAIL
     assert findings["leaf.san-present"].detail.startswith("an empty subjectAltName")
@@ -498,8 +565,14 @@ def test_leaf_san_present(pki: tuple[Made, Made]) -> None:
         (("nas.home.arpa",), (), "other.home.arpa", Severity.FAIL, "not among the DNS names"),
     ],
 )
-def test_leaf_san_host(pki: tuple[Made, Made], names: tuple[str, ...], ips: tuple[str, ...], host: str,
-                       expected: Severity, evidence: str) -> None:
+def test_leaf_san_host(
+    pki: tuple[Made, Made],
+    names: tuple[str, ...],
+    ips: tuple[str, ...],
+    host: str,
+    expected: Severity,
+    evidence: str,
+) -> None:
     r, i = pki
     findings = run(server(i, names, ips=ips), [i], roots=[r.cert], host=host)
     assert severity(findings, "leaf.san-host") is expected
@@ -516,8 +589,14 @@ def test_leaf_san_host_ignores_the_common_name(pki: tuple[Made, Made]) -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("*.lan", Severity.FAIL), ("*.local", Severity.FAIL), ("w*.home.arpa", Severity.FAIL),
-     ("nas.*.arpa", Severity.FAIL), ("*.home.arpa", Severity.PASS), ("nas.home.arpa", Severity.PASS)],
+    [
+        ("*.lan", Severity.FAIL),
+        ("*.local", Severity.FAIL),
+        ("w*.home.arpa", Severity.FAIL),
+        ("nas.*.arpa", Severity.FAIL),
+        ("*.home.arpa", Severity.PASS),
+        ("nas.home.arpa", Severity.PASS),
+    ],
 )
 def test_leaf_wildcard(pki: tuple[Made, Made], name: str, expected: Severity) -> None:
     r, i = pki
@@ -557,8 +636,12 @@ def test_leaf_lifetime_398_is_only_info(pki: tuple[Made, Made]) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "expected"),
-    [("rsa1024", Severity.FAIL), ("ed25519", Severity.FAIL), ("ec521", Severity.WARN),
-     ("ec256", Severity.PASS)],
+    [
+        ("rsa1024", Severity.FAIL),
+        ("ed25519", Severity.FAIL),
+        ("ec521", Severity.WARN),
+        ("ec256", Severity.PASS),
+    ],
 )
 def test_leaf_key_strength(pki: tuple[Made, Made], kind: str, expected: Severity) -> None:
     r, i = pki
@@ -744,12 +827,15 @@ def test_chain_revoked(plain_store: Store) -> None:
     rec = issue(plain_store, IssueRequest(names=("nas.home.arpa",)))
     assert severity(store_findings(plain_store, rec.id), "chain.revoked") is Severity.PASS
     with plain_store.write() as conn:
-        conn.execute("UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE id = ?",
-                     ("2026-05-01T00:00:00Z", "keyCompromise", rec.id))
+        conn.execute(
+            "UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE id = ?",
+            ("2026-05-01T00:00:00Z", "keyCompromise", rec.id),
+        )
     findings = store_findings(plain_store, rec.id)
     assert severity(findings, "chain.revoked") is Severity.FAIL
     assert findings["chain.revoked"].detail == (
-        "nas.home.arpa was revoked on 2026-05-01T00:00:00Z (keyCompromise)")
+        "nas.home.arpa was revoked on 2026-05-01T00:00:00Z (keyCompromise)"
+    )
     # Without a store there is no CRL to consult: the rule does not apply.
     assert "chain.revoked" not in run(plain_store.certificate(rec.id), plain_store.chain(rec.id))
 
@@ -767,6 +853,7 @@ def test_preview_needs_no_unlock_writes_nothing_and_matches_check(store_home: Pa
     try:
         assert not store.unlocked
         before = (len(store.records()), len(store.events()))
+
         def preview(**req: object) -> dict[str, Finding]:
             p = plan(store, IssueRequest(**req))  # type: ignore[arg-type]
             return {f.id: f for f in checks.preview_findings(store, p)}
@@ -788,8 +875,12 @@ def test_preview_needs_no_unlock_writes_nothing_and_matches_check(store_home: Pa
 def test_preview_follows_the_key_type_and_name_constraints(store_home: Path) -> None:
     store = _store(store_home, None, permit=("home.arpa",), key=KeySpec.EC384)
     try:
-        findings = {f.id: f for f in checks.preview_findings(
-            store, plan(store, IssueRequest(names=("nas.home.arpa",), key=KeySpec.RSA2048)))}
+        findings = {
+            f.id: f
+            for f in checks.preview_findings(
+                store, plan(store, IssueRequest(names=("nas.home.arpa",), key=KeySpec.RSA2048))
+            )
+        }
         assert findings["leaf.key-strength"].detail == "RSA 2048"
         assert findings["leaf.sig-hash"].detail == "ecdsa-with-SHA384"
         assert severity(findings, "root.name-constraints") is Severity.PASS
@@ -799,7 +890,9 @@ def test_preview_follows_the_key_type_and_name_constraints(store_home: Path) -> 
 
 
 def test_core_checks_stay_pure() -> None:
-    code = ("import sys, certtui.core.checks, certtui.core.tlsprobe; "
-            "print(sorted(m for m in ('textual', 'rich', 'click', 'aiohttp') if m in sys.modules))")
+    code = (
+        "import sys, certtui.core.checks, certtui.core.tlsprobe; "
+        "print(sorted(m for m in ('textual', 'rich', 'click', 'aiohttp') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -31,13 +31,21 @@ from certtui.paths import db_path
 
 ROOT_NAME = "Home Lab Root CA"
 REQUIRED_KEYS = {
-    "id", "serial", "kind", "subject", "names", "issuer", "not_before", "not_after", "status",
-    "has_key", "external",
+    "id",
+    "serial",
+    "kind",
+    "subject",
+    "names",
+    "issuer",
+    "not_before",
+    "not_after",
+    "status",
+    "has_key",
+    "external",
 }
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 NO_TTY = (
-    "a passphrase is needed but stdin is not a terminal; set $CERTTUI_PASSPHRASE_FILE to a file "
-    "holding it"
+    "a passphrase is needed but stdin is not a terminal; set $CERTTUI_PASSPHRASE_FILE to a file holding it"
 )
 WRONG = "wrong passphrase: the store did not open; try again"
 
@@ -152,8 +160,19 @@ def test_init_with_passphrase_file(cli: Cli, home: Path, passphrase_file: Path) 
 
 def test_init_options(cli: Cli) -> None:
     result = cli.ok(
-        "init", "--name", ROOT_NAME, "--no-passphrase", "--key", "rsa2048", "--days", "100",
-        "--permit", "home.arpa", "--permit", "192.168.0.0/16", "--intermediate",
+        "init",
+        "--name",
+        ROOT_NAME,
+        "--no-passphrase",
+        "--key",
+        "rsa2048",
+        "--days",
+        "100",
+        "--permit",
+        "home.arpa",
+        "--permit",
+        "192.168.0.0/16",
+        "--intermediate",
     )
     root, inter = cli.json("list", "--json")
     assert result.stdout.splitlines()[:2] == [f"created {summary(root)}", f"created {summary(inter)}"]
@@ -166,7 +185,8 @@ def test_init_options(cli: Cli) -> None:
     nc = pem_cert(cli, root["id"]).extensions.get_extension_for_class(x509.NameConstraints)
     assert nc.critical is True
     assert [g.value for g in nc.value.permitted_subtrees or []] == [
-        "home.arpa", ipaddress.ip_network("192.168.0.0/16"),
+        "home.arpa",
+        ipaddress.ip_network("192.168.0.0/16"),
     ]
     # Later leaves come from the intermediate, inside the constraints.
     leaf = cli.json("issue", "nas.home.arpa", "192.168.1.10", "--json")
@@ -189,8 +209,7 @@ def test_init_key(cli: Cli, key: str) -> None:
 def test_init_refuses_a_second_root(cli: Cli, plain: str, home: Path) -> None:
     before = dump(db_path(home))
     assert cli.error("init", "--name", "Another", "--no-passphrase") == (
-        f"a store already exists at {home}; certtui never overwrites a root "
-        "(use --home for a second store)"
+        f"a store already exists at {home}; certtui never overwrites a root (use --home for a second store)"
     )
     assert dump(db_path(home)) == before
 
@@ -434,11 +453,26 @@ def test_list_table(cli: Cli, plain: str) -> None:
     assert len(lines) == 3
     assert lines[0].split() == ["ID", "KIND", "STATUS", "EXPIRES", "KEY", "NAMES"]
     assert lines[1].split() == [
-        root["id"], "root", "valid", root["not_after"][:10], "EC", "P-256", "Home", "Lab", "Root", "CA",
+        root["id"],
+        "root",
+        "valid",
+        root["not_after"][:10],
+        "EC",
+        "P-256",
+        "Home",
+        "Lab",
+        "Root",
+        "CA",
     ]
     assert lines[2].split() == [
-        leaf["id"], "server", "valid", leaf["not_after"][:10], "EC", "P-256",
-        "nas.home.arpa,", "192.168.1.10",
+        leaf["id"],
+        "server",
+        "valid",
+        leaf["not_after"][:10],
+        "EC",
+        "P-256",
+        "nas.home.arpa,",
+        "192.168.1.10",
     ]
     # The columns line up.
     starts = [line.index(word) for line, word in zip(lines, ["KIND", "root", "server"], strict=True)]
@@ -543,26 +577,44 @@ def test_id_resolution(cli: Cli, plain: str) -> None:
 
 def test_renew_id(cli: Cli, layered: tuple[str, str]) -> None:
     root_id, inter_id = layered
-    old = cli.json("issue", "--client", "--key", "rsa2048", "--days", "20", "--issuer", root_id,
-                   "alice@home.arpa", "laptop.home.arpa", "--json")
+    old = cli.json(
+        "issue",
+        "--client",
+        "--key",
+        "rsa2048",
+        "--days",
+        "20",
+        "--issuer",
+        root_id,
+        "alice@home.arpa",
+        "laptop.home.arpa",
+        "--json",
+    )
     result = cli.ok("renew", old["id"])
     listed = by_id(cli)
     [new_id] = [i for i in listed if i not in (root_id, inter_id, old["id"])]
     new = listed[new_id]
     assert result.stdout == f"renewed {old['id']} -> {new_id}: {summary(new)}\n"
     assert (new["names"], new["kind"], new["key_type"], new["issuer"]) == (
-        ["laptop.home.arpa", "alice@home.arpa"], "client", "RSA 2048", root_id,
+        ["laptop.home.arpa", "alice@home.arpa"],
+        "client",
+        "RSA 2048",
+        root_id,
     )
     assert lifetime(new) == timedelta(days=397)
     assert new["status"] == "valid"
     # The old one stays listed and valid (here: expiring), pointing at its successor.
     assert listed[old["id"]]["status"] == "expiring"
     assert listed[old["id"]]["renewed_by"] == new_id
-    old_key = pem_cert(cli, old["id"]).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    old_key = (
+        pem_cert(cli, old["id"])
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    new_key = pem_cert(cli, new_id).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    new_key = (
+        pem_cert(cli, new_id)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     assert old_key != new_key
 
@@ -751,8 +803,9 @@ def test_every_command_in_a_real_process(proc: Proc, home: Path, tmp_path: Path)
     assert proc.error("init", "--name", ROOT_NAME, "--no-passphrase").startswith("a store already exists")
     issued = proc.ok("issue", "nas.home.arpa")
     assert issued.stdout.startswith("issued server nas.home.arpa (id ")
-    client = json.loads(proc.ok("issue", "--client", "--days", "10", "--key", "ec384",
-                                "alice@home.arpa", "--json").stdout)
+    client = json.loads(
+        proc.ok("issue", "--client", "--days", "10", "--key", "ec384", "alice@home.arpa", "--json").stdout
+    )
     inter = json.loads(proc.ok("issue", "--intermediate", "Sub CA", "--json").stdout)
     assert inter["kind"] == "intermediate"
     lines = tmp_path / "hosts.txt"
@@ -761,7 +814,13 @@ def test_every_command_in_a_real_process(proc: Proc, home: Path, tmp_path: Path)
     assert [r["issuer"] for r in batch] == [inter["id"], inter["id"]]
     records = json.loads(proc.ok("list", "--json").stdout)
     assert [r["kind"] for r in records] == [
-        "root", "intermediate", "server", "client", "intermediate", "server", "server",
+        "root",
+        "intermediate",
+        "server",
+        "client",
+        "intermediate",
+        "server",
+        "server",
     ]
     assert [r["id"] for r in json.loads(proc.ok("list", "--json", "--kind", "client").stdout)] == [
         client["id"]

@@ -158,8 +158,9 @@ def test_real_process_prints_escaped_events_and_the_trust_verdicts(
             trusting = ssl.create_default_context(cadata=root_pem)
             assert (await get(tls_port, f"/{token}/trusted", ssl_ctx=trusting)).status == 200
             with pytest.raises(ssl.SSLError):
-                await exchange(tls_port, request(f"/{token}/trusted"), ssl_ctx=ssl.SSLContext(
-                    ssl.PROTOCOL_TLS_CLIENT))
+                await exchange(
+                    tls_port, request(f"/{token}/trusted"), ssl_ctx=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                )
 
         asyncio.run(client())
         out, err = process.communicate(timeout=PROC_TIMEOUT_S + 10)
@@ -180,17 +181,24 @@ def test_real_process_prints_escaped_events_and_the_trust_verdicts(
     assert events[-1].startswith("enrollment ended: timeout; 5 requests; last trust event: ")
 
 
-@pytest.mark.parametrize(("sig", "reason"), [
-    (signal.SIGINT, "stopped (Ctrl-C)"),
-    (signal.SIGTERM, "stopped (SIGTERM)"),
-])
+@pytest.mark.parametrize(
+    ("sig", "reason"),
+    [
+        (signal.SIGINT, "stopped (Ctrl-C)"),
+        (signal.SIGTERM, "stopped (SIGTERM)"),
+    ],
+)
 def test_ctrl_c_and_kill_stop_cleanly_with_exit_0(
     proc, make_store: Callable[..., Store], sig: signal.Signals, reason: str
 ) -> None:  # type: ignore[no-untyped-def]
     make_store()
     process = subprocess.Popen(
-        proc.command("enroll", *LOCAL, "--timeout", "60"), env=proc.env(), text=True,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        proc.command("enroll", *LOCAL, "--timeout", "60"),
+        env=proc.env(),
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         # As in a terminal: the shell running the tests may ignore SIGINT for its children.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )

@@ -53,8 +53,14 @@ def test_stable_ipv6_before_privacy_address() -> None:
 
 
 def test_no_lan_address() -> None:
-    only_local = [addr("lo", "127.0.0.1"), addr("docker0", "172.17.0.1"), addr("eth0", "fe80::1"),
-                  addr("podman0", "10.88.0.1"), addr("cni0", "10.244.0.1"), addr("lxcbr0", "10.0.3.1")]
+    only_local = [
+        addr("lo", "127.0.0.1"),
+        addr("docker0", "172.17.0.1"),
+        addr("eth0", "fe80::1"),
+        addr("podman0", "10.88.0.1"),
+        addr("cni0", "10.244.0.1"),
+        addr("lxcbr0", "10.0.3.1"),
+    ]
     assert netinfo.choose(only_local) is None
     assert netinfo.candidates([]) == []
 

@@ -106,7 +106,7 @@ def test_certtui_enroll_prints_a_qr_of_its_url(cli, make_store) -> None:  # type
     lines = out.splitlines()
     block = qr_lines(out)
     first = lines.index(block[0])
-    after = lines[first + len(block):]
+    after = lines[first + len(block) :]
     url = after[0]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/[A-Za-z0-9_-]{11}/", url)
     assert decode(block) == url

@@ -179,8 +179,12 @@ REFUSED: list[tuple[str, str, Callable[[str], str], int]] = [
 
 @pytest.mark.parametrize(("what", "method", "path", "status"), REFUSED, ids=[r[0] for r in REFUSED])
 async def test_refused_then_still_serving(
-    session: EnrollmentSession, store: Store, what: str, method: str,
-    path: Callable[[str], str], status: int,
+    session: EnrollmentSession,
+    store: Store,
+    what: str,
+    method: str,
+    path: Callable[[str], str],
+    status: int,
 ) -> None:
     reply = await get(session.http_port, path(session.token), method=method)
     assert reply.status == status, what
@@ -217,12 +221,15 @@ async def test_too_many_headers_is_400(session: EnrollmentSession, store: Store)
     await good(session, store)
 
 
-@pytest.mark.parametrize("garbage", [
-    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
-    b"HELLO THERE\r\n\r\n",
-    b"GET\r\n\r\n",
-    b"\x00\x01\x02\x03\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
+        b"HELLO THERE\r\n\r\n",
+        b"GET\r\n\r\n",
+        b"\x00\x01\x02\x03\r\n\r\n",
+    ],
+)
 async def test_garbage_request_line_is_400(session: EnrollmentSession, store: Store, garbage: bytes) -> None:
     reply = parse(await exchange(session.http_port, garbage))
     assert reply.status == 400
@@ -272,10 +279,12 @@ def secret_bytes(store: Store, es: EnrollmentSession) -> list[bytes]:
         keys.append(es.trust.key)
     out: list[bytes] = []
     for key in keys:
-        der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        der = key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         out.append(der)
         out += [line for line in pem.splitlines() if b"-----" not in line and len(line) >= 16]
         assert isinstance(key, ec.EllipticCurvePrivateKey)
@@ -288,11 +297,21 @@ async def test_no_private_key_in_any_body(session: EnrollmentSession, store: Sto
     import ssl
 
     t = session.token
-    root_ctx = ssl.create_default_context(cadata=RootInfo.from_store(store).certificate.public_bytes(
-        serialization.Encoding.PEM).decode())
+    root_ctx = ssl.create_default_context(
+        cadata=RootInfo.from_store(store).certificate.public_bytes(serialization.Encoding.PEM).decode()
+    )
     bodies: list[bytes] = []
-    paths = ["/", f"/{t}", f"/{t}/", f"/{t}/root.mobileconfig", f"/{t}/root.crt", f"/{t}/root.pem",
-             f"/{t}/trusted", f"/{t}/../", f"/{wrong(t)}/root.pem"]
+    paths = [
+        "/",
+        f"/{t}",
+        f"/{t}/",
+        f"/{t}/root.mobileconfig",
+        f"/{t}/root.crt",
+        f"/{t}/root.pem",
+        f"/{t}/trusted",
+        f"/{t}/../",
+        f"/{wrong(t)}/root.pem",
+    ]
     for ua in [*UA.values(), None]:
         for path in paths:
             for method in ("GET", "HEAD", "POST"):
@@ -367,16 +386,19 @@ def test_escape_covers_c0_del_c1_and_backslash() -> None:
 # -- the landing page per platform -------------------------------------------------------
 
 
-@pytest.mark.parametrize(("ua", "section", "safari"), [
-    ("iphone-safari", "ios", False),
-    ("iphone-firefox", "ios", True),
-    ("iphone-duckduckgo", "ios", True),
-    ("iphone-chrome-94", "ios", True),
-    ("iphone-chrome-124", "ios", False),
-    ("ipad-as-mac", "mac", False),
-    ("android-chrome", "android", False),
-    ("desktop", "desktop", False),
-])
+@pytest.mark.parametrize(
+    ("ua", "section", "safari"),
+    [
+        ("iphone-safari", "ios", False),
+        ("iphone-firefox", "ios", True),
+        ("iphone-duckduckgo", "ios", True),
+        ("iphone-chrome-94", "ios", True),
+        ("iphone-chrome-124", "ios", False),
+        ("ipad-as-mac", "mac", False),
+        ("android-chrome", "android", False),
+        ("desktop", "desktop", False),
+    ],
+)
 async def test_landing_page_per_platform(
     session: EnrollmentSession, ua: str, section: str, safari: bool
 ) -> None:

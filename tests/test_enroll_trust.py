@@ -43,8 +43,9 @@ async def test_client_trusting_the_root_sees_trusted(
     try:
         assert es.trust_url == f"https://{HOST}:{es.tls_port}/{es.token}/trusted"
         assert es.tls_port is not None
-        reply = await get(es.tls_port, f"/{es.token}/trusted", UA["iphone-safari"],
-                          ssl_ctx=root_context(store))
+        reply = await get(
+            es.tls_port, f"/{es.token}/trusted", UA["iphone-safari"], ssl_ctx=root_context(store)
+        )
         assert reply.status == 200
         assert reply.headers["content-type"] == "image/gif"
         assert reply.headers["cache-control"] == "no-store"

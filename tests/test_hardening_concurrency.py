@@ -153,14 +153,18 @@ def test_four_issuers_a_lister_and_a_revoker_at_once(
 # ---------------------------------------------------------------- a lock held too long
 
 BUSY = (
-    "the store is busy: another certtui process has held it for over 0 s; "
-    "wait for it to finish and try again"
+    "the store is busy: another certtui process has held it for over 0 s; wait for it to finish and try again"
 )
 
 
 @pytest.fixture
-def held(make_store: Callable[..., Store], home: Path, tmp_path: Path, passphrase_file: Path,
-         monkeypatch: pytest.MonkeyPatch) -> Path:
+def held(
+    make_store: Callable[..., Store],
+    home: Path,
+    tmp_path: Path,
+    passphrase_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
     """A store whose write lock another connection holds; certtui waits 0.2 s for it."""
     store = make_store(passphrase=PASSPHRASE)
     store.unlock(PASSPHRASE)
@@ -180,8 +184,13 @@ def test_a_lock_held_too_long_is_one_clear_line_for_every_writing_command(
     cert, _ = made_ca("Elsewhere Root CA")
     imported.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     commands = [
-        ["issue", "x.home.arpa"], ["revoke", "old.home.arpa"], ["crl"], ["renew", "nas.home.arpa"],
-        ["passwd"], ["import", str(imported)], ["backup", str(tmp_path / "b.db")],
+        ["issue", "x.home.arpa"],
+        ["revoke", "old.home.arpa"],
+        ["crl"],
+        ["renew", "nas.home.arpa"],
+        ["passwd"],
+        ["import", str(imported)],
+        ["backup", str(tmp_path / "b.db")],
     ]
     holder = sqlite3.connect(held, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")

@@ -48,9 +48,7 @@ async def session(make_store: Callable[..., Store]) -> AsyncIterator[EnrollmentS
     await es.stop()
 
 
-async def served_throughout(
-    es: EnrollmentSession, abuse: Coroutine[Any, Any, int], name: str
-) -> int:
+async def served_throughout(es: EnrollmentSession, abuse: Coroutine[Any, Any, int], name: str) -> int:
     """Run `abuse` while a normal client (127.0.0.1) asks for the root every 50 ms; each answer
     must come within SERVED_WITHIN_S. Returns what the abuse reports (requests or connections)."""
     worst = 0.0
@@ -110,7 +108,8 @@ async def test_1000_connections_of_random_bytes(session: EnrollmentSession) -> N
         async with gate:
             try:
                 reader, writer = await asyncio.open_connection(
-                    HOST, session.http_port, local_addr=(source(n), 0))
+                    HOST, session.http_port, local_addr=(source(n), 0)
+                )
                 writer.write(payloads[n])
                 await writer.drain()
                 writer.write_eof()
@@ -139,8 +138,9 @@ async def test_oversized_headers(session: EnrollmentSession) -> None:
             return f"GET /{'b' * 100_000} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
         if kind == 2:  # thousands of headers
             return (f"GET /{session.token}/ HTTP/1.1\r\n" + "X: y\r\n" * 5000 + "\r\n").encode()
-        return (f"GET /{session.token}/ HTTP/1.1\r\nCookie: " + "c=" * rng.randint(5000, 50000)
-                + "\r\n\r\n").encode()
+        return (
+            f"GET /{session.token}/ HTTP/1.1\r\nCookie: " + "c=" * rng.randint(5000, 50000) + "\r\n\r\n"
+        ).encode()
 
     async def one(n: int) -> None:
         try:

@@ -42,8 +42,7 @@ MUTATION_SEED = 20261127
 
 def key_pem(key: ec.EllipticCurvePrivateKey, password: str | None = None) -> bytes:
     encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password.encode()) if password
-        else serialization.NoEncryption()
+        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
     )
     return key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, encryption)
 
@@ -177,17 +176,26 @@ def test_mutated_files_are_judged_or_refused_never_a_crash(cli: Cli, files: File
     before = dump(db)
     path = tmp_path / "mutated.bin"
     outcomes = {"refused": 0, "judged": 0}
-    cases = [("check", files.leaf_pem), ("check", files.leaf_der), ("sign", files.csr_der),
-             ("import-ca", files.ca_key_pem)]
+    cases = [
+        ("check", files.leaf_pem),
+        ("check", files.leaf_der),
+        ("sign", files.csr_der),
+        ("import-ca", files.ca_key_pem),
+    ]
     for command, original in cases:
         for _ in range(MUTATIONS):
             path.write_bytes(mutate(original))
-            args = {"check": ["check", str(path)], "sign": ["sign", str(path)],
-                    "import-ca": ["import-ca", str(path), str(path)]}[command]
+            args = {
+                "check": ["check", str(path)],
+                "sign": ["sign", str(path)],
+                "import-ca": ["import-ca", str(path), str(path)],
+            }[command]
             result = cli(*args)
             assert "Traceback" not in result.output
             assert result.exception is None or isinstance(result.exception, SystemExit), (
-                command, result.exception)
+                command,
+                result.exception,
+            )
             if result.exit_code == 2:
                 assert len(result.stderr.splitlines()) == 1, result.stderr
                 assert result.stderr.startswith("error: ")
@@ -248,9 +256,7 @@ def duplicate_extension(ca_pem: bytes, ca_key_pem: bytes) -> bytes:
     return der.replace(b"\x06\x03\x55\x1d\x63", b"\x06\x03\x55\x1d\x11")
 
 
-def test_a_duplicate_extension_is_cert_ext_wellformed_exit_1(
-    cli: Cli, files: Files, tmp_path: Path
-) -> None:
+def test_a_duplicate_extension_is_cert_ext_wellformed_exit_1(cli: Cli, files: Files, tmp_path: Path) -> None:
     path = tmp_path / "dup.der"
     path.write_bytes(duplicate_extension(files.ca_pem, files.ca_key_pem))
     result = cli("check", str(path), "--json")
@@ -278,8 +284,9 @@ def test_an_encrypted_key_with_the_wrong_passphrase(cli: Cli, files: Files, tmp_
     cert.write_bytes(files.ca_pem)
     key.write_bytes(files.ca_key_encrypted)
     wrong.write_text("not the key's passphrase\n")
-    message = cli.error("--home", str(fresh), "import-ca", str(cert), str(key),
-                        "--key-passphrase-file", str(wrong))
+    message = cli.error(
+        "--home", str(fresh), "import-ca", str(cert), str(key), "--key-passphrase-file", str(wrong)
+    )
     assert message == (
         f"{key} did not decrypt: the key passphrase is wrong (or the file is damaged); check the passphrase"
     )
@@ -336,14 +343,27 @@ def test_a_100_mb_file_is_refused_before_it_is_read_by_every_reader(
         "import": lambda p: ("import", str(p)),
         "import-ca CERT": lambda p: ("import-ca", str(p), str(key)),
         "import-ca KEY": lambda p: ("import-ca", str(cert), str(p)),
-        "--key-passphrase-file": lambda p: ("import-ca", str(cert), str(encrypted),
-                                            "--key-passphrase-file", str(p)),
+        "--key-passphrase-file": lambda p: (
+            "import-ca",
+            str(cert),
+            str(encrypted),
+            "--key-passphrase-file",
+            str(p),
+        ),
         "sign": lambda p: ("sign", str(p)),
         "check": lambda p: ("check", str(p)),
         "check --root": lambda p: ("check", str(leaf), "--root", str(p)),
         "issue --from": lambda p: ("issue", "--from", str(p)),
-        "--password-file": lambda p: ("export", "nas.home.arpa", "--format", "p12", "--out",
-                                      str(tmp_path / "x.p12"), "--password-file", str(p)),
+        "--password-file": lambda p: (
+            "export",
+            "nas.home.arpa",
+            "--format",
+            "p12",
+            "--out",
+            str(tmp_path / "x.p12"),
+            "--password-file",
+            str(p),
+        ),
     }
     db = db_path(files.home)
     before = dump(db)

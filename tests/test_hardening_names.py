@@ -41,15 +41,49 @@ _URI_MESSAGE = re.compile(r'^Invalid URI syntax: "(.*)"$')
 ascii_label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
 unicode_label = st.text(
     alphabet=st.characters(min_codepoint=0xA0, max_codepoint=0x2FFFF, exclude_categories=("Cs",)),
-    min_size=1, max_size=12,
+    min_size=1,
+    max_size=12,
 )
-tricky_label = st.sampled_from([
-    "xn--bcher-kva", "xn--", "xn--zz", "xn--a", "bücher", "BÜCHER", "ß", "ς", "\u03c3", "\u200d",
-    "a\u200cb",
-    "\uff21\uff22\uff23", "Ⅷ", "ᄀ", "١٢٣", "a\u0301", "é", "e\u0301", "-a", "a-", "a--b", "xn--nxasmq6b",
-    "_srv", "0x1f",
-    "123", "ﬀ", "İ", "\u3002", "\uff0e", "a" * 63, "a" * 64, "é" * 30, "*", "**", "a*", "%",
-])
+tricky_label = st.sampled_from(
+    [
+        "xn--bcher-kva",
+        "xn--",
+        "xn--zz",
+        "xn--a",
+        "bücher",
+        "BÜCHER",
+        "ß",
+        "ς",
+        "\u03c3",
+        "\u200d",
+        "a\u200cb",
+        "\uff21\uff22\uff23",
+        "Ⅷ",
+        "ᄀ",
+        "١٢٣",
+        "a\u0301",
+        "é",
+        "e\u0301",
+        "-a",
+        "a-",
+        "a--b",
+        "xn--nxasmq6b",
+        "_srv",
+        "0x1f",
+        "123",
+        "ﬀ",
+        "İ",
+        "\u3002",
+        "\uff0e",
+        "a" * 63,
+        "a" * 64,
+        "é" * 30,
+        "*",
+        "**",
+        "a*",
+        "%",
+    ]
+)
 long_label = st.text(alphabet="abcé-", min_size=50, max_size=80)
 label = st.one_of(ascii_label, unicode_label, tricky_label, long_label)
 suffix = st.sampled_from(["home.arpa", "lan", "HOME.ARPA.", "example.com", "bücher.home.arpa", "", "arpa"])
@@ -67,8 +101,14 @@ def dns_names(draw: st.DrawFn) -> str:
 
 @st.composite
 def ip_names(draw: st.DrawFn) -> str:
-    addr = draw(st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6),
-                          st.ip_addresses(network="192.168.0.0/16"), st.ip_addresses(network="fd00::/8")))
+    addr = draw(
+        st.one_of(
+            st.ip_addresses(v=4),
+            st.ip_addresses(v=6),
+            st.ip_addresses(network="192.168.0.0/16"),
+            st.ip_addresses(network="fd00::/8"),
+        )
+    )
     text = str(addr)
     form = draw(st.sampled_from(["plain", "zone", "bracket", "bracket-zone", "exploded", "port"]))
     zone = draw(st.sampled_from(["eth0", "25en0", "1", "", "%", "ü"]))
@@ -87,8 +127,30 @@ def ip_names(draw: st.DrawFn) -> str:
 
 local_part = st.one_of(
     st.from_regex(r"[a-z0-9._+-]{1,20}", fullmatch=True),
-    st.sampled_from(['"a b"', '"a@b"', 'a"b', '"\\"', "a\\@b", "<a", "a>", "(c)a", "a..b", ".a", "a.",
-                     "ü", "a b", "", '""', "a" * 64, "a" * 65, "'", "a;b", "=?utf-8?q?x?="]),
+    st.sampled_from(
+        [
+            '"a b"',
+            '"a@b"',
+            'a"b',
+            '"\\"',
+            "a\\@b",
+            "<a",
+            "a>",
+            "(c)a",
+            "a..b",
+            ".a",
+            "a.",
+            "ü",
+            "a b",
+            "",
+            '""',
+            "a" * 64,
+            "a" * 65,
+            "'",
+            "a;b",
+            "=?utf-8?q?x?=",
+        ]
+    ),
     st.text(max_size=10),
 )
 
@@ -112,9 +174,26 @@ def uris(draw: st.DrawFn) -> str:
 @st.composite
 def with_controls(draw: st.DrawFn, base: st.SearchStrategy[str]) -> str:
     text = draw(base)
-    ch = draw(st.one_of(st.sampled_from(["\x00", "\n", "\r", "\t", "\x1b", "\x7f", "\u0085", "\u202e",
-                                         "\u2028", "\ufeff", "\x1b]0;x\x07"]),
-                        st.characters(categories=("Cc", "Cf"))))
+    ch = draw(
+        st.one_of(
+            st.sampled_from(
+                [
+                    "\x00",
+                    "\n",
+                    "\r",
+                    "\t",
+                    "\x1b",
+                    "\x7f",
+                    "\u0085",
+                    "\u202e",
+                    "\u2028",
+                    "\ufeff",
+                    "\x1b]0;x\x07",
+                ]
+            ),
+            st.characters(categories=("Cc", "Cf")),
+        )
+    )
     at = draw(st.integers(0, len(text)))
     return text[:at] + ch + text[at:]
 
@@ -124,8 +203,11 @@ hostile_name = st.one_of(any_name, with_controls(any_name))
 # Names a user would type, so that most requests get as far as a certificate to lint.
 plausible_label = st.one_of(ascii_label, st.sampled_from(["bücher", "xn--bcher-kva", "nas", "ß", "日本"]))
 plausible_name = st.one_of(
-    st.builds(lambda ls, tail: ".".join([*ls, tail]), st.lists(plausible_label, min_size=1, max_size=3),
-              st.sampled_from(["home.arpa", "lan", "example.com"])),
+    st.builds(
+        lambda ls, tail: ".".join([*ls, tail]),
+        st.lists(plausible_label, min_size=1, max_size=3),
+        st.sampled_from(["home.arpa", "lan", "example.com"]),
+    ),
     st.builds(lambda ls: "*." + ".".join([*ls, "home.arpa"]), st.lists(plausible_label, max_size=2)),
     st.sampled_from(["localhost", "nas", "fd00::1", "192.168.1.10", "10.1.2.3"]),
     st.ip_addresses(network="192.168.0.0/16").map(str),
@@ -209,8 +291,13 @@ def uri_quirk(uri: str) -> bool:
     match = _RFC3986.match(uri)
     assert match, f"not an RFC 3986 URI: {uri!r}"
     host, fragment = match["host"], match["fragment"] or ""
-    return (match["scheme"] not in _VALIDATORS_SCHEMES or ("." not in host and not host.startswith("["))
-            or match["port"] == "0" or "/" in fragment or "?" in fragment)
+    return (
+        match["scheme"] not in _VALIDATORS_SCHEMES
+        or ("." not in host and not host.startswith("["))
+        or match["port"] == "0"
+        or "/" in fragment
+        or "?" in fragment
+    )
 
 
 def inside(general: x509.GeneralName, permitted: list[x509.GeneralName]) -> bool:
@@ -254,19 +341,31 @@ def stores() -> Iterator[Stores]:
     record("names_pkilint_uri_quirks", made.uri_quirks)
 
 
-@settings(max_examples=ISSUE_EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(texts=st.lists(request_name, min_size=1, max_size=3),
-       store_kind=st.sampled_from(["constrained", "open"]),
-       client=st.booleans(), force=st.booleans(), from_file=st.booleans())
-@example(texts=["https://nas.home.arpa/a[b]%zz#x#y"], store_kind="open", client=False, force=True,
-         from_file=False)
+@settings(
+    max_examples=ISSUE_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    texts=st.lists(request_name, min_size=1, max_size=3),
+    store_kind=st.sampled_from(["constrained", "open"]),
+    client=st.booleans(),
+    force=st.booleans(),
+    from_file=st.booleans(),
+)
+@example(
+    texts=["https://nas.home.arpa/a[b]%zz#x#y"], store_kind="open", client=False, force=True, from_file=False
+)
 def test_an_issue_request_gives_a_clean_certificate_or_one_clear_error(
     stores: Stores, texts: list[str], store_kind: str, client: bool, force: bool, from_file: bool
 ) -> None:
     home, root = stores.homes[store_kind]
-    args = ["--home", str(home), "issue", "--json"] + (["--client"] if client else []) + (
-        ["--force"] if force else [])
+    args = (
+        ["--home", str(home), "issue", "--json"]
+        + (["--client"] if client else [])
+        + (["--force"] if force else [])
+    )
     if from_file:
         assume(all("\n" not in t and "\r" not in t for t in texts))
         listing = stores.folder / "names.txt"

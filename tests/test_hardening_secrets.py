@@ -34,8 +34,9 @@ KEY_PASSPHRASE = "the imported key's passphrase"
 def key_forms(key: object) -> list[str]:
     """Every text form of a private key that could leak: PEM body lines and the raw secret in hex."""
     assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     forms = [line for line in pem.splitlines() if "-----" not in line and len(line) >= 16]
     if isinstance(key, ec.EllipticCurvePrivateKey):
         forms.append(format(key.private_numbers().private_value, "x"))
@@ -45,8 +46,12 @@ def key_forms(key: object) -> list[str]:
 
 
 def kek_forms(kek: bytes) -> list[str]:
-    return [kek.hex(), kek.hex().upper(), base64.b64encode(kek).decode(),
-            base64.urlsafe_b64encode(kek).decode().rstrip("=")]
+    return [
+        kek.hex(),
+        kek.hex().upper(),
+        base64.b64encode(kek).decode(),
+        base64.urlsafe_b64encode(kek).decode().rstrip("="),
+    ]
 
 
 def every_key(db: Path, passphrase: str) -> list[object]:
@@ -87,20 +92,35 @@ def test_no_key_passphrase_or_kek_in_any_output_or_the_audit_log(
     csr.write_bytes(
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "printer.home.arpa")]))
-        .sign(device, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+        .sign(device, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
     )
     ca, ca_key = made_ca("Elsewhere Root CA")
     ca_file, ca_key_file, wrong = tmp_path / "ca.pem", tmp_path / "ca-key.pem", tmp_path / "wrong"
     ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    ca_key_file.write_bytes(ca_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(KEY_PASSPHRASE.encode())))
+    ca_key_file.write_bytes(
+        ca_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(KEY_PASSPHRASE.encode()),
+        )
+    )
     wrong.write_text("not it\n")
     exports = tmp_path / "exports"
     exports.mkdir()
 
-    run("init", "--name", "Home Root", "--intermediate", "--permit", "home.arpa",
-        "--permit", "192.168.0.0/16", "--permit", "127.0.0.0/8")
+    run(
+        "init",
+        "--name",
+        "Home Root",
+        "--intermediate",
+        "--permit",
+        "home.arpa",
+        "--permit",
+        "192.168.0.0/16",
+        "--permit",
+        "127.0.0.0/8",
+    )
     db = db_path(home)
     old_kek = kek_of(db, PASSPHRASE)
     run("issue", "nas.home.arpa", "192.168.1.10", "--json")
@@ -108,33 +128,83 @@ def test_no_key_passphrase_or_kek_in_any_output_or_the_audit_log(
     run("issue", "outside.example.com", ok=False)
     run("sign", str(csr))
     run("import", str(ca_file))
-    for args in (["list"], ["list", "--json"], ["show", "nas.home.arpa"], ["show", "nas.home.arpa", "--pem"],
-                 ["check", "nas.home.arpa"], ["check", "nas.home.arpa", "--json"], ["locate"]):
+    for args in (
+        ["list"],
+        ["list", "--json"],
+        ["show", "nas.home.arpa"],
+        ["show", "nas.home.arpa", "--pem"],
+        ["check", "nas.home.arpa"],
+        ["check", "nas.home.arpa", "--json"],
+        ["locate"],
+    ):
         run(*args)
     for fmt in ("key", "p12", "p12-legacy"):
-        run("export", "nas.home.arpa", "--format", fmt, "--out", str(exports),
-            "--password-file", str(password))
-    run("export", "me@home.arpa", "--format", "mobileconfig", "--out", str(exports),
-        "--password-file", str(password))
-    run("export", "nas.home.arpa", "--format", "key", "--unencrypted-key",
-        "--out", str(exports / "plain.pem"))
+        run(
+            "export",
+            "nas.home.arpa",
+            "--format",
+            fmt,
+            "--out",
+            str(exports),
+            "--password-file",
+            str(password),
+        )
+    run(
+        "export",
+        "me@home.arpa",
+        "--format",
+        "mobileconfig",
+        "--out",
+        str(exports),
+        "--password-file",
+        str(password),
+    )
+    run(
+        "export", "nas.home.arpa", "--format", "key", "--unencrypted-key", "--out", str(exports / "plain.pem")
+    )
     run("export", "nas.home.arpa", "--format", "fullchain", "--out", str(exports))
     run("renew", "nas.home.arpa")
     run("revoke", "me@home.arpa", "--reason", "keyCompromise")
     run("crl")
     run("backup", str(tmp_path / "backup.db"))
-    run("enroll", "--bind", "127.0.0.1", "--port", "0", "--tls-port", "0", "--advertise", "127.0.0.1",
-        "--timeout", "1")
+    run(
+        "enroll",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--tls-port",
+        "0",
+        "--advertise",
+        "127.0.0.1",
+        "--timeout",
+        "1",
+    )
     run("import-ca", str(ca_file), str(ca_key_file), "--key-passphrase-file", str(wrong), ok=False)
     run("passwd")
     run("issue", "after.home.arpa", ok=False)  # the old passphrase no longer opens it
     new_kek = kek_of(db, NEW_PASSPHRASE)
-    run("--home", str(tmp_path / "other"), "import-ca", str(ca_file), str(ca_key_file),
-        "--key-passphrase-file", str(wrong), ok=False)
+    run(
+        "--home",
+        str(tmp_path / "other"),
+        "import-ca",
+        str(ca_file),
+        str(ca_key_file),
+        "--key-passphrase-file",
+        str(wrong),
+        ok=False,
+    )
 
     texts = {"output": "\n".join(out), "audit log": audit_log(db)}
-    forbidden = [PASSPHRASE, NEW_PASSPHRASE, EXPORT_PASSWORD, KEY_PASSPHRASE, "not it",
-                 *kek_forms(old_kek), *kek_forms(new_kek)]
+    forbidden = [
+        PASSPHRASE,
+        NEW_PASSPHRASE,
+        EXPORT_PASSWORD,
+        KEY_PASSPHRASE,
+        "not it",
+        *kek_forms(old_kek),
+        *kek_forms(new_kek),
+    ]
     keys = [*every_key(db, NEW_PASSPHRASE), device, ca_key]
     forbidden += [form for key in keys for form in key_forms(key)]
     for where, text in texts.items():
@@ -271,20 +341,48 @@ def test_every_file_holding_a_key_is_0600_and_the_store_0700_under_umask_000(
         proc.ok("issue", "nas.home.arpa")
         proc.ok("issue", "--client", "me@home.arpa")
         for fmt in ("key", "p12", "p12-legacy"):
-            proc.ok("export", "nas.home.arpa", "--format", fmt, "--out", str(out), "--password-file",
-                    str(password))
-        proc.ok("export", "me@home.arpa", "--format", "mobileconfig", "--out", str(out),
-                "--password-file", str(password))
-        proc.ok("export", "nas.home.arpa", "--format", "key", "--unencrypted-key", "--out",
-                str(out / "plain-key.pem"))
+            proc.ok(
+                "export",
+                "nas.home.arpa",
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+                "--password-file",
+                str(password),
+            )
+        proc.ok(
+            "export",
+            "me@home.arpa",
+            "--format",
+            "mobileconfig",
+            "--out",
+            str(out),
+            "--password-file",
+            str(password),
+        )
+        proc.ok(
+            "export",
+            "nas.home.arpa",
+            "--format",
+            "key",
+            "--unencrypted-key",
+            "--out",
+            str(out / "plain-key.pem"),
+        )
         for fmt in ("pem", "fullchain", "der"):
             proc.ok("export", "nas.home.arpa", "--format", fmt, "--out", str(out))
         proc.ok("crl", "--der", "--out", str(out / "ca.crl"))
         proc.ok("backup", str(tmp_path / "backup.db"))
         proc.ok("--home", str(other), "restore", str(tmp_path / "backup.db"))
         proc.ok("--home", str(other), "issue", "restored.home.arpa")
-    private = {"nas.home.arpa-key.pem", "nas.home.arpa.p12", "nas.home.arpa-legacy.p12",
-               "me@home.arpa.mobileconfig", "plain-key.pem"}
+    private = {
+        "nas.home.arpa-key.pem",
+        "nas.home.arpa.p12",
+        "nas.home.arpa-legacy.p12",
+        "me@home.arpa.mobileconfig",
+        "plain-key.pem",
+    }
     for path in out.iterdir():
         assert mode(path) == (0o600 if path.name in private else 0o644), path.name
     assert private <= {p.name for p in out.iterdir()}

@@ -18,11 +18,20 @@ from certtui.paths import db_path
 
 # Every command that opens the store, with arguments that would otherwise work.
 COMMANDS: list[list[str]] = [
-    ["list"], ["list", "--json"], ["show", "nas.home.arpa"], ["issue", "new.home.arpa"],
-    ["revoke", "nas.home.arpa"], ["crl"], ["renew", "nas.home.arpa"],
+    ["list"],
+    ["list", "--json"],
+    ["show", "nas.home.arpa"],
+    ["issue", "new.home.arpa"],
+    ["revoke", "nas.home.arpa"],
+    ["crl"],
+    ["renew", "nas.home.arpa"],
     ["export", "nas.home.arpa", "--format", "pem", "--out", "{tmp}/out.pem"],
-    ["backup", "{tmp}/backup.db"], ["passwd"], ["check", "nas.home.arpa"],
-    ["import", "{tmp}/leaf.pem"], ["init", "--name", "Second Root"], ["restore", "{tmp}/leaf.pem"],
+    ["backup", "{tmp}/backup.db"],
+    ["passwd"],
+    ["check", "nas.home.arpa"],
+    ["import", "{tmp}/leaf.pem"],
+    ["init", "--name", "Second Root"],
+    ["restore", "{tmp}/leaf.pem"],
     ["enroll", "--bind", "127.0.0.1", "--port", "0", "--tls-port", "0", "--timeout", "1"],
 ]
 
@@ -42,8 +51,10 @@ def newer_schema(db: Path) -> None:
 
 DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "truncated": (cut_in_half, "is cut short: its header counts "),
-    "not SQLite": (lambda db: db.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 64),
-                   "is not a readable certtui database (damaged or not ours)"),
+    "not SQLite": (
+        lambda db: db.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 64),
+        "is not a readable certtui database (damaged or not ours)",
+    ),
     "newer schema": (newer_schema, "was written by a newer certtui (schema "),
 }
 
@@ -68,7 +79,11 @@ def damaged_store(
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_every_command_refuses_a_damaged_store_and_overwrites_nothing(
-    cli: Cli, damaged_store: Path, home: Path, tmp_path: Path, damage: str,
+    cli: Cli,
+    damaged_store: Path,
+    home: Path,
+    tmp_path: Path,
+    damage: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     spoil, expected = DAMAGE[damage]

@@ -87,10 +87,14 @@ def openssl_verify(pki: Pki, *check: str, leaf: Path | None = None) -> subproces
     assert OPENSSL is not None
     return subprocess.run(
         [
-            OPENSSL, "verify",
-            "-CAfile", str(pki.root),
-            "-untrusted", str(pki.intermediate),
-            "-purpose", "sslserver",
+            OPENSSL,
+            "verify",
+            "-CAfile",
+            str(pki.root),
+            "-untrusted",
+            str(pki.intermediate),
+            "-purpose",
+            "sslserver",
             *check,
             str(leaf or pki.leaf),
         ],
@@ -255,9 +259,7 @@ def test_tls_handshake_fails_for_another_name(pki: Pki, server_hostname: str, me
     assert caught.value.verify_message == message
 
 
-def test_tls_handshake_fails_for_a_different_root(
-    pki: Pki, make_store: MakeStore, tmp_path: Path
-) -> None:
+def test_tls_handshake_fails_for_a_different_root(pki: Pki, make_store: MakeStore, tmp_path: Path) -> None:
     # Same root name, different key: trust must follow the key, not the name.
     other = make_store(where=tmp_path / "other-home")
     other_root = write(tmp_path / "other-root.pem", cert_pem(other, other.root_id() or ""))

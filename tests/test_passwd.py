@@ -61,8 +61,12 @@ def sealed_blobs(home: Path) -> list[bytes]:
 
 
 def test_after_passwd_the_old_passphrase_fails_and_the_new_one_issues(
-    cli: Cli, make_store: Callable[..., Store], passphrase_file: Path, new_passphrase_file: Path,
-    home: Path, monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
+    make_store: Callable[..., Store],
+    passphrase_file: Path,
+    new_passphrase_file: Path,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = make_store(passphrase=PASSPHRASE, intermediate=True)
     issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
@@ -95,7 +99,10 @@ def test_after_passwd_the_old_passphrase_fails_and_the_new_one_issues(
 
 
 def test_passwd_encrypts_a_plain_store(
-    cli: Cli, make_store: Callable[..., Store], new_passphrase_file: Path, home: Path,
+    cli: Cli,
+    make_store: Callable[..., Store],
+    new_passphrase_file: Path,
+    home: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     make_store().close()
@@ -113,7 +120,10 @@ def test_passwd_encrypts_a_plain_store(
 
 
 def test_no_passphrase_needs_yes_without_a_terminal(
-    cli: Cli, make_store: Callable[..., Store], passphrase_file: Path, home: Path,
+    cli: Cli,
+    make_store: Callable[..., Store],
+    passphrase_file: Path,
+    home: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     make_store(passphrase=PASSPHRASE).close()
@@ -137,7 +147,11 @@ def test_no_passphrase_needs_yes_without_a_terminal(
 
 
 def test_bad_new_passphrases_change_nothing(
-    cli: Cli, make_store: Callable[..., Store], passphrase_file: Path, tmp_path: Path, home: Path,
+    cli: Cli,
+    make_store: Callable[..., Store],
+    passphrase_file: Path,
+    tmp_path: Path,
+    home: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     make_store(passphrase=PASSPHRASE).close()
@@ -162,8 +176,12 @@ def test_bad_new_passphrases_change_nothing(
 
 @pytest.mark.slow
 def test_a_process_killed_during_passwd_leaves_exactly_one_passphrase_working(
-    make_store: Callable[..., Store], passphrase_file: Path, new_passphrase_file: Path, proc: Proc,
-    home: Path, tmp_path: Path,
+    make_store: Callable[..., Store],
+    passphrase_file: Path,
+    new_passphrase_file: Path,
+    proc: Proc,
+    home: Path,
+    tmp_path: Path,
 ) -> None:
     store = make_store(passphrase=PASSPHRASE)
     for n in range(KILL_KEYS - 1):

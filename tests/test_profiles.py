@@ -147,9 +147,7 @@ def test_root(make_store: MakeStore, now: datetime, spec: KeySpec, hash_name: st
     assert rec.issuer_id == rec.id
     assert cert.version is x509.Version.v3
     assert cn(cert) == "Test Root CA"
-    assert cert.subject == cert.issuer == x509.Name(
-        [x509.NameAttribute(NameOID.COMMON_NAME, "Test Root CA")]
-    )
+    assert cert.subject == cert.issuer == x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test Root CA")])
     assert_serial(cert, rec)
     assert_hash(cert, hash_name)
     assert_validity(cert, now, 3650)

@@ -29,9 +29,7 @@ def snapshot(home: Path, passphrase: str) -> dict[str, tuple[dict[str, object], 
 
 
 @pytest.fixture
-def backup(
-    cli: Cli, make_store: Callable[..., Store], passphrase_file: Path, tmp_path: Path
-) -> Path:
+def backup(cli: Cli, make_store: Callable[..., Store], passphrase_file: Path, tmp_path: Path) -> Path:
     """A backup of a store with root, intermediate, a server, a client and an external certificate."""
     store = make_store(passphrase=PASSPHRASE, intermediate=True, key=keys.KeySpec.EC384)
     issuance.issue(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))

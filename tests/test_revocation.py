@@ -109,8 +109,17 @@ def test_revoking_an_intermediate_updates_the_roots_crl(pki: dict[str, str], tmp
     root = pem_of(pki["Test Root CA"], tmp_path / "root.pem")
     inter = pem_of(pki["Test Root CA Intermediate"], tmp_path / "int.pem")
     leaf = pem_of(pki["good.home.arpa"], tmp_path / "good.pem")
-    out = openssl("verify", "-crl_check_all", "-CAfile", str(root), "-untrusted", str(inter),
-                  "-CRLfile", str(crls), str(leaf))
+    out = openssl(
+        "verify",
+        "-crl_check_all",
+        "-CAfile",
+        str(root),
+        "-untrusted",
+        str(inter),
+        "-CRLfile",
+        str(crls),
+        str(leaf),
+    )
     assert out.returncode != 0
     assert "certificate revoked" in out.stdout + out.stderr
 
@@ -131,8 +140,7 @@ def test_second_revocation_raises_the_crl_number(pki: dict[str, str], lc_home: P
     ok("revoke", pki["good.home.arpa"])
     store = Store.open(db_path())
     first, second = (
-        x509.load_der_x509_crl(row[0])
-        for row in store.conn.execute("SELECT der FROM crls ORDER BY number")
+        x509.load_der_x509_crl(row[0]) for row in store.conn.execute("SELECT der FROM crls ORDER BY number")
     )
     number = lambda crl: crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number  # noqa: E731
     assert (number(first), number(second)) == (1, 2)
@@ -189,9 +197,10 @@ def test_pkilint_reports_nothing(pki: dict[str, str], tmp_path: Path) -> None:
         path = tmp_path / name
         ok("crl", *args, "--der", "--out", str(path))
         lint = subprocess.run(
-            [LINT_CRL, "lint", "-t", "CRL", "-p", "PKIX",
-             "-s", "WARNING", str(path)],
-            capture_output=True, text=True, timeout=TIMEOUT_S,
+            [LINT_CRL, "lint", "-t", "CRL", "-p", "PKIX", "-s", "WARNING", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
         )
         assert lint.returncode == 0, lint.stdout + lint.stderr
         assert lint.stdout.strip() == ""
@@ -244,9 +253,15 @@ def _ca_without_crl_sign(store: Store, root_id: str) -> str:
     key = ec.generate_private_key(ec.SECP256R1())
     now = utcnow()
     usage = x509.KeyUsage(
-        digital_signature=True, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=False,
-        encipher_only=False, decipher_only=False,
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
     )
     ski = root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     cert = (
@@ -393,8 +408,10 @@ def test_tls_handshake_fails_for_the_revoked_leaf(pki: dict[str, str], tmp_path:
         client_ctx = ssl.create_default_context(cafile=str(trust))
         client_ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
-                    client_ctx.wrap_socket(raw, server_hostname=name):
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+                client_ctx.wrap_socket(raw, server_hostname=name),
+            ):
                 return None
         except ssl.SSLCertVerificationError as exc:
             return str(exc.verify_message)

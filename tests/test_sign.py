@@ -26,16 +26,31 @@ pytestmark = pytest.mark.skipif(OPENSSL is None, reason="the openssl CLI is not 
 
 def openssl(*args: str) -> subprocess.CompletedProcess[str]:
     assert OPENSSL is not None
-    return subprocess.run([OPENSSL, *args], capture_output=True, text=True, timeout=TOOL_TIMEOUT_S,
-                          check=False)
+    return subprocess.run(
+        [OPENSSL, *args], capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=False
+    )
 
 
 def make_csr(where: Path, subject: str, *addext: str) -> Path:
     """A P-256 key and CSR made by `openssl req -new`, as a router would make them."""
     csr = where / "device.csr"
     extra = [arg for ext in addext for arg in ("-addext", ext)]
-    done = openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                   "-keyout", str(where / "device.key"), "-out", str(csr), "-subj", subject, *extra)
+    done = openssl(
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        str(where / "device.key"),
+        "-out",
+        str(csr),
+        "-subj",
+        subject,
+        *extra,
+    )
     assert done.returncode == 0, done.stderr
     return csr
 
@@ -55,15 +70,26 @@ def root_pem(store: Store, tmp_path: Path) -> Path:
 def test_sign_carries_the_sans_over_and_openssl_verifies(
     cli: Cli, store: Store, root_pem: Path, tmp_path: Path
 ) -> None:
-    csr = make_csr(tmp_path, "/CN=ignored-cn/O=Router Vendor/C=DE",
-                   "subjectAltName=DNS:router.home.arpa,IP:192.168.1.1,DNS:Router2.home.arpa")
+    csr = make_csr(
+        tmp_path,
+        "/CN=ignored-cn/O=Router Vendor/C=DE",
+        "subjectAltName=DNS:router.home.arpa,IP:192.168.1.1,DNS:Router2.home.arpa",
+    )
     done = cli.ok("sign", str(csr))
     assert done.stdout.startswith("-----BEGIN CERTIFICATE-----\n")
     assert done.stderr.startswith("signed server router.home.arpa, router2.home.arpa, 192.168.1.1 (id ")
     leaf = tmp_path / "leaf.pem"
     leaf.write_text(done.stdout)
-    verified = openssl("verify", "-CAfile", str(root_pem), "-purpose", "sslserver",
-                       "-verify_hostname", "router2.home.arpa", str(leaf))
+    verified = openssl(
+        "verify",
+        "-CAfile",
+        str(root_pem),
+        "-purpose",
+        "sslserver",
+        "-verify_hostname",
+        "router2.home.arpa",
+        str(leaf),
+    )
     assert verified.stdout == f"{leaf}: OK\n", verified.stdout + verified.stderr
     cert = x509.load_pem_x509_certificate(leaf.read_bytes())
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -130,18 +156,31 @@ def test_a_tampered_csr_is_refused_and_nothing_is_stored(cli: Cli, store: Store,
 @pytest.mark.parametrize(
     ("subject", "addext", "message"),
     [
-        ("/O=Nameless", (), "the CSR names no host: it has neither a subjectAltName nor a common name; "
-         "make it again with the device's host name"),
-        ("/CN=My Router", (), "the CSR has no subjectAltName, and its common name 'My Router' is not a host "
-         "name, IP, email or URI; make the CSR again with the device's host name"),
+        (
+            "/O=Nameless",
+            (),
+            "the CSR names no host: it has neither a subjectAltName nor a common name; "
+            "make it again with the device's host name",
+        ),
+        (
+            "/CN=My Router",
+            (),
+            "the CSR has no subjectAltName, and its common name 'My Router' is not a host "
+            "name, IP, email or URI; make the CSR again with the device's host name",
+        ),
         ("/CN=x", ("subjectAltName=DNS:bad_name.home.arpa",), "the CSR's subjectAltName has a bad name"),
         ("/CN=x", ("subjectAltName=dirName:dir_sect",), None),
         ("/CN=outside.example.com", (), "outside the permitted names home.arpa"),
     ],
 )
 def test_unusable_csrs_are_refused(
-    cli: Cli, make_store: Callable[..., Store], passphrase_file: Path, tmp_path: Path,
-    subject: str, addext: tuple[str, ...], message: str | None,
+    cli: Cli,
+    make_store: Callable[..., Store],
+    passphrase_file: Path,
+    tmp_path: Path,
+    subject: str,
+    addext: tuple[str, ...],
+    message: str | None,
 ) -> None:
     make_store(passphrase=PASSPHRASE, permit=["home.arpa"])
     if addext == ("subjectAltName=dirName:dir_sect",):
@@ -149,9 +188,25 @@ def test_unusable_csrs_are_refused(
         config = tmp_path / "req.cnf"
         config.write_text("[req]\ndistinguished_name = dn\n[dn]\n[dir_sect]\nCN = dir\n")
         csr = tmp_path / "dir.csr"
-        done = openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                       "-keyout", str(tmp_path / "k"), "-out", str(csr), "-subj", subject,
-                       "-config", str(config), "-addext", addext[0])
+        done = openssl(
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            str(tmp_path / "k"),
+            "-out",
+            str(csr),
+            "-subj",
+            subject,
+            "-config",
+            str(config),
+            "-addext",
+            addext[0],
+        )
         assert done.returncode == 0, done.stderr
         message = "the CSR's subjectAltName holds a DirectoryName entry, which certtui does not sign"
     else:

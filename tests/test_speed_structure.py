@@ -32,7 +32,8 @@ def test_the_guardrail_judges_a_signed_certificate_as_it_previews_the_plan(
     p = issuance.plan(store, IssueRequest(names=("nas.home.arpa",), days=days))
     signed = issuance.sign(store, p, now=now)
     assert _verdicts(checks.signed_findings(store, p, signed.cert, now)) == _verdicts(
-        checks.preview_findings(store, p, now))
+        checks.preview_findings(store, p, now)
+    )
 
 
 def test_a_refused_signed_certificate_is_never_stored(make_store: Callable[..., Store]) -> None:
@@ -58,8 +59,9 @@ def test_previews_of_one_ca_chain_mirror_it_once(make_store: Callable[..., Store
     assert (info.misses, info.hits) == (1, 4)
 
 
-def test_a_batch_never_draws_one_id_twice(make_store: Callable[..., Store],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_never_draws_one_id_twice(
+    make_store: Callable[..., Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = make_store()
     p = issuance.plan(store, IssueRequest(names=("a.home.arpa",), kind=Kind.SERVER))
     clash = (0xF << 124) | 0x1
@@ -94,8 +96,9 @@ def test_list_json_prints_what_json_dumps_of_the_records_would(
     issuance.issue(store, IssueRequest(names=("bücher.home.arpa",)))
     revoke(store, gone.id, "superseded")
     for status in (None, *Status):
-        expected = json.dumps([r.to_json() for r in store.records(status=status)], indent=2,
-                              ensure_ascii=False)
+        expected = json.dumps(
+            [r.to_json() for r in store.records(status=status)], indent=2, ensure_ascii=False
+        )
         assert listing.json_text(store.listed(status=status)) == expected
         for batch in (1000, 2):
             monkeypatch.setattr(storemod, "LIST_BATCH", batch)
@@ -115,8 +118,15 @@ def _probe(argv: list[str], env: dict[str, str]) -> set[str]:
         "    assert not exc.code, exc.code\n"
         "sys.stderr.write('PROBE ' + json.dumps(sorted(sys.modules)) + '\\n')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=60, check=False, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     line = [x for x in done.stderr.splitlines() if x.startswith("PROBE ")]
     assert done.returncode == 0 and line, done.stderr
     return set(json.loads(line[0].removeprefix("PROBE ")))
@@ -153,13 +163,13 @@ async def test_a_key_after_a_typed_ahead_filter_adds_to_it(make_store: Callable[
         await pilot.press("1")
         await pilot.pause()
         assert app.screen.query_one("#filter", Input).value == "nas1"
+
+
 def test_list_reads_columns_without_cryptography(plain_home: dict[str, str]) -> None:
     for argv in (["list", "--json"], ["list"]):
         modules = _probe(argv, plain_home)
         assert "cryptography" not in modules and "certtui.core.keys" not in modules
         assert "platformdirs" not in modules
-
-
 
 
 def test_every_subcommand_is_named_with_its_module() -> None:

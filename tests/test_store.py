@@ -203,9 +203,7 @@ def test_every_change_is_an_audit_event(make_store: MakeStore, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("mask", [0o000, 0o022])
-def test_modes_whatever_the_umask(
-    make_store: MakeStore, home: Path, tmp_path: Path, mask: int
-) -> None:
+def test_modes_whatever_the_umask(make_store: MakeStore, home: Path, tmp_path: Path, mask: int) -> None:
     with umask(mask):
         store = make_store(intermediate=True)
         store.close()
@@ -351,8 +349,12 @@ def issue_with_serial(store: Store, serial: int, *names: str) -> str:
     p = issuance.plan(store, IssueRequest(names=names))
     key = keymod.generate(KeySpec.EC256)
     cert = issuance.build_certificate(
-        p, key.public_key(), store.certificate(p.issuer_id), store.private_key(p.issuer_id),
-        serial, utcnow(),
+        p,
+        key.public_key(),
+        store.certificate(p.issuer_id),
+        store.private_key(p.issuer_id),
+        serial,
+        utcnow(),
     )
     with store.write():
         return store.add_certificate(
@@ -540,9 +542,7 @@ def test_damaged_database_in_a_real_process(closed_store: Path, proc: Proc) -> N
     assert "is not a readable certtui database" in proc.error("list")
 
 
-def test_busy_store_is_one_error_line(
-    closed_store: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_busy_store_is_one_error_line(closed_store: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(storemod, "BUSY_TIMEOUT_S", 0.2)
     holder = sqlite3.connect(closed_store, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")

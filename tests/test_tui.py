@@ -210,7 +210,9 @@ async def test_another_process_issuing_appears_without_a_key_press(
         assert table.visible_count == 1
         subprocess.run(
             [sys.executable, "-m", "certtui", "issue", "fresh.home.arpa"],
-            check=True, capture_output=True, timeout=60,
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
         for _ in range(60):  # the poll runs every 2 s; give it up to 6 s
             await pilot.pause(0.1)
@@ -230,8 +232,16 @@ async def test_ten_thousand_rows_render_only_a_screenful(home: Path) -> None:
     from certtui.core.inventory import TreeRow
 
     rows = [TreeRow(0, root)] + [
-        TreeRow(1, replace(root, id=f"{i:012x}", subject=f"host{i}.home.arpa", kind=Kind.SERVER,
-                           names=(f"host{i}.home.arpa",)))
+        TreeRow(
+            1,
+            replace(
+                root,
+                id=f"{i:012x}",
+                subject=f"host{i}.home.arpa",
+                kind=Kind.SERVER,
+                names=(f"host{i}.home.arpa",),
+            ),
+        )
         for i in range(10_000)
     ]
     app = make_app(store)

@@ -187,8 +187,9 @@ async def test_export_writes_chosen_files_with_key_0600(plain: Store, tmp_path: 
     chain, key = out / "web.home.arpa-fullchain.pem", out / "web.home.arpa-key.pem"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert f"0600  {key}" in shown and str(chain) in shown
-    verify = subprocess.run(["openssl", "x509", "-noout", "-subject", "-in", str(chain)],
-                            capture_output=True, text=True)
+    verify = subprocess.run(
+        ["openssl", "x509", "-noout", "-subject", "-in", str(chain)], capture_output=True, text=True
+    )
     assert "web.home.arpa" in verify.stdout
     assert "BEGIN PRIVATE KEY" in key.read_text()
 
@@ -197,8 +198,12 @@ async def test_export_p12_needs_a_password(plain: Store, tmp_path: Path) -> None
     from certtui.core.issuance import issue
     from certtui.core.models import IssueRequest
 
-    leaf = issue(plain, IssueRequest(names=("phone@home.arpa",), kind=__import__(
-        "certtui.core.models", fromlist=["Kind"]).Kind.CLIENT))
+    leaf = issue(
+        plain,
+        IssueRequest(
+            names=("phone@home.arpa",), kind=__import__("certtui.core.models", fromlist=["Kind"]).Kind.CLIENT
+        ),
+    )
     app = make_app(plain)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -218,6 +223,8 @@ async def test_export_p12_needs_a_password(plain: Store, tmp_path: Path) -> None
         assert isinstance(app.screen, ExportedScreen)
     p12 = tmp_path / "phone@home.arpa-legacy.p12"
     assert stat.S_IMODE(p12.stat().st_mode) == 0o600
-    ok = subprocess.run(["openssl", "pkcs12", "-legacy", "-in", str(p12), "-passin", "pass:pw1",
-                         "-noout"], capture_output=True)
+    ok = subprocess.run(
+        ["openssl", "pkcs12", "-legacy", "-in", str(p12), "-passin", "pass:pw1", "-noout"],
+        capture_output=True,
+    )
     assert ok.returncode == 0

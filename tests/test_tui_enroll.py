@@ -32,8 +32,9 @@ def store(home: Path) -> Store:
 
 
 def _app(store: Store):  # type: ignore[no-untyped-def]
-    return make_app(store, enroll_bind=HOST, enroll_advertise=HOST, enroll_port=0,
-                    enroll_tls_port=0, enroll_token=TOKEN)
+    return make_app(
+        store, enroll_bind=HOST, enroll_advertise=HOST, enroll_port=0, enroll_tls_port=0, enroll_token=TOKEN
+    )
 
 
 async def _open(app, pilot) -> EnrollScreen:  # type: ignore[no-untyped-def]

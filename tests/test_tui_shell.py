@@ -51,9 +51,17 @@ async def test_palette_offers_actions_as_category_verb(demo: Store) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for title in ("cert: inspect", "cert: issue", "cert: revoke", "cert: renew",
-                      "export: files", "phone: enroll", "view: filter", "view: help",
-                      "store: unlock"):
+        for title in (
+            "cert: inspect",
+            "cert: issue",
+            "cert: revoke",
+            "cert: renew",
+            "export: files",
+            "phone: enroll",
+            "view: filter",
+            "view: help",
+            "store: unlock",
+        ):
             assert title in titles
         # and running one through the palette works
         await pilot.press("ctrl+p")
@@ -105,8 +113,14 @@ async def test_ctrl_r_reloads(demo: Store) -> None:
 async def test_enrollment_on_a_locked_store_asks_for_the_passphrase(home: Path) -> None:
     build_demo_store(db_path(home)).close()
     store = Store.open(db_path(home))
-    app = make_app(store, clock=demo_clock, enroll_bind="127.0.0.1",
-                   enroll_advertise="192.168.1.2", enroll_port=0, enroll_tls_port=0)
+    app = make_app(
+        store,
+        clock=demo_clock,
+        enroll_bind="127.0.0.1",
+        enroll_advertise="192.168.1.2",
+        enroll_port=0,
+        enroll_tls_port=0,
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("p")

@@ -28,14 +28,25 @@ class Tmux:
         self.name = f"certtui-test-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={v}" for k, v in env.items())
         subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]),
-             f"env {exports} {command}; echo EXIT=$? > {env['CERTTUI_HOME']}/exit; sleep 30"],
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                self.name,
+                "-x",
+                str(size[0]),
+                "-y",
+                str(size[1]),
+                f"env {exports} {command}; echo EXIT=$? > {env['CERTTUI_HOME']}/exit; sleep 30",
+            ],
             check=True,
         )
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-                              capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True, check=True
+        ).stdout
 
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
@@ -64,9 +75,7 @@ def tmux_demo(home: Path) -> Iterator[Tmux]:
 
 
 def test_real_terminal_list_filter_inspect_quit(tmux_demo: Tmux, home: Path) -> None:
-    screen = tmux_demo.wait_for(
-        lambda s: "certificates" in s and "Home Lab Root CA" in s and "Quit" in s
-    )
+    screen = tmux_demo.wait_for(lambda s: "certificates" in s and "Home Lab Root CA" in s and "Quit" in s)
     lines = screen.splitlines()
     assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
     assert "10 certificates · 1 expiring · 1 revoked" in screen
@@ -103,8 +112,10 @@ def test_real_terminal_enrollment_qr_decodes_and_shows_a_download(home: Path) ->
 
     init_store(db_path(home), InitRequest(name="Tmux Root"), None)[0].close()
     certtui = Path(sys.executable).with_name("certtui")
-    session = Tmux(f"{certtui} --bind 127.0.0.1 --advertise 127.0.0.1 --port 0 --tls-port 0",
-                   {"CERTTUI_HOME": str(home), "TERM": "xterm-256color"})
+    session = Tmux(
+        f"{certtui} --bind 127.0.0.1 --advertise 127.0.0.1 --port 0 --tls-port 0",
+        {"CERTTUI_HOME": str(home), "TERM": "xterm-256color"},
+    )
     try:
         session.wait_for(lambda s: "Tmux Root" in s and "Quit" in s)
         session.keys("p")

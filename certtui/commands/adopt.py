@@ -26,15 +26,29 @@ def _note(message: str) -> None:
 @click.command(name="import-ca")
 @click.argument("cert_path", metavar="CERT", type=_FILE)
 @click.argument("key_path", metavar="KEY", type=_FILE)
-@click.option("--key-passphrase-file", type=_FILE, metavar="FILE",
-              help="The KEY file's passphrase on the first line (else asked on a terminal).")
-@click.option("--crl-url", metavar="URL",
-              help="Put this CRL distribution point (http://...) in every certificate issued later.")
-@click.option("--no-passphrase", is_flag=True,
-              help="A new store keeps its keys unencrypted (not recommended).")
+@click.option(
+    "--key-passphrase-file",
+    type=_FILE,
+    metavar="FILE",
+    help="The KEY file's passphrase on the first line (else asked on a terminal).",
+)
+@click.option(
+    "--crl-url",
+    metavar="URL",
+    help="Put this CRL distribution point (http://...) in every certificate issued later.",
+)
+@click.option(
+    "--no-passphrase", is_flag=True, help="A new store keeps its keys unencrypted (not recommended)."
+)
 @pass_session
-def import_ca(session: Session, cert_path: Path, key_path: Path, key_passphrase_file: Path | None,
-              crl_url: str | None, no_passphrase: bool) -> None:
+def import_ca(
+    session: Session,
+    cert_path: Path,
+    key_path: Path,
+    key_passphrase_file: Path | None,
+    crl_url: str | None,
+    no_passphrase: bool,
+) -> None:
     """Adopt an existing CA: a root into an empty store, or an intermediate of the store's root.
 
     CERT is PEM (text before it is fine) or DER; KEY is PKCS#1, PKCS#8 or SEC1, encrypted or
@@ -80,8 +94,7 @@ def import_ca(session: Session, cert_path: Path, key_path: Path, key_passphrase_
         _note(message)
     click.echo(f"store: {session.db.parent}")
     if no_passphrase:
-        warn("the store has no passphrase: anyone who can read it can mint certificates your "
-             "devices trust")
+        warn("the store has no passphrase: anyone who can read it can mint certificates your devices trust")
 
 
 @click.command(name="import")
@@ -106,12 +119,20 @@ def import_(session: Session, paths: tuple[Path, ...]) -> None:
 @click.option("--days", type=int, help="Lifetime in days (default 397).")
 @click.option("--client", is_flag=True, help="A client (mTLS) certificate instead of a server one.")
 @click.option("--issuer", metavar="ID", help="The CA to sign with (default: the issuing CA).")
-@click.option("--out", type=_FILE, metavar="PATH",
-              help="Write the certificate (PEM) here instead of printing it.")
+@click.option(
+    "--out", type=_FILE, metavar="PATH", help="Write the certificate (PEM) here instead of printing it."
+)
 @click.option("--force", is_flag=True, help="Sign a server certificate even if the checklist fails it.")
 @pass_session
-def sign(session: Session, csr_path: Path, days: int | None, client: bool, issuer: str | None,
-         out: Path | None, force: bool) -> None:
+def sign(
+    session: Session,
+    csr_path: Path,
+    days: int | None,
+    client: bool,
+    issuer: str | None,
+    out: Path | None,
+    force: bool,
+) -> None:
     """Sign a device's certificate request (router, NAS, printer); its key stays on the device.
 
     The names come from the CSR's subjectAltName, else its CN; other subject fields are ignored.
@@ -149,8 +170,11 @@ def sign(session: Session, csr_path: Path, days: int | None, client: bool, issue
 
 
 @click.command()
-@click.option("--no-passphrase", is_flag=True,
-              help="Remove the passphrase: keys are then stored unencrypted (asks to confirm).")
+@click.option(
+    "--no-passphrase",
+    is_flag=True,
+    help="Remove the passphrase: keys are then stored unencrypted (asks to confirm).",
+)
 @click.option("--yes", is_flag=True, help="Confirm --no-passphrase without asking.")
 @pass_session
 def passwd(session: Session, no_passphrase: bool, yes: bool) -> None:
@@ -171,8 +195,11 @@ def passwd(session: Session, no_passphrase: bool, yes: bool) -> None:
                     "removing the passphrase needs a confirmation and stdin is not a terminal; "
                     "add --yes to confirm"
                 )
-            click.confirm("Remove the passphrase, so that anyone who can read the store can "
-                          "use its keys?", abort=True, err=True)
+            click.confirm(
+                "Remove the passphrase, so that anyone who can read the store can use its keys?",
+                abort=True,
+                err=True,
+            )
     if store.encrypted:
         store = session.unlocked_store()
     new = None
@@ -182,11 +209,12 @@ def passwd(session: Session, no_passphrase: bool, yes: bool) -> None:
     keys = f"{count} key{'' if count == 1 else 's'}"
     if new is None:
         click.echo(f"removed the passphrase: {keys} now stored unencrypted")
-        warn("the store has no passphrase: anyone who can read it can mint certificates your "
-             "devices trust")
+        warn("the store has no passphrase: anyone who can read it can mint certificates your devices trust")
     else:
-        click.echo(f"changed the passphrase: {keys} re-sealed; the old passphrase no longer "
-                   "opens the store (backups made before still open with it)")
+        click.echo(
+            f"changed the passphrase: {keys} re-sealed; the old passphrase no longer "
+            "opens the store (backups made before still open with it)"
+        )
 
 
 @click.command()
@@ -199,8 +227,10 @@ def restore(session: Session, backup: Path) -> None:
     store = restore_store(backup, session.db)
     count = len(store.records())
     store.close()
-    click.echo(f"restored {backup} to {session.db.parent} ({count} certificates); it opens with "
-               "the passphrase it had")
+    click.echo(
+        f"restored {backup} to {session.db.parent} ({count} certificates); it opens with "
+        "the passphrase it had"
+    )
 
 
 COMMANDS = [import_ca, import_, sign, passwd, restore]

@@ -38,19 +38,23 @@ def read_certificates(path: Path) -> list[x509.Certificate]:
         try:
             certs = x509.load_pem_x509_certificates(data)
         except (ValueError, x509.InvalidVersion) as exc:
-            raise CerttuiError(f"{path} has a CERTIFICATE block that does not decode ({exc}); "
-                               "export the certificate again") from None
+            raise CerttuiError(
+                f"{path} has a CERTIFICATE block that does not decode ({exc}); export the certificate again"
+            ) from None
     else:
         try:
             certs = [x509.load_der_x509_certificate(data)]
         except (ValueError, x509.InvalidVersion):
-            raise CerttuiError(f"{path} is not a certificate (neither PEM nor DER); give a .pem, .crt "
-                               "or .der file") from None
+            raise CerttuiError(
+                f"{path} is not a certificate (neither PEM nor DER); give a .pem, .crt or .der file"
+            ) from None
     from certtui.core.adopt import readable
 
     if not all(readable(cert) for cert in certs):
-        raise CerttuiError(f"{path} holds a certificate whose name, key or signature algorithm does not "
-                           "decode (damaged, or a type certtui cannot read); get a fresh copy")
+        raise CerttuiError(
+            f"{path} holds a certificate whose name, key or signature algorithm does not "
+            "decode (damaged, or a type certtui cannot read); get a fresh copy"
+        )
     return certs
 
 
@@ -70,8 +74,9 @@ def _target(ref: str, store: Any) -> Target:
         certs = read_certificates(path)
         return Target(ref, certs[0], tuple(certs[1:]))
     if store is None:
-        raise CerttuiError(f"{ref!r} is not a file, and there is no store to look it up in; "
-                           "give a PEM or DER file")
+        raise CerttuiError(
+            f"{ref!r} is not a file, and there is no store to look it up in; give a PEM or DER file"
+        )
     try:
         rec = store.resolve(ref)
     except NotFound as exc:
@@ -105,16 +110,32 @@ def _print(target: Target, kind: str, findings: list[Any]) -> None:
 @click.command()
 @click.argument("refs", nargs=-1, metavar="ID|FILE...")
 @click.option("--host", metavar="NAME", help="The host name or IP the phone uses to reach the server.")
-@click.option("--root", "root_files", multiple=True, metavar="FILE",
-              help="Trust this root too, besides the store's; repeatable.")
-@click.option("--connect", metavar="HOST[:PORT]",
-              help="Check the chain a live TLS server sends (port 443, or 587/143/110 with --starttls).")
+@click.option(
+    "--root",
+    "root_files",
+    multiple=True,
+    metavar="FILE",
+    help="Trust this root too, besides the store's; repeatable.",
+)
+@click.option(
+    "--connect",
+    metavar="HOST[:PORT]",
+    help="Check the chain a live TLS server sends (port 443, or 587/143/110 with --starttls).",
+)
 @click.option("--servername", metavar="NAME", help="The SNI name to send (default: the --connect host).")
 @click.option("--starttls", metavar="smtp|imap|pop3", help="Upgrade a plain mail session to TLS first.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input.")
 @pass_session
-def check(session: Session, refs: tuple[str, ...], host: str | None, root_files: tuple[str, ...],
-          connect: str | None, servername: str | None, starttls: str | None, as_json: bool) -> None:
+def check(
+    session: Session,
+    refs: tuple[str, ...],
+    host: str | None,
+    root_files: tuple[str, ...],
+    connect: str | None,
+    servername: str | None,
+    starttls: str | None,
+    as_json: bool,
+) -> None:
     """Check certificates against the iOS trust rules; exit 1 if any rule fails."""
     from certtui.core import checks, tlsprobe
     from certtui.core.names import parse_name
@@ -142,14 +163,27 @@ def check(session: Session, refs: tuple[str, ...], host: str | None, root_files:
     failed = False
     for t in targets:
         kind = t.kind or checks.classify(t.cert, store=store, host_given=bool(host))
-        findings = checks.ordered(checks.check(
-            t.cert, t.chain, host=host, store=store, roots=roots, kind=kind,
-            served=served is not None, tls_version=served.version if served else None,
-        ))
+        findings = checks.ordered(
+            checks.check(
+                t.cert,
+                t.chain,
+                host=host,
+                store=store,
+                roots=roots,
+                kind=kind,
+                served=served is not None,
+                tls_version=served.version if served else None,
+            )
+        )
         failed = failed or any(f.severity is checks.Severity.FAIL for f in findings)
         if as_json:
-            out.append({"subject": t.cert.subject.rfc4514_string(), "kind": kind.value,
-                        "findings": [f.to_json() for f in findings]})
+            out.append(
+                {
+                    "subject": t.cert.subject.rfc4514_string(),
+                    "kind": kind.value,
+                    "findings": [f.to_json() for f in findings],
+                }
+            )
         else:
             _print(t, kind.value, findings)
     if as_json:

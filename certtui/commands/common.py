@@ -33,15 +33,32 @@ def warn(message: str) -> None:
 def enrollment_options(command: Any) -> Any:
     """--bind, --port, --tls-port and --advertise: the same for `certtui enroll` and the TUI."""
     options = [
-        click.option("--bind", default="0.0.0.0", show_default=True, metavar="ADDR",
-                     help="Enrollment: the address to listen on (:: for IPv6 too)."),
-        click.option("--port", type=click.IntRange(0, 65535), default=8555, show_default=True,
-                     help="Enrollment: the HTTP port; if 8555 is taken, any free port (0: any)."),
-        click.option("--tls-port", type=click.IntRange(0, 65535), default=8556,
-                     show_default=True,
-                     help="Enrollment: the HTTPS port of the trust test; if taken, any free port."),
-        click.option("--advertise", metavar="HOST",
-                     help="Enrollment: the host or IP in the QR code (default: the LAN address)."),
+        click.option(
+            "--bind",
+            default="0.0.0.0",
+            show_default=True,
+            metavar="ADDR",
+            help="Enrollment: the address to listen on (:: for IPv6 too).",
+        ),
+        click.option(
+            "--port",
+            type=click.IntRange(0, 65535),
+            default=8555,
+            show_default=True,
+            help="Enrollment: the HTTP port; if 8555 is taken, any free port (0: any).",
+        ),
+        click.option(
+            "--tls-port",
+            type=click.IntRange(0, 65535),
+            default=8556,
+            show_default=True,
+            help="Enrollment: the HTTPS port of the trust test; if taken, any free port.",
+        ),
+        click.option(
+            "--advertise",
+            metavar="HOST",
+            help="Enrollment: the host or IP in the QR code (default: the LAN address).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)

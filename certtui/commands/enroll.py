@@ -45,9 +45,12 @@ def _screen(es: EnrollmentSession) -> str:
     for number, step in enumerate(page.ANDROID_STEPS, 1):
         lines += _wrapped(step, f"  {number}. ", "     ")
     if es.trust_url is not None:
-        lines += _wrapped("Last, tap Test trust on the page: this terminal prints phone-trusted-root "
-                          "when the phone trusts the root, phone-rejected-certificate while it does not.",
-                          "", "")
+        lines += _wrapped(
+            "Last, tap Test trust on the page: this terminal prints phone-trusted-root "
+            "when the phone trusts the root, phone-rejected-certificate while it does not.",
+            "",
+            "",
+        )
     else:
         lines += _wrapped(es.trust_skipped or "trust test skipped", "", "  ")
     lines.append("")
@@ -60,11 +63,18 @@ def _screen(es: EnrollmentSession) -> str:
 
 @click.command()
 @enrollment_options
-@click.option("--timeout", type=click.IntRange(min=1), default=900, show_default=True,
-              metavar="SECONDS", help="Stop after this many seconds.")
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=1),
+    default=900,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop after this many seconds.",
+)
 @click.pass_obj
-def enroll(session: Session, bind: str, port: int, tls_port: int, advertise: str | None,
-           timeout: int) -> None:
+def enroll(
+    session: Session, bind: str, port: int, tls_port: int, advertise: str | None, timeout: int
+) -> None:
     """Serve the root to a phone behind a QR code, and show whether the phone trusts it."""
     from certtui.enroll import trust
     from certtui.enroll.prepare import advertised_host
@@ -78,8 +88,16 @@ def enroll(session: Session, bind: str, port: int, tls_port: int, advertise: str
     if planned.plan is not None:
         # The issuing CA's key signs the one-day test certificate: ask for the passphrase now.
         test = trust.sign_test(session.unlocked_store(), planned.plan)
-    es = EnrollmentSession(root, advertise=host, bind=bind, port=port, tls_port=tls_port,
-                           timeout=timeout, trust=test, trust_skipped=planned.skipped)
+    es = EnrollmentSession(
+        root,
+        advertise=host,
+        bind=bind,
+        port=port,
+        tls_port=tls_port,
+        timeout=timeout,
+        trust=test,
+        trust_skipped=planned.skipped,
+    )
     es.subscribe(lambda event: click.echo(event.line()))
 
     def started(running: EnrollmentSession) -> None:

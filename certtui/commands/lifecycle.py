@@ -14,7 +14,11 @@ from certtui.errors import CerttuiError
 # Spelled out here so `certtui --help` does not import cryptography; a test checks that they
 # match certtui.core.revocation.REASONS and certtui.core.export.Format.
 REASON_NAMES = (
-    "unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
+    "unspecified",
+    "keyCompromise",
+    "cACompromise",
+    "affiliationChanged",
+    "superseded",
     "cessationOfOperation",
 )
 FORMAT_NAMES = ("pem", "der", "key", "fullchain", "p12", "p12-legacy", "p7b", "mobileconfig", "crl")
@@ -26,8 +30,13 @@ pass_session = click.make_pass_decorator(Session)
 
 @click.command()
 @click.argument("ref", metavar="ID")
-@click.option("--reason", type=click.Choice(REASON_NAMES), default="unspecified", show_default=True,
-              help="Why (RFC 5280); unspecified leaves the reasonCode out of the CRL.")
+@click.option(
+    "--reason",
+    type=click.Choice(REASON_NAMES),
+    default="unspecified",
+    show_default=True,
+    help="Why (RFC 5280); unspecified leaves the reasonCode out of the CRL.",
+)
 @pass_session
 def revoke(session: Session, ref: str, reason: str) -> None:
     """Revoke a certificate and re-sign its CA's CRL."""
@@ -55,11 +64,20 @@ def revoke(session: Session, ref: str, reason: str) -> None:
 
 @click.command()
 @click.option("--issuer", metavar="ID", help="The CA (default: the CA that issues leaves).")
-@click.option("--days", type=int, default=DEFAULT_CRL_DAYS, show_default=True,
-              help="nextUpdate is this many days from now.")
+@click.option(
+    "--days",
+    type=int,
+    default=DEFAULT_CRL_DAYS,
+    show_default=True,
+    help="nextUpdate is this many days from now.",
+)
 @click.option("--der", is_flag=True, help="Write DER instead of PEM (needs --out).")
-@click.option("--out", type=click.Path(path_type=Path), metavar="PATH",
-              help="The file to write (a folder gets NAME.crl); default: PEM to stdout.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="The file to write (a folder gets NAME.crl); default: PEM to stdout.",
+)
 @pass_session
 def crl(session: Session, issuer: str | None, days: int, der: bool, out: Path | None) -> None:
     """Sign a fresh CRL for a CA and store it."""
@@ -89,11 +107,8 @@ def crl(session: Session, issuer: str | None, days: int, der: bool, out: Path | 
 def ask_password(fmt: str) -> str:
     """A new export password: typed twice on a terminal."""
     if not sys.stdin.isatty():
-        raise CerttuiError(
-            f"{fmt} needs a password but stdin is not a terminal; give --password-file FILE"
-        )
-    secret = click.prompt(f"Password for the {fmt} file", hide_input=True,
-                          confirmation_prompt=True, err=True)
+        raise CerttuiError(f"{fmt} needs a password but stdin is not a terminal; give --password-file FILE")
+    secret = click.prompt(f"Password for the {fmt} file", hide_input=True, confirmation_prompt=True, err=True)
     if not secret:
         raise CerttuiError("the password is empty; type one (PKCS#12 and keys need a password)")
     return str(secret)
@@ -101,17 +116,38 @@ def ask_password(fmt: str) -> str:
 
 @click.command(name="export")
 @click.argument("ref", metavar="ID")
-@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), required=True,
-              help="pem, der, key, fullchain, p12, p12-legacy (iPhone/macOS), p7b, mobileconfig, crl.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, metavar="PATH",
-              help="The file to write; an existing folder gets an mkcert-style name.")
-@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="The password for key, p12, p12-legacy or a client mobileconfig (first line).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMAT_NAMES),
+    required=True,
+    help="pem, der, key, fullchain, p12, p12-legacy (iPhone/macOS), p7b, mobileconfig, crl.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    metavar="PATH",
+    help="The file to write; an existing folder gets an mkcert-style name.",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="The password for key, p12, p12-legacy or a client mobileconfig (first line).",
+)
 @click.option("--with-root", is_flag=True, help="Append the root to fullchain, p12 or p12-legacy.")
 @click.option("--unencrypted-key", is_flag=True, help="Write --format key in the clear (for nginx).")
 @pass_session
-def export_(session: Session, ref: str, fmt: str, out: Path, password_file: Path | None,
-            with_root: bool, unencrypted_key: bool) -> None:
+def export_(
+    session: Session,
+    ref: str,
+    fmt: str,
+    out: Path,
+    password_file: Path | None,
+    with_root: bool,
+    unencrypted_key: bool,
+) -> None:
     """Write a certificate, key, chain, bundle, profile or CRL to a file."""
     from certtui.core import export
 
@@ -129,10 +165,14 @@ def export_(session: Session, ref: str, fmt: str, out: Path, password_file: Path
         store = session.unlocked_store()
     password = None
     if wants_password:
-        password = (read_secret_file(password_file, "--password-file", "password")
-                    if password_file else ask_password(fmt))
-    result = export.render(store, rec, form, password=password, with_root=with_root,
-                           unencrypted_key=unencrypted_key)
+        password = (
+            read_secret_file(password_file, "--password-file", "password")
+            if password_file
+            else ask_password(fmt)
+        )
+    result = export.render(
+        store, rec, form, password=password, with_root=with_root, unencrypted_key=unencrypted_key
+    )
     path = export.target_path(out, result.filename)
     export.write_atomic(path, result.data, private=result.private)
     click.echo(f"wrote {path}")

@@ -24,14 +24,29 @@ pass_session = click.make_pass_decorator(Session)
 @click.option("--key", type=KEY_CHOICE, default=KeySpec.EC256.value, show_default=True)
 @click.option("--days", type=int, help="Root lifetime in days (default 3650).")
 @click.option("--no-passphrase", is_flag=True, help="Store keys unencrypted (not recommended).")
-@click.option("--permit", multiple=True, metavar="NAME_OR_CIDR",
-              help="Name constraint on the root; repeat it (home.arpa, 192.168.0.0/16).")
+@click.option(
+    "--permit",
+    multiple=True,
+    metavar="NAME_OR_CIDR",
+    help="Name constraint on the root; repeat it (home.arpa, 192.168.0.0/16).",
+)
 @click.option("--intermediate", is_flag=True, help="Also create an intermediate that signs leaves.")
-@click.option("--crl-url", metavar="URL",
-              help="Put this CRL distribution point (http://...) in every certificate issued later.")
+@click.option(
+    "--crl-url",
+    metavar="URL",
+    help="Put this CRL distribution point (http://...) in every certificate issued later.",
+)
 @pass_session
-def init(session: Session, name: str, key: str, days: int | None, no_passphrase: bool,
-         permit: tuple[str, ...], intermediate: bool, crl_url: str | None) -> None:
+def init(
+    session: Session,
+    name: str,
+    key: str,
+    days: int | None,
+    no_passphrase: bool,
+    permit: tuple[str, ...],
+    intermediate: bool,
+    crl_url: str | None,
+) -> None:
     """Create the store and its root CA."""
     from certtui.core.issuance import init_store
 
@@ -44,8 +59,9 @@ def init(session: Session, name: str, key: str, days: int | None, no_passphrase:
         from certtui.core.revocation import check_crl_url
 
         crl_url = check_crl_url(crl_url)
-    req = InitRequest(name=name, key=KeySpec(key), days=days, permit=permit,
-                      intermediate=intermediate, crl_url=crl_url)
+    req = InitRequest(
+        name=name, key=KeySpec(key), days=days, permit=permit, intermediate=intermediate, crl_url=crl_url
+    )
     passphrase = None if no_passphrase else session.passphrase(confirm=True)
     store, records = init_store(session.db, req, passphrase)
     store.close()
@@ -55,8 +71,7 @@ def init(session: Session, name: str, key: str, days: int | None, no_passphrase:
     if crl_url:
         click.echo(f"CRL distribution point of later certificates: {crl_url}")
     if no_passphrase:
-        warn("the store has no passphrase: anyone who can read it can mint certificates your "
-             "devices trust")
+        warn("the store has no passphrase: anyone who can read it can mint certificates your devices trust")
 
 
 def _lines(path: Path) -> list[tuple[int, list[str]]]:
@@ -81,21 +96,42 @@ def _lines(path: Path) -> list[tuple[int, list[str]]]:
 @click.command()
 @click.argument("names", nargs=-1)
 @click.option("--client", is_flag=True, help="A client (mTLS) certificate instead of a server one.")
-@click.option("--intermediate", is_flag=True,
-              help="A pathlen-0 intermediate CA under the root; NAME is its common name.")
+@click.option(
+    "--intermediate",
+    is_flag=True,
+    help="A pathlen-0 intermediate CA under the root; NAME is its common name.",
+)
 @click.option("--days", type=int, help="Lifetime in days (default 397; 1826 for an intermediate).")
 @click.option("--key", type=KEY_CHOICE, default=KeySpec.EC256.value, show_default=True)
 @click.option("--issuer", metavar="ID", help="The CA to sign with (default: the issuing CA).")
-@click.option("--permit", multiple=True, metavar="NAME_OR_CIDR",
-              help="Name constraint on a new intermediate; repeatable.")
-@click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="One certificate per line: names separated by spaces; # starts a comment.")
+@click.option(
+    "--permit",
+    multiple=True,
+    metavar="NAME_OR_CIDR",
+    help="Name constraint on a new intermediate; repeatable.",
+)
+@click.option(
+    "--from",
+    "from_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="One certificate per line: names separated by spaces; # starts a comment.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was issued as JSON.")
 @click.option("--force", is_flag=True, help="Issue a server certificate even if the checklist fails it.")
 @pass_session
-def issue(session: Session, names: tuple[str, ...], client: bool, intermediate: bool,
-          days: int | None, key: str, issuer: str | None, permit: tuple[str, ...],
-          from_file: Path | None, as_json: bool, force: bool) -> None:
+def issue(
+    session: Session,
+    names: tuple[str, ...],
+    client: bool,
+    intermediate: bool,
+    days: int | None,
+    key: str,
+    issuer: str | None,
+    permit: tuple[str, ...],
+    from_file: Path | None,
+    as_json: bool,
+    force: bool,
+) -> None:
     """Issue a certificate for NAME... (host names, IPs, emails, URIs)."""
     from certtui.core import issuance
 
@@ -108,8 +144,13 @@ def issue(session: Session, names: tuple[str, ...], client: bool, intermediate: 
 
     def request(words: tuple[str, ...]) -> IssueRequest:
         return IssueRequest(
-            names=words, kind=kind, days=days, key=KeySpec(key), issuer=issuer,
-            cn=" ".join(words) if intermediate else None, permit=permit,
+            names=words,
+            kind=kind,
+            days=days,
+            key=KeySpec(key),
+            issuer=issuer,
+            cn=" ".join(words) if intermediate else None,
+            permit=permit,
         )
 
     if from_file is None:
@@ -153,8 +194,16 @@ def issue(session: Session, names: tuple[str, ...], client: bool, intermediate: 
 def _table(records: list) -> None:  # type: ignore[type-arg]
     rows = [("ID", "KIND", "STATUS", "EXPIRES", "KEY", "NAMES")]
     for r in records:
-        rows.append((r.id, r.kind.value, r.status.value, r.not_after[:10], r.key_type,
-                     printable(", ".join(r.names) or r.subject)))
+        rows.append(
+            (
+                r.id,
+                r.kind.value,
+                r.status.value,
+                r.not_after[:10],
+                r.key_type,
+                printable(", ".join(r.names) or r.subject),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5])
@@ -164,11 +213,16 @@ def _table(records: list) -> None:  # type: ignore[type-arg]
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--kind", type=click.Choice([k.value for k in Kind]))
 @click.option("--status", type=click.Choice([s.value for s in Status]))
-@click.option("--expiring-within", type=click.IntRange(min=0), metavar="DAYS",
-              help="Only certificates that expire within DAYS (and have not yet).")
+@click.option(
+    "--expiring-within",
+    type=click.IntRange(min=0),
+    metavar="DAYS",
+    help="Only certificates that expire within DAYS (and have not yet).",
+)
 @pass_session
-def list_(session: Session, as_json: bool, kind: str | None, status: str | None,
-          expiring_within: int | None) -> None:
+def list_(
+    session: Session, as_json: bool, kind: str | None, status: str | None, expiring_within: int | None
+) -> None:
     """List the certificates in the store."""
     from certtui.core.inventory import crl_warnings
 
@@ -179,9 +233,10 @@ def list_(session: Session, as_json: bool, kind: str | None, status: str | None,
 
         # Straight from the columns, as they are read: a CertRecord per row would double the
         # time on 10,000, and the whole text at once would hold 6 MB more in memory.
-        write_json(store.listed_batches(kind=kinds, status=statuses,
-                                        expiring_within=expiring_within),
-                   lambda text: click.echo(text, nl=False))
+        write_json(
+            store.listed_batches(kind=kinds, status=statuses, expiring_within=expiring_within),
+            lambda text: click.echo(text, nl=False),
+        )
     elif records := store.records(kind=kinds, status=statuses, expiring_within=expiring_within):
         _table(records)
     else:
@@ -212,8 +267,14 @@ def show(session: Session, ref: str, pem: bool) -> None:
         ("Status", rec.status.value + (f" on {rec.revoked_at}" if rec.revoked_at else "")),
         ("Names", ", ".join(rec.names) or "-"),
         ("Issuer ID", rec.issuer_id or "(not in the store)"),
-        ("Private key", "in the store, encrypted" if rec.has_key and store.encrypted
-         else "in the store, unencrypted" if rec.has_key else "none"),
+        (
+            "Private key",
+            "in the store, encrypted"
+            if rec.has_key and store.encrypted
+            else "in the store, unencrypted"
+            if rec.has_key
+            else "none",
+        ),
     ]
     if rec.renewed_by:
         head.append(("Renewed by", rec.renewed_by))
@@ -225,8 +286,12 @@ def show(session: Session, ref: str, pem: bool) -> None:
 
 @click.command()
 @click.argument("ref", metavar="[ID]", required=False)
-@click.option("--expiring-within", type=click.IntRange(min=0), metavar="DAYS",
-              help="Renew every leaf that expires within DAYS (for cron).")
+@click.option(
+    "--expiring-within",
+    type=click.IntRange(min=0),
+    metavar="DAYS",
+    help="Renew every leaf that expires within DAYS (for cron).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_session
 def renew(session: Session, ref: str | None, expiring_within: int | None, as_json: bool) -> None:

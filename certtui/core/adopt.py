@@ -165,9 +165,7 @@ def load_csr(data: bytes, source: str) -> x509.CertificateSigningRequest:
     except (ValueError, x509.InvalidVersion):
         csr = None
     if csr is None or not readable(csr):
-        raise CerttuiError(
-            f"{source} holds no readable CSR (PEM or DER); give the certificate request"
-        )
+        raise CerttuiError(f"{source} holds no readable CSR (PEM or DER); give the certificate request")
     return csr
 
 
@@ -262,8 +260,13 @@ class CaImported:
 
 
 def _add_ca(
-    store: Store, cert: x509.Certificate, key: keymod.PrivateKey, kind: Kind, issuer_id: str | None,
-    crl_url: str | None, notes: list[str],
+    store: Store,
+    cert: x509.Certificate,
+    key: keymod.PrivateKey,
+    kind: Kind,
+    issuer_id: str | None,
+    crl_url: str | None,
+    notes: list[str],
 ) -> str:
     """Inside `write()`: add the CA with its key, make it the default issuer, note its CRL ability."""
     cert_id = store.add_certificate(
@@ -351,7 +354,11 @@ def import_certificates(store: Store, certs: Sequence[x509.Certificate]) -> Impo
             if kind is not Kind.ROOT:
                 issuer_id = next((cid for cid, ca in cas if checks.issued_by(cert, ca)), None)
             cert_id = store.add_certificate(
-                cert, kind=kind, names=_names_of(cert), issuer_id=issuer_id, external=True,
+                cert,
+                kind=kind,
+                names=_names_of(cert),
+                issuer_id=issuer_id,
+                external=True,
                 action="import",
             )
             added.append(cert_id)
@@ -369,8 +376,7 @@ def csr_names(csr: x509.CertificateSigningRequest) -> tuple[str, ...]:
         list(csr.extensions)
     except (x509.DuplicateExtension, ValueError):
         raise PolicyError(
-            "the CSR's extensions do not decode (one is malformed or repeated); make a new CSR on "
-            "the device"
+            "the CSR's extensions do not decode (one is malformed or repeated); make a new CSR on the device"
         ) from None
     texts = []
     for name in _san(csr) or ():
@@ -441,8 +447,13 @@ def csr_certificate(
     """The planned certificate for the CSR's key, signed but not stored: the guardrail judges
     this very certificate (`checks.guardrail(..., signed=...)`) before `store_signed_csr`."""
     return issuance.build_certificate(
-        p, csr.public_key(), store.certificate(p.issuer_id), store.private_key(p.issuer_id),
-        issuance.fresh_serial(store), now or utcnow(), store.meta("crl_url"),
+        p,
+        csr.public_key(),
+        store.certificate(p.issuer_id),
+        store.private_key(p.issuer_id),
+        issuance.fresh_serial(store),
+        now or utcnow(),
+        store.meta("crl_url"),
     )
 
 
@@ -450,7 +461,11 @@ def store_signed_csr(store: Store, p: issuance.IssuePlan, cert: x509.Certificate
     """Store a certificate signed from a CSR, without a key: that stays with the device."""
     with store.write():
         cert_id = store.add_certificate(
-            cert, kind=p.kind, names=p.names.values(), issuer_id=p.issuer_id, action="sign",
+            cert,
+            kind=p.kind,
+            names=p.names.values(),
+            issuer_id=p.issuer_id,
+            action="sign",
             detail=f"from a CSR: {', '.join(p.names.values())}",
         )
     return store.get(cert_id)

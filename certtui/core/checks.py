@@ -45,14 +45,34 @@ ROOT_WARN_LEFT = timedelta(days=90)
 MIN_BACKDATE = timedelta(minutes=5)
 # The extensions Apple's SecCertificate.c parses (SecCertificateInitializeExtensionParsers);
 # any other extension marked critical makes iOS reject the certificate.
-KNOWN_CRITICAL = frozenset({
-    "2.5.29.14", "2.5.29.15", "2.5.29.16", "2.5.29.17", "2.5.29.18", "2.5.29.19", "2.5.29.30",
-    "2.5.29.31", "2.5.29.32", "2.5.29.33", "2.5.29.35", "2.5.29.36", "2.5.29.37", "2.5.29.54",
-    "1.3.6.1.5.5.7.1.1", "1.3.6.1.5.5.7.1.11",
-})
+KNOWN_CRITICAL = frozenset(
+    {
+        "2.5.29.14",
+        "2.5.29.15",
+        "2.5.29.16",
+        "2.5.29.17",
+        "2.5.29.18",
+        "2.5.29.19",
+        "2.5.29.30",
+        "2.5.29.31",
+        "2.5.29.32",
+        "2.5.29.33",
+        "2.5.29.35",
+        "2.5.29.36",
+        "2.5.29.37",
+        "2.5.29.54",
+        "1.3.6.1.5.5.7.1.1",
+        "1.3.6.1.5.5.7.1.11",
+    }
+)
 # nameconstraints.c `SecNameConstraintsAreSubtreesSupported`: the subtree forms Apple evaluates.
-NC_SUPPORTED = (x509.DNSName, x509.IPAddress, x509.RFC822Name, x509.DirectoryName,
-                x509.UniformResourceIdentifier)
+NC_SUPPORTED = (
+    x509.DNSName,
+    x509.IPAddress,
+    x509.RFC822Name,
+    x509.DirectoryName,
+    x509.UniformResourceIdentifier,
+)
 
 
 class Severity(StrEnum):
@@ -80,8 +100,13 @@ class Finding:
     fix: str = ""
 
     def to_json(self) -> dict[str, str]:
-        return {"id": self.id, "severity": self.severity.value, "title": self.title,
-                "detail": self.detail, "fix": self.fix}
+        return {
+            "id": self.id,
+            "severity": self.severity.value,
+            "title": self.title,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
 
 
 TITLES: dict[str, str] = {
@@ -211,8 +236,11 @@ def _hash_verdict(cert: x509.Certificate) -> tuple[bool, str]:
     name = getattr(oid, "_name", oid.dotted_string)
     if algorithm is None:
         return False, f"{name}, without a SHA-2 hash"
-    shown = name if algorithm.name.upper().replace("-", "") in name.upper().replace("-", "") else (
-        f"{name} ({algorithm.name.upper()})")
+    shown = (
+        name
+        if algorithm.name.upper().replace("-", "") in name.upper().replace("-", "")
+        else (f"{name} ({algorithm.name.upper()})")
+    )
     return isinstance(algorithm, GOOD_HASHES), shown
 
 
@@ -319,20 +347,26 @@ _NEW_ROOT = "make a proper root with `certtui init` (or import one) and enroll i
 def _root_ca_bc(c: _Ctx) -> Finding:
     bc = _ext(c.cert, x509.BasicConstraints)
     if c.cert.version is not x509.Version.v3:
-        return _finding("root.ca-bc", Severity.FAIL, "an X.509 v1 certificate: no extensions, so no CA:TRUE",
-                        _NEW_ROOT)
+        return _finding(
+            "root.ca-bc", Severity.FAIL, "an X.509 v1 certificate: no extensions, so no CA:TRUE", _NEW_ROOT
+        )
     if bc is None or not bc.ca:
         what = "no basicConstraints extension" if bc is None else "basicConstraints CA:FALSE"
         fix = _NEW_ROOT
         if c.kind is not Kind.ROOT:
-            fix = ("a self-signed server certificate never gets iOS's full-trust switch; issue it "
-                   "from a certtui root instead (`certtui init`, then `certtui issue NAME`) and "
-                   "enroll that root")
-        return _finding("root.ca-bc", Severity.FAIL,
-                        f"{what}: iOS 10.3+ never offers full trust for it", fix)
+            fix = (
+                "a self-signed server certificate never gets iOS's full-trust switch; issue it "
+                "from a certtui root instead (`certtui init`, then `certtui issue NAME`) and "
+                "enroll that root"
+            )
+        return _finding("root.ca-bc", Severity.FAIL, f"{what}: iOS 10.3+ never offers full trust for it", fix)
     if not _ext_critical(c.cert, x509.BasicConstraints):
-        return _finding("root.ca-bc", Severity.WARN, "CA:TRUE, but basicConstraints is not critical",
-                        "roots from `certtui init` mark it critical; prefer one of those")
+        return _finding(
+            "root.ca-bc",
+            Severity.WARN,
+            "CA:TRUE, but basicConstraints is not critical",
+            "roots from `certtui init` mark it critical; prefer one of those",
+        )
     return _finding("root.ca-bc", Severity.PASS, "CA:TRUE, critical")
 
 
@@ -340,40 +374,57 @@ def _root_self_signed(c: _Ctx) -> Finding:
     if c.is_self_signed:
         return _finding("root.self-signed", Severity.PASS, "subject = issuer, and its own key verifies it")
     if c.cert.subject != c.cert.issuer:
-        detail = (f"issued by {c.cert.issuer.rfc4514_string() or '(empty)'}, not by itself; only a "
-                  "self-signed root gets the trust switch")
+        detail = (
+            f"issued by {c.cert.issuer.rfc4514_string() or '(empty)'}, not by itself; only a "
+            "self-signed root gets the trust switch"
+        )
     else:
         detail = "subject = issuer, but its own key does not verify its signature"
-    return _finding("root.self-signed", Severity.FAIL, detail,
-                    "install the self-signed root at the top of this chain on the phone, "
-                    "not this certificate")
+    return _finding(
+        "root.self-signed",
+        Severity.FAIL,
+        detail,
+        "install the self-signed root at the top of this chain on the phone, not this certificate",
+    )
 
 
 def _root_subject_cn(c: _Ctx) -> Finding:
     cns = [str(a.value).strip() for a in c.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     if cns and cns[0]:
         return _finding("root.subject-cn", Severity.PASS, f"CN={cns[0]}")
-    return _finding("root.subject-cn", Severity.FAIL,
-                    "no commonName: iOS did not list such roots under Certificate Trust Settings",
-                    "make a root with a name: `certtui init --name 'Home Lab Root CA'`")
+    return _finding(
+        "root.subject-cn",
+        Severity.FAIL,
+        "no commonName: iOS did not list such roots under Certificate Trust Settings",
+        "make a root with a name: `certtui init --name 'Home Lab Root CA'`",
+    )
 
 
 def _root_key_usage(c: _Ctx) -> Finding:
     ku = _ext(c.cert, x509.KeyUsage)
     if ku is None:
-        return _finding("root.key-usage", Severity.PASS,
-                        "no keyUsage extension, so signing is not restricted")
+        return _finding(
+            "root.key-usage", Severity.PASS, "no keyUsage extension, so signing is not restricted"
+        )
     if not ku.key_cert_sign:
-        return _finding("root.key-usage", Severity.FAIL,
-                        "keyUsage lacks keyCertSign: it may not sign certificates", _NEW_ROOT)
+        return _finding(
+            "root.key-usage",
+            Severity.FAIL,
+            "keyUsage lacks keyCertSign: it may not sign certificates",
+            _NEW_ROOT,
+        )
     problems = []
     if not ku.crl_sign:
         problems.append("keyUsage lacks cRLSign, so it cannot sign a CRL")
     if not _ext_critical(c.cert, x509.KeyUsage):
         problems.append("keyUsage is not critical")
     if problems:
-        return _finding("root.key-usage", Severity.WARN, "keyCertSign set, but " + "; ".join(problems),
-                        "roots from `certtui init` have keyCertSign + cRLSign, critical")
+        return _finding(
+            "root.key-usage",
+            Severity.WARN,
+            "keyCertSign set, but " + "; ".join(problems),
+            "roots from `certtui init` have keyCertSign + cRLSign, critical",
+        )
     return _finding("root.key-usage", Severity.PASS, "keyCertSign and cRLSign, critical")
 
 
@@ -389,26 +440,37 @@ def _validity(rule: str, c: _Ctx, warn_left: timedelta, fix: str, *, backdate: b
     """Inside the validity window, with `warn_left` to spare (and, for `backdate`, a backdated start)."""
     nb, na = c.cert.not_valid_before_utc, c.cert.not_valid_after_utc
     if c.now < nb:
-        return _finding(rule, Severity.FAIL,
-                        f"not valid until {iso(nb)}, {_days_left(nb - c.now)} days from now", fix)
+        return _finding(
+            rule, Severity.FAIL, f"not valid until {iso(nb)}, {_days_left(nb - c.now)} days from now", fix
+        )
     if c.now >= na:
         return _finding(rule, Severity.FAIL, f"expired on {iso(na)}", fix)
     left = na - c.now
     if left < warn_left:
-        return _finding(rule, Severity.WARN,
-                        f"expires on {iso(na)}, in {_days_left(left)} days (warning under "
-                        f"{warn_left.days})", fix)
+        return _finding(
+            rule,
+            Severity.WARN,
+            f"expires on {iso(na)}, in {_days_left(left)} days (warning under {warn_left.days})",
+            fix,
+        )
     if backdate and c.now - nb < MIN_BACKDATE:
-        return _finding(rule, Severity.WARN,
-                        f"notBefore {iso(nb)} is under {MIN_BACKDATE.seconds // 60} minutes ago; phones "
-                        "with a slow clock see it as not yet valid",
-                        "issue it with notBefore a few minutes in the past (certtui backdates by 10 minutes)")
+        return _finding(
+            rule,
+            Severity.WARN,
+            f"notBefore {iso(nb)} is under {MIN_BACKDATE.seconds // 60} minutes ago; phones "
+            "with a slow clock see it as not yet valid",
+            "issue it with notBefore a few minutes in the past (certtui backdates by 10 minutes)",
+        )
     return _finding(rule, Severity.PASS, f"valid until {iso(na)} ({_days_left(left)} days left)")
 
 
 def _root_validity(c: _Ctx) -> Finding:
-    return _validity("root.validity", c, ROOT_WARN_LEFT,
-                     "make a new root with `certtui init` and enroll it on every phone before this one ends")
+    return _validity(
+        "root.validity",
+        c,
+        ROOT_WARN_LEFT,
+        "make a new root with `certtui init` and enroll it on every phone before this one ends",
+    )
 
 
 def _root_path_len(c: _Ctx) -> Finding | None:
@@ -433,9 +495,13 @@ def _root_path_len(c: _Ctx) -> Finding | None:
         shown = "no pathLen limit" if limit is None else f"pathLen {limit}"
         good.append(f"{label(ca)}: {shown}, {below} intermediate level(s) below")
     if bad:
-        return _finding("root.path-len", Severity.FAIL, "; ".join(bad),
-                        "issue leaves directly from that CA, or use a root without the limit "
-                        "(`certtui init` roots have none)")
+        return _finding(
+            "root.path-len",
+            Severity.FAIL,
+            "; ".join(bad),
+            "issue leaves directly from that CA, or use a root without the limit "
+            "(`certtui init` roots have none)",
+        )
     return _finding("root.path-len", Severity.PASS, "; ".join(good))
 
 
@@ -456,8 +522,12 @@ def _store_ca_depth(c: _Ctx) -> int:
 def _root_ski(c: _Ctx) -> Finding:
     ski = _ext(c.cert, x509.SubjectKeyIdentifier)
     if ski is None:
-        return _finding("root.ski", Severity.WARN, "no subjectKeyIdentifier (RFC 5280 requires one on a CA)",
-                        "roots from `certtui init` carry one; prefer one of those")
+        return _finding(
+            "root.ski",
+            Severity.WARN,
+            "no subjectKeyIdentifier (RFC 5280 requires one on a CA)",
+            "roots from `certtui init` carry one; prefer one of those",
+        )
     return _finding("root.ski", Severity.PASS, f"SKI {colon_hex(ski.digest)}")
 
 
@@ -474,13 +544,18 @@ def _root_name_constraints(c: _Ctx) -> Finding | None:
         nc = _ext(c.cert, x509.NameConstraints)
         if nc is None:
             return None
-        odd = [type(n).__name__ for n in (nc.permitted_subtrees or []) + (nc.excluded_subtrees or [])
-               if not isinstance(n, NC_SUPPORTED)]
+        odd = [
+            type(n).__name__
+            for n in (nc.permitted_subtrees or []) + (nc.excluded_subtrees or [])
+            if not isinstance(n, NC_SUPPORTED)
+        ]
         if odd and _ext_critical(c.cert, x509.NameConstraints):
-            return _finding("root.name-constraints", Severity.FAIL,
-                            f"critical name constraints of a form iOS does not evaluate: {', '.join(odd)}",
-                            "make a root whose constraints are DNS names and IP networks "
-                            "(`certtui init --permit`)")
+            return _finding(
+                "root.name-constraints",
+                Severity.FAIL,
+                f"critical name constraints of a form iOS does not evaluate: {', '.join(odd)}",
+                "make a root whose constraints are DNS names and IP networks (`certtui init --permit`)",
+            )
         return _finding("root.name-constraints", Severity.INFO, _subtrees(nc))
     constrained = [(ca, _ext(ca, x509.NameConstraints)) for ca in c.path[1:]]
     constrained = [(ca, nc) for ca, nc in constrained if nc is not None]
@@ -490,13 +565,21 @@ def _root_name_constraints(c: _Ctx) -> Finding | None:
     bad = namesmod.chain_constraint_violations(names, [nc for _, nc in constrained])
     where = ", ".join(label(ca) for ca, _ in constrained)
     if bad:
-        return _finding("root.name-constraints", Severity.FAIL, f"{'; '.join(bad)} ({where})",
-                        "issue the certificate for names inside the CA's constraints")
+        return _finding(
+            "root.name-constraints",
+            Severity.FAIL,
+            f"{'; '.join(bad)} ({where})",
+            "issue the certificate for names inside the CA's constraints",
+        )
     if not names:
-        return _finding("root.name-constraints", Severity.PASS,
-                        f"no subjectAltName names to hold against the constraints of {where}")
-    return _finding("root.name-constraints", Severity.PASS,
-                    f"{', '.join(names.values())} fit the constraints of {where}")
+        return _finding(
+            "root.name-constraints",
+            Severity.PASS,
+            f"no subjectAltName names to hold against the constraints of {where}",
+        )
+    return _finding(
+        "root.name-constraints", Severity.PASS, f"{', '.join(names.values())} fit the constraints of {where}"
+    )
 
 
 # -- intermediate and chain rules -----------------------------------------------------------
@@ -514,18 +597,27 @@ def _int_ca_bc(c: _Ctx) -> Finding | None:
         elif ku is not None and not ku.key_cert_sign:
             bad.append(f"{label(ca)}: keyUsage lacks keyCertSign")
     if bad:
-        return _finding("int.ca-bc", Severity.FAIL, "; ".join(bad),
-                        "only a CA may sign: issue intermediates with `certtui issue --intermediate`, "
-                        "and serve only real intermediates after the leaf")
-    return _finding("int.ca-bc", Severity.PASS,
-                    "; ".join(f"{label(ca)}: CA:TRUE, may sign certificates" for ca in c.intermediates))
+        return _finding(
+            "int.ca-bc",
+            Severity.FAIL,
+            "; ".join(bad),
+            "only a CA may sign: issue intermediates with `certtui issue --intermediate`, "
+            "and serve only real intermediates after the leaf",
+        )
+    return _finding(
+        "int.ca-bc",
+        Severity.PASS,
+        "; ".join(f"{label(ca)}: CA:TRUE, may sign certificates" for ca in c.intermediates),
+    )
 
 
 def _int_key_strength(c: _Ctx) -> Finding | None:
     if not c.intermediates:
         return None
     return _key_strength(
-        "int.key-strength", c.intermediates, named=True,
+        "int.key-strength",
+        c.intermediates,
+        named=True,
         fix="replace the intermediate with one on RSA 2048+ or EC P-256/P-384 "
         "(`certtui issue --intermediate --key ec256`)",
     )
@@ -542,31 +634,44 @@ def _int_sig_hash_of(intermediates: Sequence[x509.Certificate]) -> Finding | Non
     detail = "; ".join(f"{label(ca)}: {text}" for ca, _, text in verdicts)
     if all(ok for _, ok, _ in verdicts):
         return _finding("int.sig-hash", Severity.PASS, detail)
-    return _finding("int.sig-hash", Severity.FAIL, detail + "; iOS rejects SHA-1 and MD5 for TLS",
-                    "have the root sign a new intermediate with SHA-256 (`certtui issue --intermediate`)")
+    return _finding(
+        "int.sig-hash",
+        Severity.FAIL,
+        detail + "; iOS rejects SHA-1 and MD5 for TLS",
+        "have the root sign a new intermediate with SHA-256 (`certtui issue --intermediate`)",
+    )
 
 
 def _chain_complete(c: _Ctx) -> Finding:
     given = [c.cert, *c.chain]
     for child, parent in pairwise(given):
         if not issued_by(child, parent):
-            return _finding("chain.complete", Severity.FAIL,
-                            f"{label(child)} is not issued by {label(parent)}, the next certificate given",
-                            "put the chain in order: the leaf first, then each issuer "
-                            "(`certtui export ID --format fullchain` writes it so)")
+            return _finding(
+                "chain.complete",
+                Severity.FAIL,
+                f"{label(child)} is not issued by {label(parent)}, the next certificate given",
+                "put the chain in order: the leaf first, then each issuer "
+                "(`certtui export ID --format fullchain` writes it so)",
+            )
     last = given[-1]
     if self_signed(last):
-        return _finding("chain.complete", Severity.PASS,
-                        f"{len(given)} certificate(s), ending at the root {label(last)}")
+        return _finding(
+            "chain.complete", Severity.PASS, f"{len(given)} certificate(s), ending at the root {label(last)}"
+        )
     if c.anchor is not None:
-        return _finding("chain.complete", Severity.PASS,
-                        f"{len(given)} certificate(s); {label(last)} is issued by the trusted "
-                        f"root {label(c.anchor)}")
-    return _finding("chain.complete", Severity.FAIL,
-                    f"ends at {label(last)}, whose issuer {last.issuer.rfc4514_string() or '(empty)'} "
-                    "was not sent and is not a trusted root: iOS reports a missing intermediate",
-                    "serve the leaf with its intermediates (`certtui export ID --format fullchain`); for "
-                    "a file, append the intermediate(s), or pass the root with --root")
+        return _finding(
+            "chain.complete",
+            Severity.PASS,
+            f"{len(given)} certificate(s); {label(last)} is issued by the trusted root {label(c.anchor)}",
+        )
+    return _finding(
+        "chain.complete",
+        Severity.FAIL,
+        f"ends at {label(last)}, whose issuer {last.issuer.rfc4514_string() or '(empty)'} "
+        "was not sent and is not a trusted root: iOS reports a missing intermediate",
+        "serve the leaf with its intermediates (`certtui export ID --format fullchain`); for "
+        "a file, append the intermediate(s), or pass the root with --root",
+    )
 
 
 def _chain_aki_link(c: _Ctx) -> Finding:
@@ -578,10 +683,13 @@ def _chain_aki_link(c: _Ctx) -> Finding:
             continue
         links += 1
         if aki.key_identifier != ski.digest:
-            return _finding("chain.aki-link", Severity.FAIL,
-                            f"{label(child)}'s AKI {colon_hex(aki.key_identifier)} differs from "
-                            f"{label(parent)}'s SKI {colon_hex(ski.digest)}",
-                            "issue the certificate again from its real issuer (`certtui renew ID`)")
+            return _finding(
+                "chain.aki-link",
+                Severity.FAIL,
+                f"{label(child)}'s AKI {colon_hex(aki.key_identifier)} differs from "
+                f"{label(parent)}'s SKI {colon_hex(ski.digest)}",
+                "issue the certificate again from its real issuer (`certtui renew ID`)",
+            )
     if not links:
         return _finding("chain.aki-link", Severity.PASS, "no AKI/SKI pair to compare")
     return _finding("chain.aki-link", Severity.PASS, f"AKI matches the issuer's SKI on {links} link(s)")
@@ -590,8 +698,9 @@ def _chain_aki_link(c: _Ctx) -> Finding:
 def _chain_trusted(c: _Ctx) -> Finding:
     fix = "give the root your phone trusts with --root FILE, or issue the certificate from this store"
     if not c.roots:
-        return _finding("chain.trusted", Severity.FAIL,
-                        "no trusted root to judge against: no store and no --root", fix)
+        return _finding(
+            "chain.trusted", Severity.FAIL, "no trusted root to judge against: no store and no --root", fix
+        )
     try:
         verifier = (
             xv.PolicyBuilder()
@@ -608,11 +717,17 @@ def _chain_trusted(c: _Ctx) -> Finding:
         verified = verifier.verify(c.cert, c.chain)
     except (xv.VerificationError, ValueError, TypeError) as exc:
         anchors = ", ".join(label(r) for r in c.roots)
-        return _finding("chain.trusted", Severity.FAIL,
-                        f"no valid path to a trusted root ({anchors}) through the certificates given: {exc}",
-                        fix)
-    return _finding("chain.trusted", Severity.PASS,
-                    f"verifies up to {label(verified.chain[-1])} ({len(verified.chain)} certificate(s))")
+        return _finding(
+            "chain.trusted",
+            Severity.FAIL,
+            f"no valid path to a trusted root ({anchors}) through the certificates given: {exc}",
+            fix,
+        )
+    return _finding(
+        "chain.trusted",
+        Severity.PASS,
+        f"verifies up to {label(verified.chain[-1])} ({len(verified.chain)} certificate(s))",
+    )
 
 
 def _chain_revoked(c: _Ctx) -> Finding | None:
@@ -622,13 +737,23 @@ def _chain_revoked(c: _Ctx) -> Finding | None:
     known = [(cert, rec) for cert, rec in records if rec is not None]
     if not known:
         return None
-    revoked = [f"{label(cert)} was revoked on {rec.revoked_at} ({rec.revocation_reason or 'unspecified'})"
-               for cert, rec in known if rec.revoked_at]
+    revoked = [
+        f"{label(cert)} was revoked on {rec.revoked_at} ({rec.revocation_reason or 'unspecified'})"
+        for cert, rec in known
+        if rec.revoked_at
+    ]
     if revoked:
-        return _finding("chain.revoked", Severity.FAIL, "; ".join(revoked),
-                        "issue a new certificate (`certtui issue NAME...`) and install it on the server")
-    return _finding("chain.revoked", Severity.PASS,
-                    f"none of the {len(known)} certificate(s) this store knows on the chain is revoked")
+        return _finding(
+            "chain.revoked",
+            Severity.FAIL,
+            "; ".join(revoked),
+            "issue a new certificate (`certtui issue NAME...`) and install it on the server",
+        )
+    return _finding(
+        "chain.revoked",
+        Severity.PASS,
+        f"none of the {len(known)} certificate(s) this store knows on the chain is revoked",
+    )
 
 
 # -- leaf rules -----------------------------------------------------------------------------
@@ -638,16 +763,23 @@ def _leaf_san_present(c: _Ctx) -> Finding:
     san = _san(c.cert)
     if san is None or not len(san):
         what = "no subjectAltName extension" if san is None else "an empty subjectAltName"
-        return _finding("leaf.san-present", Severity.FAIL,
-                        f"{what}: iOS never matches the common name",
-                        "issue it with the names the phone uses: `certtui issue NAME...`")
+        return _finding(
+            "leaf.san-present",
+            Severity.FAIL,
+            f"{what}: iOS never matches the common name",
+            "issue it with the names the phone uses: `certtui issue NAME...`",
+        )
     return _finding("leaf.san-present", Severity.PASS, ", ".join(_san_entries(san)))
 
 
 def _san_entries(san: x509.SubjectAlternativeName) -> list[str]:
     """The SAN entries as `DNS:x`, `IP:y`, ... for evidence."""
-    kinds: dict[type, str] = {x509.DNSName: "DNS", x509.IPAddress: "IP", x509.RFC822Name: "email",
-             x509.UniformResourceIdentifier: "URI"}
+    kinds: dict[type, str] = {
+        x509.DNSName: "DNS",
+        x509.IPAddress: "IP",
+        x509.RFC822Name: "email",
+        x509.UniformResourceIdentifier: "URI",
+    }
     return [f"{kinds.get(type(n), type(n).__name__)}:{getattr(n, 'value', n)}" for n in san]
 
 
@@ -682,31 +814,47 @@ def _leaf_san_host(c: _Ctx) -> Finding | None:
         if any(ipaddress.ip_address(v) == address for v in names.ip):
             return _finding("leaf.san-host", Severity.PASS, f"IP {host} is an iPAddress entry")
         if host in (d.lower() for d in names.dns):
-            return _finding("leaf.san-host", Severity.FAIL,
-                            f"{host} is written as a DNS name; an IP only matches an iPAddress entry", fix)
-        return _finding("leaf.san-host", Severity.FAIL,
-                        f"no iPAddress entry {host} among {', '.join(names.values()) or 'no names'}", fix)
+            return _finding(
+                "leaf.san-host",
+                Severity.FAIL,
+                f"{host} is written as a DNS name; an IP only matches an iPAddress entry",
+                fix,
+            )
+        return _finding(
+            "leaf.san-host",
+            Severity.FAIL,
+            f"no iPAddress entry {host} among {', '.join(names.values()) or 'no names'}",
+            fix,
+        )
     match = next((d for d in names.dns if _dns_matches(d, host)), None)
     if match is not None:
         return _finding("leaf.san-host", Severity.PASS, f"{host} matches the DNS name {match}")
     cn = label(c.cert).lower()
     extra = "; only the common name holds it, which iOS ignores" if cn == host else ""
-    return _finding("leaf.san-host", Severity.FAIL,
-                    f"{host} is not among the DNS names ({', '.join(names.dns) or 'none'}){extra}", fix)
+    return _finding(
+        "leaf.san-host",
+        Severity.FAIL,
+        f"{host} is not among the DNS names ({', '.join(names.dns) or 'none'}){extra}",
+        fix,
+    )
 
 
 def _leaf_wildcard(c: _Ctx) -> Finding:
     wild = [d for d in _names_of(c.cert).dns if "*" in d]
     bad = [d for d in wild if not _wildcard_ok(d)]
     if bad:
-        return _finding("leaf.wildcard", Severity.FAIL,
-                        f"{', '.join(bad)}: '*' must be the whole left-most label with two or more "
-                        "labels after it (*.lan or *.local never match)",
-                        "name the hosts, or put the wildcard deeper: `certtui issue '*.home.arpa'`")
+        return _finding(
+            "leaf.wildcard",
+            Severity.FAIL,
+            f"{', '.join(bad)}: '*' must be the whole left-most label with two or more "
+            "labels after it (*.lan or *.local never match)",
+            "name the hosts, or put the wildcard deeper: `certtui issue '*.home.arpa'`",
+        )
     if not wild:
         return _finding("leaf.wildcard", Severity.PASS, "no wildcard names")
-    return _finding("leaf.wildcard", Severity.PASS,
-                    "; ".join(f"{d} matches one label under {d[2:]}" for d in wild))
+    return _finding(
+        "leaf.wildcard", Severity.PASS, "; ".join(f"{d} matches one label under {d[2:]}" for d in wild)
+    )
 
 
 def _eku_has(c: _Ctx, rule: str, oid: x509.ObjectIdentifier, what: str, fix: str, bad: Severity) -> Finding:
@@ -720,13 +868,25 @@ def _eku_has(c: _Ctx, rule: str, oid: x509.ObjectIdentifier, what: str, fix: str
 
 
 def _leaf_eku(c: _Ctx) -> Finding:
-    return _eku_has(c, "leaf.eku-serverauth", ExtendedKeyUsageOID.SERVER_AUTH, "serverAuth",
-                    "issue a server certificate: `certtui issue NAME...` (without --client)", Severity.FAIL)
+    return _eku_has(
+        c,
+        "leaf.eku-serverauth",
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        "serverAuth",
+        "issue a server certificate: `certtui issue NAME...` (without --client)",
+        Severity.FAIL,
+    )
 
 
 def _client_eku(c: _Ctx) -> Finding:
-    return _eku_has(c, "client.eku", ExtendedKeyUsageOID.CLIENT_AUTH, "clientAuth",
-                    "issue a client certificate: `certtui issue --client NAME`", Severity.WARN)
+    return _eku_has(
+        c,
+        "client.eku",
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+        "clientAuth",
+        "issue a client certificate: `certtui issue --client NAME`",
+        Severity.WARN,
+    )
 
 
 def _lifetime(c: _Ctx) -> timedelta:
@@ -737,25 +897,33 @@ def _leaf_lifetime_825(c: _Ctx) -> Finding:
     span = _lifetime(c)
     detail = f"valid for {_days(span)} days; limit {MAX_LEAF_DAYS}"
     if span > timedelta(days=MAX_LEAF_DAYS):
-        return _finding("leaf.lifetime-825", Severity.FAIL, detail + ", backdating included",
-                        "issue it again for 397 days: `certtui renew ID`, or "
-                        "`certtui issue NAME... --days 397`")
+        return _finding(
+            "leaf.lifetime-825",
+            Severity.FAIL,
+            detail + ", backdating included",
+            "issue it again for 397 days: `certtui renew ID`, or `certtui issue NAME... --days 397`",
+        )
     return _finding("leaf.lifetime-825", Severity.PASS, detail)
 
 
 def _leaf_lifetime_398(c: _Ctx) -> Finding:
     span = _lifetime(c)
     if span > timedelta(days=PUBLIC_LEAF_DAYS):
-        return _finding("leaf.lifetime-398", Severity.INFO,
-                        f"valid for {_days(span)} days; the {PUBLIC_LEAF_DAYS}-day limit binds only "
-                        "certificates under Apple's preinstalled roots, not your own root",
-                        "nothing to do for a private root; --days 397 if you want to be safe")
+        return _finding(
+            "leaf.lifetime-398",
+            Severity.INFO,
+            f"valid for {_days(span)} days; the {PUBLIC_LEAF_DAYS}-day limit binds only "
+            "certificates under Apple's preinstalled roots, not your own root",
+            "nothing to do for a private root; --days 397 if you want to be safe",
+        )
     return _finding("leaf.lifetime-398", Severity.PASS, f"valid for {_days(span)} days")
 
 
 def _leaf_key_strength(c: _Ctx) -> Finding:
     return _key_strength(
-        "leaf.key-strength", [c.cert], named=False,
+        "leaf.key-strength",
+        [c.cert],
+        named=False,
         fix="issue it again with an EC P-256 key: `certtui issue NAME... --key ec256`",
     )
 
@@ -764,8 +932,12 @@ def _leaf_sig_hash(c: _Ctx) -> Finding:
     ok, text = _hash_verdict(c.cert)
     if ok:
         return _finding("leaf.sig-hash", Severity.PASS, text)
-    return _finding("leaf.sig-hash", Severity.FAIL, text + "; iOS rejects SHA-1 and MD5 for TLS",
-                    "issue it again from certtui, which signs with SHA-256: `certtui issue NAME...`")
+    return _finding(
+        "leaf.sig-hash",
+        Severity.FAIL,
+        text + "; iOS rejects SHA-1 and MD5 for TLS",
+        "issue it again from certtui, which signs with SHA-256: `certtui issue NAME...`",
+    )
 
 
 def _leaf_validity(c: _Ctx) -> Finding:
@@ -777,8 +949,12 @@ def _leaf_not_ca(c: _Ctx) -> Finding:
     if bc is not None and not bc.ca:
         return _finding("leaf.not-ca", Severity.PASS, "CA:FALSE")
     what = "no basicConstraints extension" if bc is None else "CA:TRUE on an end-entity certificate"
-    return _finding("leaf.not-ca", Severity.WARN, what,
-                    "issue it from certtui, which writes CA:FALSE: `certtui issue NAME...`")
+    return _finding(
+        "leaf.not-ca",
+        Severity.WARN,
+        what,
+        "issue it from certtui, which writes CA:FALSE: `certtui issue NAME...`",
+    )
 
 
 # -- every certificate, the server, the store -------------------------------------------------
@@ -788,21 +964,28 @@ def _cert_critical_ext(c: _Ctx) -> Finding:
     critical = [e.oid for e in c.cert.extensions if e.critical]
     unknown = [oid.dotted_string for oid in critical if oid.dotted_string not in KNOWN_CRITICAL]
     if unknown:
-        return _finding("cert.critical-ext", Severity.FAIL,
-                        f"critical extension(s) iOS does not parse: {', '.join(unknown)}",
-                        "issue it again without them (certtui marks only standard extensions critical)")
+        return _finding(
+            "cert.critical-ext",
+            Severity.FAIL,
+            f"critical extension(s) iOS does not parse: {', '.join(unknown)}",
+            "issue it again without them (certtui marks only standard extensions critical)",
+        )
     shown = ", ".join(getattr(oid, "_name", oid.dotted_string) for oid in critical)
     return _finding("cert.critical-ext", Severity.PASS, f"critical: {shown or 'none'}")
 
 
 def _cert_ext_wellformed(c: _Ctx) -> Finding:
     if c.ext_error:
-        return _finding("cert.ext-wellformed", Severity.FAIL,
-                        f"{c.ext_error}: iOS fails it as an unparsable extension (the rules that read "
-                        "extensions were skipped)",
-                        "issue it again with certtui, which writes each extension once")
-    return _finding("cert.ext-wellformed", Severity.PASS,
-                    f"{len(c.cert.extensions)} extension(s), each once, all parse")
+        return _finding(
+            "cert.ext-wellformed",
+            Severity.FAIL,
+            f"{c.ext_error}: iOS fails it as an unparsable extension (the rules that read "
+            "extensions were skipped)",
+            "issue it again with certtui, which writes each extension once",
+        )
+    return _finding(
+        "cert.ext-wellformed", Severity.PASS, f"{len(c.cert.extensions)} extension(s), each once, all parse"
+    )
 
 
 def _server_tls12(c: _Ctx) -> Finding | None:
@@ -811,10 +994,12 @@ def _server_tls12(c: _Ctx) -> Finding | None:
     version = c.tls_version or "unknown"
     if version in ("TLSv1.2", "TLSv1.3"):
         return _finding("server.tls12", Severity.PASS, f"negotiated {version}")
-    return _finding("server.tls12", Severity.WARN,
-                    f"a TLS 1.2+ handshake failed; the server only spoke {version}, which iOS 14+ refuses",
-                    "enable TLS 1.2 or 1.3 in the server's configuration "
-                    "(for nginx: ssl_protocols TLSv1.2 TLSv1.3;)")
+    return _finding(
+        "server.tls12",
+        Severity.WARN,
+        f"a TLS 1.2+ handshake failed; the server only spoke {version}, which iOS 14+ refuses",
+        "enable TLS 1.2 or 1.3 in the server's configuration (for nginx: ssl_protocols TLSv1.2 TLSv1.3;)",
+    )
 
 
 def _is_store_root(c: _Ctx) -> bool:
@@ -826,10 +1011,13 @@ def _store_key_unencrypted(c: _Ctx) -> Finding | None:
         return None
     if c.store.encrypted:
         return _finding("store.key-unencrypted", Severity.PASS, "keys are sealed under the store passphrase")
-    return _finding("store.key-unencrypted", Severity.WARN,
-                    "the store was made with --no-passphrase: anyone who can read it can mint "
-                    "certificates your phones trust for any site",
-                    "give the store a passphrase: `certtui passwd`")
+    return _finding(
+        "store.key-unencrypted",
+        Severity.WARN,
+        "the store was made with --no-passphrase: anyone who can read it can mint "
+        "certificates your phones trust for any site",
+        "give the store a passphrase: `certtui passwd`",
+    )
 
 
 def _store_no_nc(c: _Ctx) -> Finding | None:
@@ -838,42 +1026,80 @@ def _store_no_nc(c: _Ctx) -> Finding | None:
     nc = _ext(c.cert, x509.NameConstraints)
     if nc is not None:
         return _finding("store.no-name-constraints", Severity.PASS, _subtrees(nc))
-    return _finding("store.no-name-constraints", Severity.INFO,
-                    "the root has no name constraints, so a stolen root key can impersonate any site",
-                    "for the next root: `certtui init --permit home.arpa --permit lan --permit "
-                    "192.168.0.0/16 --permit 10.0.0.0/8 --permit fd00::/8` (and your own domain)")
+    return _finding(
+        "store.no-name-constraints",
+        Severity.INFO,
+        "the root has no name constraints, so a stolen root key can impersonate any site",
+        "for the next root: `certtui init --permit home.arpa --permit lan --permit "
+        "192.168.0.0/16 --permit 10.0.0.0/8 --permit fd00::/8` (and your own domain)",
+    )
 
 
 def _root_key_strength(c: _Ctx) -> Finding:
     return _key_strength(
-        "root.key-strength", [c.cert], named=False,
+        "root.key-strength",
+        [c.cert],
+        named=False,
         fix="make a new root with `certtui init --key ec256` and enroll it",
     )
 
 
 # Rules that read the certificate's parsed extensions; skipped when cert.ext-wellformed fails.
-_NEEDS_EXTENSIONS = frozenset({
-    _root_ca_bc, _root_key_usage, _root_path_len, _root_ski, _root_name_constraints,
-    _leaf_san_present, _leaf_san_host, _leaf_wildcard, _leaf_eku, _leaf_not_ca, _client_eku,
-    _cert_critical_ext, _chain_aki_link,
-})
+_NEEDS_EXTENSIONS = frozenset(
+    {
+        _root_ca_bc,
+        _root_key_usage,
+        _root_path_len,
+        _root_ski,
+        _root_name_constraints,
+        _leaf_san_present,
+        _leaf_san_host,
+        _leaf_wildcard,
+        _leaf_eku,
+        _leaf_not_ca,
+        _client_eku,
+        _cert_critical_ext,
+        _chain_aki_link,
+    }
+)
 _ROOT_RULES: tuple[Rule, ...] = (
-    _root_ca_bc, _root_self_signed, _root_subject_cn, _root_key_usage, _root_key_strength,
-    _root_validity, _root_path_len, _root_ski, _root_name_constraints,
+    _root_ca_bc,
+    _root_self_signed,
+    _root_subject_cn,
+    _root_key_usage,
+    _root_key_strength,
+    _root_validity,
+    _root_path_len,
+    _root_ski,
+    _root_name_constraints,
 )
 # Below a root, the root's path-length and name-constraint rules judge the path above.
 _DESCENDANT_RULES: tuple[Rule, ...] = (_root_path_len, _root_name_constraints)
 _CHAIN_RULES: tuple[Rule, ...] = (
-    _int_ca_bc, _int_key_strength, _int_sig_hash, _chain_complete, _chain_aki_link, _chain_trusted,
+    _int_ca_bc,
+    _int_key_strength,
+    _int_sig_hash,
+    _chain_complete,
+    _chain_aki_link,
+    _chain_trusted,
     _chain_revoked,
 )
 _LEAF_RULES: tuple[Rule, ...] = (_leaf_key_strength, _leaf_sig_hash, _leaf_validity, _leaf_not_ca)
 _SERVER_RULES: tuple[Rule, ...] = (
-    _leaf_san_present, _leaf_san_host, _leaf_wildcard, _leaf_eku, _leaf_lifetime_825, _leaf_lifetime_398,
+    _leaf_san_present,
+    _leaf_san_host,
+    _leaf_wildcard,
+    _leaf_eku,
+    _leaf_lifetime_825,
+    _leaf_lifetime_398,
 )
 _CLIENT_RULES: tuple[Rule, ...] = (_client_eku,)
 _EVERY_CERT_RULES: tuple[Rule, ...] = (
-    _cert_critical_ext, _cert_ext_wellformed, _server_tls12, _store_key_unencrypted, _store_no_nc,
+    _cert_critical_ext,
+    _cert_ext_wellformed,
+    _server_tls12,
+    _store_key_unencrypted,
+    _store_no_nc,
 )
 
 
@@ -1000,8 +1226,9 @@ def preview_findings(store: Store, plan: IssuePlan, now: datetime | None = None)
     mirrors = _mirror(issuers)
     issuer_cert, issuer_key = mirrors[0]
     key = _throwaway_key(plan.key.label)
-    cert = build_certificate(plan, key.public_key(), issuer_cert, issuer_key, new_serial(), now,
-                             store.meta("crl_url"))
+    cert = build_certificate(
+        plan, key.public_key(), issuer_cert, issuer_key, new_serial(), now, store.meta("crl_url")
+    )
     chain = [m for m, _ in mirrors]
     roots = [chain[-1]] if self_signed(chain[-1]) else []
     findings = check(cert, chain, roots=roots, now=now, kind=plan.kind)
@@ -1010,8 +1237,9 @@ def preview_findings(store: Store, plan: IssuePlan, now: datetime | None = None)
     return [real if f.id == "int.sig-hash" and real is not None else f for f in findings]
 
 
-def signed_findings(store: Store, plan: IssuePlan, cert: x509.Certificate,
-                    now: datetime | None = None) -> list[Finding]:
+def signed_findings(
+    store: Store, plan: IssuePlan, cert: x509.Certificate, now: datetime | None = None
+) -> list[Finding]:
     """The findings of `cert`, signed for `plan` by its real CA and not stored yet: the same
     rules `preview_findings` applies, on the very certificate `commit` would store."""
     chain = list(_issuers(store, plan.issuer_id))
@@ -1019,9 +1247,14 @@ def signed_findings(store: Store, plan: IssuePlan, cert: x509.Certificate,
     return check(cert, chain, roots=roots, now=now or utcnow(), kind=plan.kind)
 
 
-def guardrail(store: Store, plans: Sequence[IssuePlan], *, force: bool,
-              now: datetime | None = None,
-              signed: Sequence[x509.Certificate] | None = None) -> list[str]:
+def guardrail(
+    store: Store,
+    plans: Sequence[IssuePlan],
+    *,
+    force: bool,
+    now: datetime | None = None,
+    signed: Sequence[x509.Certificate] | None = None,
+) -> list[str]:
     """Issue-time guardrail for server certificates (`issue`, `sign`, the TUI form).
 
     Refuses, with PolicyError naming the failing rule ids, any server plan the checklist
@@ -1039,14 +1272,19 @@ def guardrail(store: Store, plans: Sequence[IssuePlan], *, force: bool,
         if p.kind is not Kind.SERVER:
             continue
         name = ", ".join(p.names.values())
-        findings = (preview_findings(store, p, now) if signed is None
-                    else signed_findings(store, p, signed[i], now))
+        findings = (
+            preview_findings(store, p, now) if signed is None else signed_findings(store, p, signed[i], now)
+        )
         fails = [f for f in findings if f.severity is Severity.FAIL]
-        warnings += [f"{name}: {f.id}: {f.detail}" for f in findings
-                     if f.severity is Severity.WARN or (force and f in fails)]
+        warnings += [
+            f"{name}: {f.id}: {f.detail}"
+            for f in findings
+            if f.severity is Severity.WARN or (force and f in fails)
+        ]
         if fails:
             refused.append(f"{name} would fail " + ", ".join(f"{f.id} ({f.detail})" for f in fails))
     if refused and not force:
-        raise PolicyError(f"refused: {'; '.join(refused)}; change the request, or add --force to "
-                          "issue it anyway")
+        raise PolicyError(
+            f"refused: {'; '.join(refused)}; change the request, or add --force to issue it anyway"
+        )
     return warnings

@@ -52,9 +52,20 @@ def describe_extension(ext: x509.Extension[x509.ExtensionType]) -> str:
         text = f"CA:{'TRUE' if v.ca else 'FALSE'}"
         return text + (f", pathlen:{v.path_length}" if v.path_length is not None else "")
     if isinstance(v, x509.KeyUsage):
-        return _flags(v, ["digital_signature", "content_commitment", "key_encipherment",
-                          "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign",
-                          "encipher_only", "decipher_only"])
+        return _flags(
+            v,
+            [
+                "digital_signature",
+                "content_commitment",
+                "key_encipherment",
+                "data_encipherment",
+                "key_agreement",
+                "key_cert_sign",
+                "crl_sign",
+                "encipher_only",
+                "decipher_only",
+            ],
+        )
     if isinstance(v, x509.ExtendedKeyUsage):
         return ", ".join(getattr(o, "_name", o.dotted_string) for o in v)
     if isinstance(v, x509.SubjectAlternativeName):

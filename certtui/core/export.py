@@ -281,7 +281,7 @@ def write_atomic(path: Path, data: bytes, *, private: bool) -> None:
             os.fchmod(fd, mode)
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -401,8 +401,14 @@ def render(
         data = fullchain_pem(cert, intermediates, extra_root[0] if extra_root else None)
     elif fmt in (Format.P12, Format.P12_LEGACY):
         assert key is not None
-        data = pkcs12_bytes(key, cert, intermediates + extra_root, password, _cn(cert) or stem,
-                            legacy=fmt is Format.P12_LEGACY)
+        data = pkcs12_bytes(
+            key,
+            cert,
+            intermediates + extra_root,
+            password,
+            _cn(cert) or stem,
+            legacy=fmt is Format.P12_LEGACY,
+        )
     elif fmt is Format.P7B:
         data = p7b_bytes([cert, *intermediates] + ([root] if root is not None else []))
     elif fmt is Format.MOBILECONFIG and rec.kind is Kind.ROOT:

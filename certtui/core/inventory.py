@@ -70,8 +70,13 @@ def _plural(n: int, unit: str) -> str:
 def human_span(seconds: float) -> str:
     """`3 days`, `11 months`, `2 years`: the largest unit that fits, rounded down."""
     s = abs(int(seconds))
-    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400),
-                       ("hour", 3600), ("minute", 60)):
+    for unit, size in (
+        ("year", 365 * 86400),
+        ("month", 30 * 86400),
+        ("day", 86400),
+        ("hour", 3600),
+        ("minute", 60),
+    ):
         if s >= size:
             return _plural(s // size, unit)
     return _plural(s, "second")

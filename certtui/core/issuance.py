@@ -102,7 +102,9 @@ def _build(
     # Deterministic ECDSA (RFC 6979): no signature depends on the RNG's nonce quality.
     deterministic = True if isinstance(signer, ec.EllipticCurvePrivateKey) else None
     return builder.sign(
-        signer, keymod.signing_hash(signer), ecdsa_deterministic=deterministic  # type: ignore[arg-type]
+        signer,
+        keymod.signing_hash(signer),
+        ecdsa_deterministic=deterministic,  # type: ignore[arg-type]
     )
 
 
@@ -177,7 +179,11 @@ def init_store(
                     extensions=profiles.intermediate_extensions(int_key.public_key(), root),
                 )
                 int_id = store.add_certificate(
-                    inter, kind=Kind.INTERMEDIATE, names=(), issuer_id=root_id, key=int_key,
+                    inter,
+                    kind=Kind.INTERMEDIATE,
+                    names=(),
+                    issuer_id=root_id,
+                    key=int_key,
                     action="init",
                 )
                 store.set_meta("default_issuer", int_id)
@@ -218,8 +224,7 @@ def plan(store: Store, req: IssueRequest) -> IssuePlan:
                 f"{issuer.subject or issuer.id} has path length 0, so it cannot have an "
                 "intermediate; issue leaves from it directly"
             )
-        return IssuePlan(Kind.INTERMEDIATE, Names(), cn, days, req.key, issuer.id,
-                         _constraints(req.permit))
+        return IssuePlan(Kind.INTERMEDIATE, Names(), cn, days, req.key, issuer.id, _constraints(req.permit))
     if req.permit:
         raise PolicyError("--permit applies to CAs only; use it with --intermediate or init")
     names = namesmod.parse_names(req.names)
@@ -231,9 +236,7 @@ def plan(store: Store, req: IssueRequest) -> IssuePlan:
     chain = [issuer_cert] + store.chain(issuer_id)
     bad = namesmod.chain_constraint_violations(names, _nc_chain(chain))
     if bad:
-        raise PolicyError(
-            f"{'; '.join(bad)}: the CA's name constraints forbid it; use a name inside them"
-        )
+        raise PolicyError(f"{'; '.join(bad)}: the CA's name constraints forbid it; use a name inside them")
     return IssuePlan(req.kind, names, namesmod.common_name(names), days, req.key, issuer_id, None)
 
 
@@ -261,8 +264,12 @@ def build_certificate(
         exts = profiles.intermediate_extensions(public_key, issuer_cert, p.constraints, crl_url)
     else:
         exts = profiles.leaf_extensions(
-            p.kind, public_key, issuer_cert, namesmod.general_names(p.names),
-            empty_subject=p.cn is None, crl_url=crl_url,
+            p.kind,
+            public_key,
+            issuer_cert,
+            namesmod.general_names(p.names),
+            empty_subject=p.cn is None,
+            crl_url=crl_url,
         )
     return _build(
         subject=_name(p.cn),
@@ -301,8 +308,13 @@ def sign(
     key = keymod.generate(p.key)
     issuer_key = issuer_key or store.private_key(p.issuer_id)
     cert = build_certificate(
-        p, key.public_key(), store.certificate(p.issuer_id), issuer_key,
-        fresh_serial(store, taken), now or utcnow(), store.meta("crl_url"),
+        p,
+        key.public_key(),
+        store.certificate(p.issuer_id),
+        issuer_key,
+        fresh_serial(store, taken),
+        now or utcnow(),
+        store.meta("crl_url"),
     )
     return Signed(p, cert, key)
 

@@ -15,12 +15,7 @@ from certtui.core.models import KeySpec
 from certtui.errors import CerttuiError, WrongPassphrase
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
-PublicKey = (
-    ec.EllipticCurvePublicKey
-    | rsa.RSAPublicKey
-    | ed25519.Ed25519PublicKey
-    | ed448.Ed448PublicKey
-)
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
 
 # RSA public exponent: 65537 is what every TLS stack expects (RFC 4871 §3.3.1, NIST SP 800-89).
 RSA_EXPONENT = 65537

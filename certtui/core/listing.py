@@ -40,23 +40,56 @@ def json_text(rows: Iterable[tuple[tuple[Any, ...], Status]]) -> str:
     """The JSON `list --json` prints for `Store.listed` rows (columns in `_COLUMNS` order)."""
     out = []
     for row, status in rows:
-        (cert_id, serial, kind, subject, names, issuer_id, not_before, not_after, key_id,
-         key_type, external, sha256, revoked_at, reason, renewed_by, _created) = row
-        listed = ("[\n      " + _NAME_GLUE.join(map(encode_basestring, names.split("\n")))
-                  + "\n    ]") if names else "[]"
-        out.append(_RECORD % (
-            encode_basestring(cert_id), encode_basestring(serial), encode_basestring(kind),
-            encode_basestring(subject), listed, _text(issuer_id), encode_basestring(not_before),
-            encode_basestring(not_after), encode_basestring(status.value),
-            "false" if key_id is None else "true", "true" if external else "false",
-            encode_basestring(key_type), encode_basestring(sha256), _text(revoked_at),
-            _text(reason), _text(renewed_by),
-        ))
+        (
+            cert_id,
+            serial,
+            kind,
+            subject,
+            names,
+            issuer_id,
+            not_before,
+            not_after,
+            key_id,
+            key_type,
+            external,
+            sha256,
+            revoked_at,
+            reason,
+            renewed_by,
+            _created,
+        ) = row
+        listed = (
+            ("[\n      " + _NAME_GLUE.join(map(encode_basestring, names.split("\n"))) + "\n    ]")
+            if names
+            else "[]"
+        )
+        out.append(
+            _RECORD
+            % (
+                encode_basestring(cert_id),
+                encode_basestring(serial),
+                encode_basestring(kind),
+                encode_basestring(subject),
+                listed,
+                _text(issuer_id),
+                encode_basestring(not_before),
+                encode_basestring(not_after),
+                encode_basestring(status.value),
+                "false" if key_id is None else "true",
+                "true" if external else "false",
+                encode_basestring(key_type),
+                encode_basestring(sha256),
+                _text(revoked_at),
+                _text(reason),
+                _text(renewed_by),
+            )
+        )
     return "[\n" + ",\n".join(out) + "\n]" if out else "[]"
 
 
-def write_json(batches: Iterable[Iterable[tuple[tuple[Any, ...], Status]]],
-               write: Callable[[str], object]) -> None:
+def write_json(
+    batches: Iterable[Iterable[tuple[tuple[Any, ...], Status]]], write: Callable[[str], object]
+) -> None:
     """Write `json_text` of every row, then a newline, a batch at a time (`listed_batches`)."""
     opened = False
     for batch in batches:

@@ -183,11 +183,11 @@ def _parse_dns(text: str, orig: str, what: str = "name", no_wildcard: str | None
         except idna.InvalidCodepoint as err:
             bad = chr(err.codepoint) if err.codepoint is not None else ""
             detail = f"it contains {_char(bad)}" if bad else "it contains a character"
-            raise _bad(orig, f"{detail}, which cannot appear in a host name; remove it",
-                       what) from None
+            raise _bad(orig, f"{detail}, which cannot appear in a host name; remove it", what) from None
         except (idna.IDNAError, UnicodeError, ValueError) as err:
             raise _bad(
-                orig, f"it cannot be mapped to a host name ({err}); fix the name and try again",
+                orig,
+                f"it cannot be mapped to a host name ({err}); fix the name and try again",
                 what,
             ) from None
     mapped = mapped.removesuffix(".")

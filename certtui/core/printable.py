@@ -16,6 +16,7 @@ def printable(text: str) -> str:
         return text
     return "".join(
         (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-        if unicodedata.category(ch) in _UNPRINTABLE else ch
+        if unicodedata.category(ch) in _UNPRINTABLE
+        else ch
         for ch in text
     )

@@ -70,9 +70,7 @@ def _crl_dp(crl_url: str | None) -> list[Extension]:
     return [(x509.CRLDistributionPoints([point]), False)]
 
 
-def root_extensions(
-    public_key: object, constraints: x509.NameConstraints | None = None
-) -> list[Extension]:
+def root_extensions(public_key: object, constraints: x509.NameConstraints | None = None) -> list[Extension]:
     # CA:TRUE critical: iOS 10.3+ only offers "full trust" for a CA:TRUE root (SE283348).
     # No path length: the root may sign an intermediate.
     exts: list[Extension] = [

@@ -99,17 +99,14 @@ def check_reason(reason: str) -> x509.ReasonFlags:
     try:
         return REASONS[reason]
     except KeyError:
-        raise PolicyError(
-            f"unknown revocation reason {reason!r}; use one of {', '.join(REASONS)}"
-        ) from None
+        raise PolicyError(f"unknown revocation reason {reason!r}; use one of {', '.join(REASONS)}") from None
 
 
 def check_revocable(store: Store, rec: CertRecord) -> CertRecord:
     """The issuing CA's record; refuses roots and certificates no CA of this store issued."""
     if rec.kind is Kind.ROOT:
         raise PolicyError(
-            f"{rec.id} is the root CA, which no CRL can revoke; remove its trust on the devices "
-            "instead"
+            f"{rec.id} is the root CA, which no CRL can revoke; remove its trust on the devices instead"
         )
     issuer_id = rec.issuer_id
     if issuer_id is None or issuer_id == rec.id or not store.id_taken(issuer_id):
@@ -174,7 +171,9 @@ def build_crl(
     # Deterministic ECDSA (RFC 6979), as for certificates: no signature depends on nonce quality.
     deterministic = True if isinstance(ca_key, ec.EllipticCurvePrivateKey) else None
     return builder.sign(
-        ca_key, keymod.signing_hash(ca_key), ecdsa_deterministic=deterministic  # type: ignore[arg-type]
+        ca_key,
+        keymod.signing_hash(ca_key),
+        ecdsa_deterministic=deterministic,  # type: ignore[arg-type]
     )
 
 
@@ -193,9 +192,7 @@ def _sign_and_store(
     ).fetchall()
     revoked = [(int(serial, 16), parse(at), reason) for serial, at, reason in rows]
     crl = build_crl(store.certificate(ca.id), ca_key, number, revoked, now, days)
-    stored = StoredCrl(
-        ca.id, number, iso(now), iso(now + timedelta(days=days)), crl.public_bytes(_DER)
-    )
+    stored = StoredCrl(ca.id, number, iso(now), iso(now + timedelta(days=days)), crl.public_bytes(_DER))
     conn.execute(
         "INSERT INTO crls (issuer_id, number, this_update, next_update, der) VALUES (?, ?, ?, ?, ?)",
         (stored.issuer_id, stored.number, stored.this_update, stored.next_update, stored.der),
@@ -275,4 +272,3 @@ def crl_due_soon(store: Store, ca_id: str, now: datetime | None = None) -> bool:
     if stored is None:
         return False
     return stored.next_update < iso((now or utcnow()) + timedelta(days=CRL_WARN_DAYS))
-

@@ -148,7 +148,10 @@ def _pop3(host: str, port: int, sni: str, ctx: ssl.SSLContext, timeout: float) -
 
 
 _OPENERS: dict[str | None, Callable[..., _Opened]] = {
-    None: _tls, "smtp": _smtp, "imap": _imap, "pop3": _pop3,
+    None: _tls,
+    "smtp": _smtp,
+    "imap": _imap,
+    "pop3": _pop3,
 }
 
 

@@ -50,7 +50,10 @@ def _is_container(interface: str) -> bool:
 def _usable(a: IfAddress) -> bool:
     ip = a.address
     return not (
-        ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified
+        ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_unspecified
         or _is_container(a.interface)
     )
 

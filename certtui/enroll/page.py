@@ -17,8 +17,7 @@ IOS_STEPS = (
     "Tap Install profile and allow the download.",
     "Open Settings → Profile Downloaded (or General → VPN & Device Management).",
     "Tap Install and enter the passcode.",
-    "Open Settings → General → About → Certificate Trust Settings and switch on full trust"
-    " for the root.",
+    "Open Settings → General → About → Certificate Trust Settings and switch on full trust for the root.",
 )
 IOS_NOTE = "Install the profile within 8 minutes of the download; only one profile can wait at a time."
 ANDROID_STEPS = (
@@ -182,7 +181,7 @@ def landing_page(
     """The whole page: name, grouped fingerprint, the device's section, others, the trust test."""
     fp = "<br>".join(escape(line) for line in group_fingerprint(fingerprint, per_line=4))
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>Trust {escape(root_name)}</title><style>{_CSS}</style></head><body>"
@@ -192,7 +191,7 @@ def landing_page(
         f"{_section(client.platform, client.needs_safari, page_url)}"
         f"{_others(client.platform)}"
         f"{_trust_test(trust_url, trust_skipped)}"
-        '<p><small>Served by certtui. About trusting a root on iPhone: '
+        "<p><small>Served by certtui. About trusting a root on iPhone: "
         '<a href="https://support.apple.com/102390">Apple support</a>.</small></p>'
         "</body></html>"
     )

@@ -408,14 +408,15 @@ class EnrollmentSession:
                     sock.close()
                     return
             await loop.connect_accepted_socket(
-                self._server, sock, ssl=ssl_ctx,
+                self._server,
+                sock,
+                ssl=ssl_ctx,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S if ssl_ctx is not None else None,
             )
         except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
             sock.close()
             if ssl_ctx is not None:
-                self._emit(EnrollEvent(utcnow(), EventKind.REJECTED, client,
-                                       detail=_handshake_failure(exc)))
+                self._emit(EnrollEvent(utcnow(), EventKind.REJECTED, client, detail=_handshake_failure(exc)))
         except asyncio.CancelledError:
             sock.close()  # evicted to make room, or the session stops
             raise
@@ -450,9 +451,18 @@ class EnrollmentSession:
         if first == TLS_HANDSHAKE_RECORD:
             return True
         if first:
-            self._emit(EnrollEvent(utcnow(), EventKind.REQUEST, client, "unknown", "-",
-                                   "(plain HTTP on the HTTPS test port)", None,
-                                   f"open {self.url} instead"))
+            self._emit(
+                EnrollEvent(
+                    utcnow(),
+                    EventKind.REQUEST,
+                    client,
+                    "unknown",
+                    "-",
+                    "(plain HTTP on the HTTPS test port)",
+                    None,
+                    f"open {self.url} instead",
+                )
+            )
         return False
 
     # -- requests --------------------------------------------------------------------------
@@ -478,19 +488,30 @@ class EnrollmentSession:
         return handler(request)
 
     def _http_routes(self) -> dict[str, Callable[[web.Request], web.StreamResponse]]:
-        return {"": self._landing, "root.mobileconfig": self._mobileconfig,
-                "root.crt": self._crt, "root.pem": self._pem}
+        return {
+            "": self._landing,
+            "root.mobileconfig": self._mobileconfig,
+            "root.crt": self._crt,
+            "root.pem": self._pem,
+        }
 
     def _tls_routes(self) -> dict[str, Callable[[web.Request], web.StreamResponse]]:
         return {"trusted": self._trusted}
 
-    def _response(self, status: int, body: bytes, content_type: str,
-                  headers: dict[str, str] | None = None) -> web.Response:
+    def _response(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
         from aiohttp import web
 
-        return web.Response(status=status, body=body, headers={
-            **_COMMON_HEADERS, "Content-Type": content_type, **(headers or {}),
-        })
+        return web.Response(
+            status=status,
+            body=body,
+            headers={
+                **_COMMON_HEADERS,
+                "Content-Type": content_type,
+                **(headers or {}),
+            },
+        )
 
     def _plain(self, status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
         return self._response(status, text.encode(), "text/plain; charset=utf-8", headers)
@@ -506,18 +527,27 @@ class EnrollmentSession:
         trust_url = self.trust_url
         origin = trust_url.rsplit("/", 2)[0] if trust_url else None
         html = page.landing_page(
-            root_name=self.root.name, fingerprint=self.root.fingerprint, client=client,
-            page_url=self.url, trust_url=trust_url, trust_skipped=self.trust_skipped,
+            root_name=self.root.name,
+            fingerprint=self.root.fingerprint,
+            client=client,
+            page_url=self.url,
+            trust_url=trust_url,
+            trust_skipped=self.trust_skipped,
         )
-        return self._response(200, html.encode(), "text/html; charset=utf-8",
-                              {"Content-Security-Policy": page.content_security_policy(origin)})
+        return self._response(
+            200,
+            html.encode(),
+            "text/html; charset=utf-8",
+            {"Content-Security-Policy": page.content_security_policy(origin)},
+        )
 
     def _mobileconfig(self, request: web.Request) -> web.Response:
         # TargetDeviceType 1 (iPhone/iPad) only for an iOS User-Agent: a Mac (and an iPad
         # claiming to be one) refuses a profile that names another device type.
         ios = page.guess(request.headers.get("User-Agent", "")).platform is page.Platform.IOS
-        body = export.root_profile(self.root.certificate, self.root.file_stem,
-                                   target_device_type=1 if ios else None)
+        body = export.root_profile(
+            self.root.certificate, self.root.file_stem, target_device_type=1 if ios else None
+        )
         return self._download(body, "application/x-apple-aspen-config", ".mobileconfig")
 
     def _crt(self, request: web.Request) -> web.Response:
@@ -543,11 +573,25 @@ class EnrollmentSession:
                 detail = escape(body.decode("utf-8", "replace").strip().splitlines()[0], 80)
         else:
             method, path = escape(request.method, 16), escape(request.path)
-        self._emit(EnrollEvent(
-            utcnow(), EventKind.REQUEST, client, platform, method, path, response.status, detail,
-        ))
+        self._emit(
+            EnrollEvent(
+                utcnow(),
+                EventKind.REQUEST,
+                client,
+                platform,
+                method,
+                path,
+                response.status,
+                detail,
+            )
+        )
         if request.get(self._trusted_key):
-            self._emit(EnrollEvent(
-                utcnow(), EventKind.TRUSTED, client, platform,
-                detail="the device completed TLS with the test certificate: it trusts the root",
-            ))
+            self._emit(
+                EnrollEvent(
+                    utcnow(),
+                    EventKind.TRUSTED,
+                    client,
+                    platform,
+                    detail="the device completed TLS with the test certificate: it trusts the root",
+                )
+            )

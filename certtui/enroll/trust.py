@@ -58,19 +58,26 @@ def _constraints(cert: x509.Certificate) -> list[x509.NameConstraints]:
 def plan_test(store: Store, host: str) -> TrustPlan:
     """Check that a certificate for `host` could be trusted at all; needs no private key."""
     if not hasattr(os, "memfd_create"):
-        return TrustPlan(None, "trust test skipped: this system has no memfd_create, and certtui "
-                               "never writes the test key to disk")
+        return TrustPlan(
+            None,
+            "trust test skipped: this system has no memfd_create, and certtui "
+            "never writes the test key to disk",
+        )
     names = parse_names([host])
     issuer_id = store.default_issuer_id()
     if issuer_id is None:
         raise CerttuiError("the store has no root yet; create one with `certtui init --name NAME`")
     chain = [store.certificate(issuer_id), *store.chain(issuer_id)]
     if chain_constraint_violations(names, [nc for c in chain for nc in _constraints(c)]):
-        return TrustPlan(None, f"trust test skipped: {host} is outside the CA's name constraints, "
-                               "so the phone would reject any certificate for it, whatever it trusts")
+        return TrustPlan(
+            None,
+            f"trust test skipped: {host} is outside the CA's name constraints, "
+            "so the phone would reject any certificate for it, whatever it trusts",
+        )
     try:
-        plan = issuance.plan(store, IssueRequest(names=(host,), kind=Kind.SERVER,
-                                                 days=TEST_CERT_DAYS, key=TEST_KEY))
+        plan = issuance.plan(
+            store, IssueRequest(names=(host,), kind=Kind.SERVER, days=TEST_CERT_DAYS, key=TEST_KEY)
+        )
     except PolicyError as exc:
         return TrustPlan(None, f"trust test skipped: {exc}")
     return TrustPlan(plan)
@@ -92,7 +99,8 @@ def sign_test(store: Store, plan: IssuePlan, now: datetime | None = None) -> Tru
     host = plan.names.values()[0]
     with store.write():
         store.event(
-            AUDIT_ACTION, plan.issuer_id,
+            AUDIT_ACTION,
+            plan.issuer_id,
             f"one-day HTTPS test certificate for {host}, serial {serial:x}, "
             f"expires {iso(cert.not_valid_after_utc)}; kept in memory, not stored",
         )
@@ -113,7 +121,7 @@ def server_context(test: TrustCertificate) -> ssl.SSLContext:
     try:
         view = memoryview(pem)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         ctx.load_cert_chain(f"/proc/self/fd/{fd}")
     finally:
         os.close(fd)

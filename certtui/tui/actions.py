@@ -39,7 +39,8 @@ def preview(store: Store, req: IssueRequest, now: datetime) -> Preview:
 def issuers(store: Store) -> list[CertRecord]:
     """The CAs that can sign: in the store with their key, neither revoked nor expired."""
     return [
-        r for r in store.records(kind=None)
+        r
+        for r in store.records(kind=None)
         if r.kind.is_ca and r.has_key and r.status.value in ("valid", "expiring")
     ]
 
@@ -117,12 +118,21 @@ def export(store: Store, req: ExportRequest) -> list[tuple[Path, int]]:
         raise CerttuiError(f"{req.directory} is not a directory; pick an existing one")
     formats = [Format(f) for f in req.formats]
     for fmt in formats:
-        check(rec, fmt, with_root=req.with_root and fmt in WITH_ROOT_FORMATS,
-              unencrypted_key=req.unencrypted_key and fmt is Format.KEY)
+        check(
+            rec,
+            fmt,
+            with_root=req.with_root and fmt in WITH_ROOT_FORMATS,
+            unencrypted_key=req.unencrypted_key and fmt is Format.KEY,
+        )
     rendered = [
-        render(store, rec, fmt, password=req.password,
-               with_root=req.with_root and fmt in WITH_ROOT_FORMATS,
-               unencrypted_key=req.unencrypted_key and fmt is Format.KEY)
+        render(
+            store,
+            rec,
+            fmt,
+            password=req.password,
+            with_root=req.with_root and fmt in WITH_ROOT_FORMATS,
+            unencrypted_key=req.unencrypted_key and fmt is Format.KEY,
+        )
         for fmt in formats
     ]
     written = []
@@ -159,14 +169,21 @@ def sign_trust_test(store: Store, plan: EnrollmentPlan, now: datetime) -> Any:
     return trust.sign_test(store, plan.test_plan, now) if plan.test_plan is not None else None
 
 
-async def start_enrollment(store: Store, plan: EnrollmentPlan, test: Any, options: Any,
-                           seconds: float) -> Any:
+async def start_enrollment(
+    store: Store, plan: EnrollmentPlan, test: Any, options: Any, seconds: float
+) -> Any:
     """Start the session on the running loop (the app's) and return it, listening."""
     from certtui.enroll.server import EnrollmentSession, RootInfo
 
     session = EnrollmentSession(
-        RootInfo.from_store(store), advertise=plan.host, bind=options.bind, port=options.port,
-        tls_port=options.tls_port, timeout=seconds, trust=test, trust_skipped=plan.skipped,
+        RootInfo.from_store(store),
+        advertise=plan.host,
+        bind=options.bind,
+        port=options.port,
+        tls_port=options.tls_port,
+        timeout=seconds,
+        trust=test,
+        trust_skipped=plan.skipped,
         token=options.token,
     )
     await session.start()

@@ -43,11 +43,9 @@ class CerttuiApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "certtui"
     BINDINGS = [
-        Binding("question_mark", "help", "Help", id="app.help",
-                tooltip="Every key, and a short guide"),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key, and a short guide"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave certtui"),
-        Binding("ctrl+r", "reload", "Reload", show=False, id="app.reload",
-                tooltip="Read the store again"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="app.reload", tooltip="Read the store again"),
     ]
     """App-wide keys; remappable by id in config.toml's [keymap]."""
 
@@ -100,8 +98,10 @@ class CerttuiApp(App[None]):
 
         def created(out: tuple[Store, list[Any]]) -> None:
             self.store = out[0]
-            self.notify(f"Created {printable(out[1][0].subject)}. Next: n issues a certificate, "
-                        "p enrolls a phone.", markup=False)
+            self.notify(
+                f"Created {printable(out[1][0].subject)}. Next: n issues a certificate, p enrolls a phone.",
+                markup=False,
+            )
             self.pop_screen()
             self._show_list()
 
@@ -146,8 +146,9 @@ class CerttuiApp(App[None]):
             if done is not None and not get_current_worker().is_cancelled:
                 self.call_from_thread(done, result)
 
-        worker = self.run_worker(job, thread=True, exit_on_error=False, group=group,
-                                 description=description, exclusive=exclusive)
+        worker = self.run_worker(
+            job, thread=True, exit_on_error=False, group=group, description=description, exclusive=exclusive
+        )
         if failed is not None:
             self._on_failure[worker] = failed
         return worker
@@ -168,8 +169,13 @@ class CerttuiApp(App[None]):
             self.notify(printable(str(exc)), title="certtui", severity="error", timeout=8, markup=False)
         else:
             self.log.error(repr(exc))
-            self.notify(printable(f"unexpected error ({type(exc).__name__}: {exc}); please report it"),
-                        title="certtui", severity="error", timeout=12, markup=False)
+            self.notify(
+                printable(f"unexpected error ({type(exc).__name__}: {exc}); please report it"),
+                title="certtui",
+                severity="error",
+                timeout=12,
+                markup=False,
+            )
 
     # -- the passphrase, once per session ------------------------------------------------
 
@@ -194,9 +200,7 @@ class CerttuiApp(App[None]):
                     store.unlock(secret.pop())
                 except WrongPassphrase as exc:
                     error = str(exc)
-                    self.call_from_thread(
-                        lambda: self.push_screen(UnlockScreen(error=error), attempt)
-                    )
+                    self.call_from_thread(lambda: self.push_screen(UnlockScreen(error=error), attempt))
                     return
                 self.call_from_thread(then)
 
@@ -261,8 +265,7 @@ def make_app(
         store,
         db_path or (store.path if store else Path()),
         clock=clock,
-        enroll=EnrollOptions(enroll_bind, enroll_port, enroll_tls_port, enroll_advertise,
-                             enroll_token),
+        enroll=EnrollOptions(enroll_bind, enroll_port, enroll_tls_port, enroll_advertise, enroll_token),
         keymap=keymap,
         start_dir=start_dir,
     )

@@ -20,7 +20,5 @@ def load_keymap(path: Path) -> dict[str, str]:
     if not isinstance(keymap, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in keymap.items()
     ):
-        raise CerttuiError(
-            f'{path}: [keymap] must map binding ids to keys, like "cert.inspect" = "i"'
-        )
+        raise CerttuiError(f'{path}: [keymap] must map binding ids to keys, like "cert.inspect" = "i"')
     return keymap

@@ -94,9 +94,17 @@ def demo_app(home: Path, name: str, port: int = DEMO_PORT) -> Any:
 
     db = db_path(home / name)
     store = build_demo_store(db) if name != "setup" else None
-    return make_app(store, db_path=db, clock=demo_clock, enroll_bind="127.0.0.1",
-                    enroll_advertise=DEMO_ADDRESS, enroll_port=port, enroll_tls_port=port + 1,
-                    enroll_token=DEMO_TOKEN, start_dir=DEMO_EXPORT_DIR)
+    return make_app(
+        store,
+        db_path=db,
+        clock=demo_clock,
+        enroll_bind="127.0.0.1",
+        enroll_advertise=DEMO_ADDRESS,
+        enroll_port=port,
+        enroll_tls_port=port + 1,
+        enroll_token=DEMO_TOKEN,
+        start_dir=DEMO_EXPORT_DIR,
+    )
 
 
 async def _shoot(home: Path, out: Path, name: str, size: tuple[int, int]) -> Path:

@@ -26,22 +26,56 @@ class CertListScreen(Screen[None]):
     """The default screen: every certificate in the store, each CA above what it issued."""
 
     BINDINGS = [
-        Binding("enter", "inspect", "Inspect", id="cert.inspect",
-                tooltip="Details and the iOS checklist of the highlighted certificate"),
-        Binding("n", "issue", "New", id="cert.issue",
-                tooltip="Issue a certificate, with the live iOS checklist"),
-        Binding("p", "enroll", "Phone", id="phone.enroll",
-                tooltip="Show a QR code that installs the root on a phone"),
-        Binding("slash", "filter", "Filter", id="view.filter",
-                tooltip="Filter by name and SANs as you type"),
-        Binding("r", "revoke", "Revoke", show=False, id="cert.revoke",
-                tooltip="Revoke the highlighted certificate and re-sign the CRL"),
-        Binding("e", "export", "Export", show=False, id="cert.export",
-                tooltip="Write the certificate, chain or key in the formats devices need"),
-        Binding("c", "copy", "Copy PEM", show=False, id="cert.copy",
-                tooltip="Copy the certificate PEM to the clipboard (OSC 52)"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="view.clear-filter",
-                tooltip="Clear the filter and return to the list"),
+        Binding(
+            "enter",
+            "inspect",
+            "Inspect",
+            id="cert.inspect",
+            tooltip="Details and the iOS checklist of the highlighted certificate",
+        ),
+        Binding(
+            "n", "issue", "New", id="cert.issue", tooltip="Issue a certificate, with the live iOS checklist"
+        ),
+        Binding(
+            "p",
+            "enroll",
+            "Phone",
+            id="phone.enroll",
+            tooltip="Show a QR code that installs the root on a phone",
+        ),
+        Binding("slash", "filter", "Filter", id="view.filter", tooltip="Filter by name and SANs as you type"),
+        Binding(
+            "r",
+            "revoke",
+            "Revoke",
+            show=False,
+            id="cert.revoke",
+            tooltip="Revoke the highlighted certificate and re-sign the CRL",
+        ),
+        Binding(
+            "e",
+            "export",
+            "Export",
+            show=False,
+            id="cert.export",
+            tooltip="Write the certificate, chain or key in the formats devices need",
+        ),
+        Binding(
+            "c",
+            "copy",
+            "Copy PEM",
+            show=False,
+            id="cert.copy",
+            tooltip="Copy the certificate PEM to the clipboard (OSC 52)",
+        ),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter",
+            show=False,
+            id="view.clear-filter",
+            tooltip="Clear the filter and return to the list",
+        ),
     ]
     """The list's keys; remappable by id."""
 
@@ -52,8 +86,7 @@ class CertListScreen(Screen[None]):
         yield Static("", id="summary")
         # Not select_on_focus: the keys typed right after `/` are already in the field when it
         # takes focus, and the next key must add to them, not replace them.
-        yield Input(id="filter", placeholder="filter: name or SAN (esc clears)",
-                    select_on_focus=False)
+        yield Input(id="filter", placeholder="filter: name or SAN (esc clears)", select_on_focus=False)
         yield Static("", id="table-header")
         yield CertTable(self.app.clock, id="certs")
         yield Footer()
@@ -94,8 +127,13 @@ class CertListScreen(Screen[None]):
         store = self.app.store
         if store is None:
             return
-        self.app.run_job(lambda: self._read(store), lambda result: self._show(result, select),
-                         description="Reading the store", group="load", exclusive=True)
+        self.app.run_job(
+            lambda: self._read(store),
+            lambda result: self._show(result, select),
+            description="Reading the store",
+            group="load",
+            exclusive=True,
+        )
 
     def on_resize(self) -> None:
         self.query_one("#table-header", Static).update(header_text(self.table.size.width))
@@ -129,12 +167,17 @@ class CertListScreen(Screen[None]):
         app = self.app
 
         def run_preview(req: Any, show: Any) -> None:
-            app.run_job(lambda: actions.preview(store, req, app.clock()),
-                        lambda result: show(req, result), description="Checking the request",
-                        group="preview", exclusive=True)
+            app.run_job(
+                lambda: actions.preview(store, req, app.clock()),
+                lambda result: show(req, result),
+                description="Checking the request",
+                group="preview",
+                exclusive=True,
+            )
 
-        app.push_screen(IssueScreen(actions.issuers(store), store.default_issuer_id(), run_preview),
-                        self._issue)
+        app.push_screen(
+            IssueScreen(actions.issuers(store), store.default_issuer_id(), run_preview), self._issue
+        )
 
     def _issue(self, req: Any) -> None:
         if req is None:
@@ -145,22 +188,28 @@ class CertListScreen(Screen[None]):
         app = self.app
 
         def issued(rec: Any) -> None:
-            app.notify(printable(f"Issued {rec.subject or rec.id} (id {rec.id}), expires {rec.not_after}."),
-                       markup=False)
+            app.notify(
+                printable(f"Issued {rec.subject or rec.id} (id {rec.id}), expires {rec.not_after}."),
+                markup=False,
+            )
             self.reload(select=rec.id)
 
-        app.require_unlock(lambda: app.run_job(
-            lambda: actions.issue(store, req, app.clock()), issued,
-            description="Issuing", write=True))
+        app.require_unlock(
+            lambda: app.run_job(
+                lambda: actions.issue(store, req, app.clock()), issued, description="Issuing", write=True
+            )
+        )
 
     def action_revoke(self) -> None:
         rec = self.table.current
         if rec is None:
             return
         if rec.kind.value == "root":
-            self.app.notify("A root cannot be revoked: remove its trust on the devices instead "
-                            "(Settings → General → VPN & Device Management).",
-                            severity="warning")
+            self.app.notify(
+                "A root cannot be revoked: remove its trust on the devices instead "
+                "(Settings → General → VPN & Device Management).",
+                severity="warning",
+            )
             return
         if rec.revoked_at:
             self.app.notify(f"Already revoked on {rec.revoked_at} ({rec.revocation_reason}).")
@@ -191,8 +240,9 @@ class CertListScreen(Screen[None]):
             self.reload(select=req.cert_id)
 
         def run() -> None:
-            app.run_job(lambda: actions.revoke(store, req, app.clock()), done,
-                        description="Revoking", write=True)
+            app.run_job(
+                lambda: actions.revoke(store, req, app.clock()), done, description="Revoking", write=True
+            )
 
         if actions.revoke_needs_key(store, store.get(req.cert_id)):
             app.require_unlock(run)
@@ -208,26 +258,36 @@ class CertListScreen(Screen[None]):
         app = self.app
 
         async def start(plan: Any, test: Any) -> None:
-            session = await actions.start_enrollment(store, plan, test, app.enroll,
-                                                     SESSION_SECONDS)
+            session = await actions.start_enrollment(store, plan, test, app.enroll, SESSION_SECONDS)
             await app.push_screen(EnrollScreen(session))
 
         def signed(plan: Any) -> Any:
-            return lambda test: app.run_worker(start(plan, test), exit_on_error=False,
-                                               group="enroll", exclusive=True,
-                                               description="Starting the enrollment server")
+            return lambda test: app.run_worker(
+                start(plan, test),
+                exit_on_error=False,
+                group="enroll",
+                exclusive=True,
+                description="Starting the enrollment server",
+            )
 
         def planned(plan: Any) -> None:
             if plan.test_plan is None:
                 signed(plan)(None)
                 return
             # The issuing CA signs the one-day HTTPS test certificate: unlock first.
-            app.require_unlock(lambda: app.run_job(
-                lambda: actions.sign_trust_test(store, plan, app.clock()), signed(plan),
-                description="Signing the trust-test certificate"))
+            app.require_unlock(
+                lambda: app.run_job(
+                    lambda: actions.sign_trust_test(store, plan, app.clock()),
+                    signed(plan),
+                    description="Signing the trust-test certificate",
+                )
+            )
 
-        app.run_job(lambda: actions.plan_enrollment(store, app.enroll.advertise, app.enroll.bind),
-                    planned, description="Finding the LAN address")
+        app.run_job(
+            lambda: actions.plan_enrollment(store, app.enroll.advertise, app.enroll.bind),
+            planned,
+            description="Finding the LAN address",
+        )
 
     def action_renew(self) -> None:
         rec = self.table.current
@@ -240,13 +300,20 @@ class CertListScreen(Screen[None]):
         app = self.app
 
         def renewed(new: Any) -> None:
-            app.notify(f"Renewed {rec.id} as {new.id}, expires {new.not_after}; the old one stays "
-                       "valid until you revoke it.")
+            app.notify(
+                f"Renewed {rec.id} as {new.id}, expires {new.not_after}; the old one stays "
+                "valid until you revoke it."
+            )
             self.reload(select=new.id)
 
-        app.require_unlock(lambda: app.run_job(
-            lambda: execute(store, plan_renewal(store, rec), now=app.clock()), renewed,
-            description="Renewing", write=True))
+        app.require_unlock(
+            lambda: app.run_job(
+                lambda: execute(store, plan_renewal(store, rec), now=app.clock()),
+                renewed,
+                description="Renewing",
+                write=True,
+            )
+        )
 
     def action_export(self) -> None:
         rec = self.table.current
@@ -267,9 +334,11 @@ class CertListScreen(Screen[None]):
         app = self.app
 
         def run() -> None:
-            app.run_job(lambda: actions.export(store, req),
-                        lambda written: app.push_screen(ExportedScreen(written)),
-                        description="Exporting")
+            app.run_job(
+                lambda: actions.export(store, req),
+                lambda written: app.push_screen(ExportedScreen(written)),
+                description="Exporting",
+            )
 
         if actions.export_needs_key(store.get(req.cert_id), req.formats):
             app.require_unlock(run)
@@ -312,16 +381,12 @@ class CertListScreen(Screen[None]):
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("cert: inspect", "Details and the iOS checklist", self.action_inspect)
-        yield SystemCommand("cert: issue", "Issue a certificate with the live checklist",
-                            self.action_issue)
-        yield SystemCommand("cert: revoke", "Revoke the highlighted certificate",
-                            self.action_revoke)
-        yield SystemCommand("phone: enroll", "A QR code that installs the root on a phone",
-                            self.action_enroll)
-        yield SystemCommand("cert: renew", "Same names, a new key and a fresh lifetime",
-                            self.action_renew)
-        yield SystemCommand("export: files", "Export the highlighted certificate",
-                            self.action_export)
-        yield SystemCommand("cert: copy PEM", "Copy the PEM to the clipboard (OSC 52)",
-                            self.action_copy)
+        yield SystemCommand("cert: issue", "Issue a certificate with the live checklist", self.action_issue)
+        yield SystemCommand("cert: revoke", "Revoke the highlighted certificate", self.action_revoke)
+        yield SystemCommand(
+            "phone: enroll", "A QR code that installs the root on a phone", self.action_enroll
+        )
+        yield SystemCommand("cert: renew", "Same names, a new key and a fresh lifetime", self.action_renew)
+        yield SystemCommand("export: files", "Export the highlighted certificate", self.action_export)
+        yield SystemCommand("cert: copy PEM", "Copy the PEM to the clipboard (OSC 52)", self.action_copy)
         yield SystemCommand("view: filter", "Filter by name and SANs", self.action_filter)

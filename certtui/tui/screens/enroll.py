@@ -35,16 +35,23 @@ STEPS = (
 EVENTS_SHOWN = 100
 REDRAW_S = 0.1
 # What the phone still has to do when the trust test fails: almost always the switch.
-MISSING_STEP = ("Switch on full trust: Settings → General → About → Certificate Trust Settings, "
-                "then run the test again on the page.")
+MISSING_STEP = (
+    "Switch on full trust: Settings → General → About → Certificate Trust Settings, "
+    "then run the test again on the page."
+)
 
 
 class EnrollScreen(Screen[None]):
     """Runs one enrollment session on the app's own loop; `esc` stops it and closes the ports."""
 
     BINDINGS = [
-        Binding("escape", "stop", "Stop", id="enroll.stop",
-                tooltip="Stop the enrollment server and close both ports"),
+        Binding(
+            "escape",
+            "stop",
+            "Stop",
+            id="enroll.stop",
+            tooltip="Stop the enrollment server and close both ports",
+        ),
     ]
     """Remappable by id."""
 
@@ -73,12 +80,15 @@ class EnrollScreen(Screen[None]):
                 yield Static(Text(f"SHA-256 {fingerprint}"), id="enroll-fingerprint")
                 yield Static("", id="countdown")
                 yield Static("", id="steps")
-                yield Static(Text(es.trust_skipped or ""), id="trust-skipped",
-                             classes="warning-text")
+                yield Static(Text(es.trust_skipped or ""), id="trust-skipped", classes="warning-text")
                 yield Static("On the iPhone", classes="section-title")
-                yield Static(Text("\n".join(f"{n}. {step}" for n, step in
-                                            enumerate(page.IOS_STEPS, 1)) + f"\n{page.IOS_NOTE}"),
-                             id="phone-steps")
+                yield Static(
+                    Text(
+                        "\n".join(f"{n}. {step}" for n, step in enumerate(page.IOS_STEPS, 1))
+                        + f"\n{page.IOS_NOTE}"
+                    ),
+                    id="phone-steps",
+                )
                 yield Static("Events", classes="section-title")
                 yield Vertical(id="events")
         yield Footer()
@@ -149,8 +159,9 @@ class EnrollScreen(Screen[None]):
         assert self.deadline is not None
         left = max(int((self.deadline - self.app.clock()).total_seconds()), 0)
         reason = self.session.reason
-        label = (f"Stopped: {reason}." if reason
-                 else f"Stops in {left // 60:d}:{left % 60:02d} · esc stops now")
+        label = (
+            f"Stopped: {reason}." if reason else f"Stops in {left // 60:d}:{left % 60:02d} · esc stops now"
+        )
         self.query_one("#countdown", Static).update(label)
 
     async def on_unmount(self) -> None:

@@ -72,8 +72,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
             yield Label("Directory")
             yield Input(str(self.directory), id="directory", compact=True)
             yield Checkbox("Add the root (fullchain, p12)", id="with-root", compact=True)
-            yield Checkbox("Key unencrypted (for servers like nginx)", id="unencrypted",
-                           compact=True)
+            yield Checkbox("Key unencrypted (for servers like nginx)", id="unencrypted", compact=True)
             yield Label("Password for the key / PKCS#12", id="password-label")
             yield Input(password=True, id="password", compact=True)
             yield Input(password=True, id="password2", placeholder="the same again", compact=True)
@@ -122,11 +121,16 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
             if password != self.query_one("#password2", Input).value:
                 self._fail("The two passwords differ; type them again.")
                 return
-        self.dismiss(ExportRequest(
-            self.record.id, tuple(formats), directory, password,
-            with_root=self.query_one("#with-root", Checkbox).value,
-            unencrypted_key=self.query_one("#unencrypted", Checkbox).value,
-        ))
+        self.dismiss(
+            ExportRequest(
+                self.record.id,
+                tuple(formats),
+                directory,
+                password,
+                with_root=self.query_one("#with-root", Checkbox).value,
+                unencrypted_key=self.query_one("#unencrypted", Checkbox).value,
+            )
+        )
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -46,8 +46,9 @@ class HelpScreen(ModalScreen[None]):
         rows: list[tuple[str, str]] = []
         seen: set[str] = set()
         # What the keys do first; moving around the list (list.*) last.
-        actives = sorted(below.active_bindings.values(),
-                         key=lambda a: (a.binding.id or "").startswith("list."))
+        actives = sorted(
+            below.active_bindings.values(), key=lambda a: (a.binding.id or "").startswith("list.")
+        )
         for active in actives:
             bind = active.binding
             if bind.id is None or bind.id in seen:

@@ -50,11 +50,16 @@ def inspect_record(app: Any, rec: CertRecord) -> Inspection:
         ("Status", rec.status.value + (f" on {rec.revoked_at}" if rec.revoked_at else "")),
         ("Expires", f"{rec.not_after} ({expires_in(rec.not_after, now)})"),
         ("Names", ", ".join(rec.names) or "-"),
-        ("Private key", ("in the store, encrypted" if store.encrypted else
-                         "in the store, UNENCRYPTED") if rec.has_key else "not in the store"),
+        (
+            "Private key",
+            ("in the store, encrypted" if store.encrypted else "in the store, UNENCRYPTED")
+            if rec.has_key
+            else "not in the store",
+        ),
     ]
-    return Inspection(head + fields(cert), extensions(cert), pem_text(store.der(rec.id)),
-                      findings_for(store, rec, now))
+    return Inspection(
+        head + fields(cert), extensions(cert), pem_text(store.der(rec.id)), findings_for(store, rec, now)
+    )
 
 
 class InspectScreen(Screen[None]):
@@ -63,8 +68,13 @@ class InspectScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back", id="inspect.back", tooltip="Back to the list"),
         Binding("v", "toggle_pem", "PEM", id="inspect.pem", tooltip="Show or hide the PEM"),
-        Binding("c", "copy", "Copy PEM", id="inspect.copy",
-                tooltip="Copy the certificate PEM to the clipboard (OSC 52)"),
+        Binding(
+            "c",
+            "copy",
+            "Copy PEM",
+            id="inspect.copy",
+            tooltip="Copy the certificate PEM to the clipboard (OSC 52)",
+        ),
     ]
     """The inspect screen's keys; remappable by id."""
 
@@ -87,8 +97,9 @@ class InspectScreen(Screen[None]):
         self.sub_title = printable(self.record.subject or ", ".join(self.record.names) or self.record.id)
         self.query_one("#pem").display = False
         self.query_one("#inspect-body").loading = True
-        self.app.run_job(lambda: inspect_record(self.app, self.record), self._show,
-                         description="Checking the certificate")
+        self.app.run_job(
+            lambda: inspect_record(self.app, self.record), self._show, description="Checking the certificate"
+        )
 
     def _show(self, data: Inspection) -> None:
         width = max(len(k) for k, _ in data.rows)
@@ -106,9 +117,7 @@ class InspectScreen(Screen[None]):
         self.query_one("#inspect-body").loading = False
 
     def on_resize(self) -> None:
-        self.query_one("#inspect-body").set_class(
-            self.size.width < SIDE_BY_SIDE_MIN_WIDTH, "-stacked"
-        )
+        self.query_one("#inspect-body").set_class(self.size.width < SIDE_BY_SIDE_MIN_WIDTH, "-stacked")
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -20,8 +20,11 @@ from certtui.errors import CerttuiError
 from certtui.tui.actions import Preview
 from certtui.tui.widgets.checklist import ChecklistPanel
 
-KINDS = [("server", Kind.SERVER.value), ("client", Kind.CLIENT.value),
-         ("intermediate CA", Kind.INTERMEDIATE.value)]
+KINDS = [
+    ("server", Kind.SERVER.value),
+    ("client", Kind.CLIENT.value),
+    ("intermediate CA", Kind.INTERMEDIATE.value),
+]
 NAMES_LABEL = "Names: DNS, IP or email, space-separated"
 # Wait this long after the last keystroke before re-checking: fast typing runs one preview.
 PREVIEW_DELAY_S = 0.25
@@ -31,8 +34,13 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
     """Collects an IssueRequest; `preview` (given by the caller) runs the checklist on it."""
 
     BINDINGS = [
-        Binding("ctrl+s", "submit", "Issue", id="issue.submit",
-                tooltip="Issue the certificate (refused while the checklist fails, unless forced)"),
+        Binding(
+            "ctrl+s",
+            "submit",
+            "Issue",
+            id="issue.submit",
+            tooltip="Issue the certificate (refused while the checklist fails, unless forced)",
+        ),
         Binding("escape", "cancel", "Cancel", id="issue.cancel", tooltip="Close without issuing"),
     ]
     """The form's keys; remappable by id."""
@@ -57,8 +65,7 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
             with VerticalScroll(id="issue-fields"):
                 yield Static("Issue a certificate", classes="dialog-title")
                 yield Label("Kind")
-                yield Select(KINDS, value=Kind.SERVER.value, allow_blank=False, id="kind",
-                             compact=True)
+                yield Select(KINDS, value=Kind.SERVER.value, allow_blank=False, id="kind", compact=True)
                 yield Label(NAMES_LABEL, id="names-label")
                 yield Input(id="names", placeholder="nas.home.arpa 192.168.1.10", compact=True)
                 yield Static("", id="names-error", classes="error-text")
@@ -66,18 +73,28 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
                 yield Select(
                     [(r.subject or r.id, r.id) for r in self.issuers],
                     value=self.default_issuer if self.default_issuer else Select.BLANK,
-                    allow_blank=not self.issuers, id="issuer", compact=True,
+                    allow_blank=not self.issuers,
+                    id="issuer",
+                    compact=True,
                 )
                 yield Label("Key type")
-                yield Select([(k.label, k.value) for k in KeySpec], value=KeySpec.EC256.value,
-                             allow_blank=False, id="key", compact=True)
+                yield Select(
+                    [(k.label, k.value) for k in KeySpec],
+                    value=KeySpec.EC256.value,
+                    allow_blank=False,
+                    id="key",
+                    compact=True,
+                )
                 yield Label("Days")
-                yield Input(str(DEFAULT_DAYS[Kind.SERVER]), id="days", type="integer",
-                            compact=True)
+                yield Input(str(DEFAULT_DAYS[Kind.SERVER]), id="days", type="integer", compact=True)
                 yield Static("", id="days-error", classes="error-text")
                 yield Static("", id="form-error", classes="error-text")
-                yield Checkbox("Force: issue anyway", id="force", compact=True,
-                               tooltip="The checklist fails; tick to issue all the same")
+                yield Checkbox(
+                    "Force: issue anyway",
+                    id="force",
+                    compact=True,
+                    tooltip="The checklist fails; tick to issue all the same",
+                )
                 yield Static("ctrl+s issue · esc cancel", classes="hint")
             with Vertical(id="issue-preview"):
                 yield ChecklistPanel(id="preview")
@@ -183,10 +200,18 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
         req = self.request()
         if req is None:
             return
-        current = self.preview is not None and self._previewed is not None and (
-            self._previewed.names, self._previewed.kind, self._previewed.days,
-            self._previewed.key, self._previewed.issuer,
-        ) == (req.names, req.kind, req.days, req.key, req.issuer)
+        current = (
+            self.preview is not None
+            and self._previewed is not None
+            and (
+                self._previewed.names,
+                self._previewed.kind,
+                self._previewed.days,
+                self._previewed.key,
+                self._previewed.issuer,
+            )
+            == (req.names, req.kind, req.days, req.key, req.issuer)
+        )
         if not current or self.preview is None:
             self._error("form-error", "The checklist is still running; press ctrl+s again.")
             self._refresh_preview()
@@ -194,8 +219,12 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
         if self.preview.error:
             return
         if self.preview.fails and not req.force:
-            self._error("form-error", "The checklist fails " + ", ".join(self.preview.fails)
-                        + ": fix the request, or tick Force to issue anyway.")
+            self._error(
+                "form-error",
+                "The checklist fails "
+                + ", ".join(self.preview.fails)
+                + ": fix the request, or tick Force to issue anyway.",
+            )
             return
         self.dismiss(req)
 

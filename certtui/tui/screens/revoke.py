@@ -41,14 +41,19 @@ class RevokeScreen(ModalScreen[RevokeRequest | None]):
     def compose(self) -> ComposeResult:
         rec = self.record
         with Vertical(id="revoke-dialog", classes="dialog"):
-            yield Static(Content(printable(f"Revoke {rec.subject or ', '.join(rec.names) or rec.id}?")),
-                         classes="dialog-title")
+            yield Static(
+                Content(printable(f"Revoke {rec.subject or ', '.join(rec.names) or rec.id}?")),
+                classes="dialog-title",
+            )
             names = ", ".join(rec.names) or "-"
             yield Static(Content(printable(f"{rec.kind.value} · id {rec.id} · {names}")))
             yield Label("Reason")
             yield Select(REASONS, value="unspecified", allow_blank=False, id="reason", compact=True)
-            yield Static(self.note or "The issuing CA's CRL is signed again at once.",
-                         id="revoke-note", classes="warning-text" if self.note else "hint")
+            yield Static(
+                self.note or "The issuing CA's CRL is signed again at once.",
+                id="revoke-note",
+                classes="warning-text" if self.note else "hint",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Revoke", variant="error", id="confirm")
                 yield Button("Cancel", id="cancel")

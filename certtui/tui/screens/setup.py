@@ -51,8 +51,9 @@ class SetupScreen(Screen[None]):
             self.passphrase = passphrase
 
     BINDINGS = [
-        Binding("ctrl+s", "create", "Create root", id="setup.create",
-                tooltip="Create the store and its root CA"),
+        Binding(
+            "ctrl+s", "create", "Create root", id="setup.create", tooltip="Create the store and its root CA"
+        ),
     ]
     """Remappable by id."""
 
@@ -61,22 +62,28 @@ class SetupScreen(Screen[None]):
         with VerticalScroll(id="setup-form"):
             yield Static(
                 "Welcome to certtui. This creates your root CA: the certificate your phones "
-                "will trust. It takes a few seconds.", classes="lead"
+                "will trust. It takes a few seconds.",
+                classes="lead",
             )
             yield Label("Root name")
             yield Input(DEFAULT_ROOT_NAME, id="root-name", compact=True)
             yield Static("", id="root-name-error", classes="error-text")
             yield Label("Key type")
-            yield Select([(k.label, k.value) for k in KeySpec], value=KeySpec.EC256.value,
-                         allow_blank=False, id="key-type", compact=True)
+            yield Select(
+                [(k.label, k.value) for k in KeySpec],
+                value=KeySpec.EC256.value,
+                allow_blank=False,
+                id="key-type",
+                compact=True,
+            )
             yield Label("Passphrase (asked once per session; it encrypts every private key)")
             yield Input(password=True, id="passphrase", placeholder="passphrase", compact=True)
-            yield Input(password=True, id="passphrase2", placeholder="the same again",
-                        compact=True)
+            yield Input(password=True, id="passphrase2", placeholder="the same again", compact=True)
             yield Checkbox("No passphrase", id="no-passphrase", compact=True)
             yield Static(
-                "Without a passphrase anyone who can read the store can mint certificates "
-                "your phones trust.", id="no-passphrase-warning", classes="warning-text"
+                "Without a passphrase anyone who can read the store can mint certificates your phones trust.",
+                id="no-passphrase-warning",
+                classes="warning-text",
             )
             yield Static("", id="passphrase-error", classes="error-text")
             yield Label("Name constraints: the root may only vouch for these (remove to widen)")
@@ -84,8 +91,7 @@ class SetupScreen(Screen[None]):
                 for value in DEFAULT_CONSTRAINTS:
                     yield ConstraintRow(value)
             with Horizontal(id="add-constraint-row"):
-                yield Input(id="add-constraint", placeholder="add: example.home or 10.1.0.0/16",
-                            compact=True)
+                yield Input(id="add-constraint", placeholder="add: example.home or 10.1.0.0/16", compact=True)
                 yield Button("add", id="add-constraint-button", compact=True)
             yield Static("", id="constraint-error", classes="error-text")
             yield Checkbox("Also create an issuing intermediate CA", id="intermediate", compact=True)
@@ -148,8 +154,10 @@ class SetupScreen(Screen[None]):
             first = self.query_one("#passphrase", Input).value
             second = self.query_one("#passphrase2", Input).value
             problem = (
-                "Type a passphrase, or tick 'No passphrase'." if not first
-                else "The two passphrases differ; type them again." if first != second
+                "Type a passphrase, or tick 'No passphrase'."
+                if not first
+                else "The two passphrases differ; type them again."
+                if first != second
                 else ""
             )
             self._error("passphrase-error", problem)

@@ -39,8 +39,14 @@ def columns(width: int) -> list[tuple[str, int]]:
     return [("name", name), ("names", free - name)] + [(n, w) for n, w in FIXED]
 
 
-HEADINGS = {"name": "Name", "names": "Names (SANs)", "kind": "Kind", "expires": "Expires",
-            "status": "Status", "key": "Key"}
+HEADINGS = {
+    "name": "Name",
+    "names": "Names (SANs)",
+    "kind": "Kind",
+    "expires": "Expires",
+    "status": "Status",
+    "key": "Key",
+}
 
 
 def header_text(width: int) -> str:
@@ -53,10 +59,10 @@ class CertTable(ScrollView, can_focus=True):
     BINDINGS = [
         Binding("up,k", "cursor(-1)", "Up", show=False, id="list.up", tooltip="Previous row"),
         Binding("down,j", "cursor(1)", "Down", show=False, id="list.down", tooltip="Next row"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="list.page-up",
-                tooltip="One screen up"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="list.page-down",
-                tooltip="One screen down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="list.page-up", tooltip="One screen up"),
+        Binding(
+            "pagedown", "page(1)", "Page down", show=False, id="list.page-down", tooltip="One screen down"
+        ),
         Binding("home", "jump(0)", "First", show=False, id="list.first", tooltip="First row"),
         Binding("end", "jump(-1)", "Last", show=False, id="list.last", tooltip="Last row"),
     ]
@@ -115,9 +121,7 @@ class CertTable(ScrollView, can_focus=True):
     def apply_filter(self, query: str, keep: str | None = None) -> None:
         keep = keep if keep is not None else self.current_id
         words = query.lower().split()
-        self._visible = [
-            i for i, hay in enumerate(self._haystack) if all(w in hay for w in words)
-        ]
+        self._visible = [i for i, hay in enumerate(self._haystack) if all(w in hay for w in words)]
         self._cache.clear()
         self.virtual_size = Size(self.size.width, len(self._visible))
         target = 0
