@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
-from certtui.cli import Session, read_passphrase, read_secret_file
 from certtui.commands.common import printable, summary, warn
+from certtui.core import policy
 from certtui.core.userfiles import read_user_file
 from certtui.errors import CerttuiError
+from certtui.session import Session, read_passphrase, read_secret_file
 
 # `passwd` reads the new passphrase from the file this names (first line), for scripts.
 NEW_PASSPHRASE_ENV = "CERTTUI_NEW_PASSPHRASE_FILE"
@@ -116,7 +117,7 @@ def import_(session: Session, paths: tuple[Path, ...]) -> None:
 
 @click.command()
 @click.argument("csr_path", metavar="CSR", type=_FILE)
-@click.option("--days", type=int, help="Lifetime in days (default 397).")
+@click.option("--days", type=int, help=f"Lifetime in days (default {policy.LEAF_DAYS}).")
 @click.option("--client", is_flag=True, help="A client (mTLS) certificate instead of a server one.")
 @click.option("--issuer", metavar="ID", help="The CA to sign with (default: the issuing CA).")
 @click.option(

@@ -9,10 +9,10 @@ from typing import Any
 import click
 from cryptography import x509
 
-from certtui.cli import Session
 from certtui.commands.common import echo_json, printable, warn
 from certtui.core.models import Kind
 from certtui.errors import CerttuiError, NoStore, NotFound
+from certtui.session import Session
 
 pass_session = click.make_pass_decorator(Session)
 

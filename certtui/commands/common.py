@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from certtui.core import policy
 from certtui.core.models import CertRecord
 from certtui.core.printable import printable
+
+if TYPE_CHECKING:
+    from certtui.session import Session
 
 __all__ = ["echo_json", "printable", "summary", "warn"]
 
@@ -35,7 +39,7 @@ def enrollment_options(command: Any) -> Any:
     options = [
         click.option(
             "--bind",
-            default="0.0.0.0",
+            default=policy.ENROLL_BIND,
             show_default=True,
             metavar="ADDR",
             help="Enrollment: the address to listen on (:: for IPv6 too).",
@@ -43,14 +47,14 @@ def enrollment_options(command: Any) -> Any:
         click.option(
             "--port",
             type=click.IntRange(0, 65535),
-            default=8555,
+            default=policy.ENROLL_PORT,
             show_default=True,
-            help="Enrollment: the HTTP port; if 8555 is taken, any free port (0: any).",
+            help=f"Enrollment: the HTTP port; if {policy.ENROLL_PORT} is taken, any free port (0: any).",
         ),
         click.option(
             "--tls-port",
             type=click.IntRange(0, 65535),
-            default=8556,
+            default=policy.ENROLL_TLS_PORT,
             show_default=True,
             help="Enrollment: the HTTPS port of the trust test; if taken, any free port.",
         ),
@@ -63,3 +67,16 @@ def enrollment_options(command: Any) -> Any:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def group_enrollment_values(
+    session: Session, *, bind: str, port: int, tls_port: int, advertise: str | None
+) -> tuple[str, int, int, str | None]:
+    """The enrollment flags of the running subcommand, each left at its default replaced by
+    the same flag given to the group before it (`certtui --bind 127.0.0.1 enroll`)."""
+    ctx = click.get_current_context()
+    values: dict[str, Any] = {"bind": bind, "port": port, "tls_port": tls_port, "advertise": advertise}
+    for name, value in session.enroll_flags.items():
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.DEFAULT:
+            values[name] = value
+    return values["bind"], values["port"], values["tls_port"], values["advertise"]

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from certtui.commands.common import enrollment_options
+from certtui.commands.common import enrollment_options, group_enrollment_values
+from certtui.core import policy
 
 if TYPE_CHECKING:
-    from certtui.cli import Session
     from certtui.enroll.server import EnrollmentSession
+    from certtui.session import Session
 
 # The screen is built for an 80-column terminal (DESIGN.md: 80x24 minimum).
 WIDTH = 80
@@ -66,7 +67,7 @@ def _screen(es: EnrollmentSession) -> str:
 @click.option(
     "--timeout",
     type=click.IntRange(min=1),
-    default=900,
+    default=policy.ENROLL_TIMEOUT_S,
     show_default=True,
     metavar="SECONDS",
     help="Stop after this many seconds.",
@@ -76,6 +77,10 @@ def enroll(
     session: Session, bind: str, port: int, tls_port: int, advertise: str | None, timeout: int
 ) -> None:
     """Serve the root to a phone behind a QR code, and show whether the phone trusts it."""
+    # `certtui --port 9000 enroll` means `certtui enroll --port 9000`; a flag after wins.
+    bind, port, tls_port, advertise = group_enrollment_values(
+        session, bind=bind, port=port, tls_port=tls_port, advertise=advertise
+    )
     from certtui.enroll import trust
     from certtui.enroll.prepare import advertised_host
     from certtui.enroll.server import EnrollmentSession, RootInfo

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from certtui.cli import Session, read_secret_file
 from certtui.commands.common import printable, summary, warn
+from certtui.core import policy
 from certtui.errors import CerttuiError
+from certtui.session import Session, read_secret_file
 
 # Spelled out here so `certtui --help` does not import cryptography; a test checks that they
 # match certtui.core.revocation.REASONS and certtui.core.export.Format.
@@ -22,8 +23,8 @@ REASON_NAMES = (
     "cessationOfOperation",
 )
 FORMAT_NAMES = ("pem", "der", "key", "fullchain", "p12", "p12-legacy", "p7b", "mobileconfig", "crl")
-# The CRL lifetime `crl` signs by default (certtui.core.revocation.DEFAULT_CRL_DAYS).
-DEFAULT_CRL_DAYS = 30
+# The CRL lifetime `crl` signs by default (core/policy.py, with its reason).
+DEFAULT_CRL_DAYS = policy.CRL_DAYS
 
 pass_session = click.make_pass_decorator(Session)
 

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from certtui.cli import Session
 from certtui.commands.common import echo_json, printable, summary, warn
+from certtui.core import policy
 from certtui.core.models import InitRequest, IssueRequest, KeySpec, Kind, Status
 from certtui.errors import CerttuiError
+from certtui.session import Session
 
 if TYPE_CHECKING:
     from certtui.core.keys import PrivateKey
@@ -101,7 +102,11 @@ def _lines(path: Path) -> list[tuple[int, list[str]]]:
     is_flag=True,
     help="A pathlen-0 intermediate CA under the root; NAME is its common name.",
 )
-@click.option("--days", type=int, help="Lifetime in days (default 397; 1826 for an intermediate).")
+@click.option(
+    "--days",
+    type=int,
+    help=f"Lifetime in days (default {policy.LEAF_DAYS}; {policy.INTERMEDIATE_DAYS} for an intermediate).",
+)
 @click.option("--key", type=KEY_CHOICE, default=KeySpec.EC256.value, show_default=True)
 @click.option("--issuer", metavar="ID", help="The CA to sign with (default: the issuing CA).")
 @click.option(

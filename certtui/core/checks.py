@@ -20,6 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certtui.core import keys as keymod
 from certtui.core import names as namesmod
+from certtui.core import policy
 from certtui.core.details import colon_hex
 from certtui.core.issuance import IssuePlan, build_certificate, new_serial
 from certtui.core.models import CertRecord, KeySpec, Kind, Names
@@ -34,15 +35,12 @@ GOOD_CURVES = frozenset({"secp256r1", "secp384r1"})
 DOUBTFUL_CURVES = frozenset({"secp521r1"})
 # HT210176: SHA-1 (and MD5) signatures are no longer trusted for TLS; SHA-2 only.
 GOOD_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
-# HT210176: a TLS server certificate may be valid for at most 825 days, even under a user root.
-MAX_LEAF_DAYS = 825
-# HT211025: 398 days binds only certificates under Apple's preinstalled roots; shown as info.
-PUBLIC_LEAF_DAYS = 398
-# Time to renew a leaf (as ACME clients do), and to replace a root (every phone re-enrolls).
-LEAF_WARN_LEFT = timedelta(days=30)
-ROOT_WARN_LEFT = timedelta(days=90)
-# Phones with slow clocks reject a notBefore in their future; certtui backdates by 10 minutes.
-MIN_BACKDATE = timedelta(minutes=5)
+# The 825/398-day limits, the expiry windows and the backdate: core/policy.py, with reasons.
+MAX_LEAF_DAYS = policy.MAX_LEAF_DAYS
+PUBLIC_LEAF_DAYS = policy.PUBLIC_LEAF_DAYS
+LEAF_WARN_LEFT = timedelta(days=policy.LEAF_EXPIRING_DAYS)
+ROOT_WARN_LEFT = timedelta(days=policy.CA_EXPIRING_DAYS)
+MIN_BACKDATE = policy.MIN_BACKDATE
 # The extensions Apple's SecCertificate.c parses (SecCertificateInitializeExtensionParsers);
 # any other extension marked critical makes iOS reject the certificate.
 KNOWN_CRITICAL = frozenset(
@@ -901,7 +899,8 @@ def _leaf_lifetime_825(c: _Ctx) -> Finding:
             "leaf.lifetime-825",
             Severity.FAIL,
             detail + ", backdating included",
-            "issue it again for 397 days: `certtui renew ID`, or `certtui issue NAME... --days 397`",
+            f"issue it again for {policy.LEAF_DAYS} days: `certtui renew ID`, "
+            f"or `certtui issue NAME... --days {policy.LEAF_DAYS}`",
         )
     return _finding("leaf.lifetime-825", Severity.PASS, detail)
 
@@ -914,7 +913,7 @@ def _leaf_lifetime_398(c: _Ctx) -> Finding:
             Severity.INFO,
             f"valid for {_days(span)} days; the {PUBLIC_LEAF_DAYS}-day limit binds only "
             "certificates under Apple's preinstalled roots, not your own root",
-            "nothing to do for a private root; --days 397 if you want to be safe",
+            f"nothing to do for a private root; --days {policy.LEAF_DAYS} if you want to be safe",
         )
     return _finding("leaf.lifetime-398", Severity.PASS, f"valid for {_days(span)} days")
 

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from certtui.core import policy
 from certtui.core.models import CertRecord, Status
 from certtui.core.timefmt import iso, parse, utcnow
 
 if TYPE_CHECKING:
     from certtui.core.store import Store
 
-# Warn when the stored CRL has under a week left: the weekly cron job re-signs it long before,
-# so a warning means the job has stopped, with time left to fix it before clients reject it.
-CRL_WARN_DAYS = 7
+# Warn when the stored CRL has under a week left: core/policy.py, with its reason.
+CRL_WARN_DAYS = policy.CRL_WARN_DAYS
 
 
 @dataclass(frozen=True)

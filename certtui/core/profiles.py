@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from certtui.core import policy
 from certtui.core.models import Kind
 
-# Ten years: no maximum applies to user-added roots (HT211025), and replacing a root means
-# re-enrolling every phone, so make it last.
-ROOT_DAYS = 3650
-# Five years, half the root's life, so an intermediate never outlives its root.
-INTERMEDIATE_DAYS = 1826
-# 397 days: Apple rejects a TLS leaf over 825 days always (HT210176) and over 398 days under
-# its own roots (HT211025); 397 leaves a day of margin, as mkcert and the CA/B forum do.
-LEAF_DAYS = 397
-# Phones with a slow clock reject a certificate that is "not yet valid"; backdating
-# notBefore by 10 minutes covers them (the checklist warns under 5).
-BACKDATE = timedelta(minutes=10)
+# Lifetimes and the backdate: core/policy.py, where their reasons are.
+ROOT_DAYS = policy.ROOT_DAYS
+INTERMEDIATE_DAYS = policy.INTERMEDIATE_DAYS
+LEAF_DAYS = policy.LEAF_DAYS
+BACKDATE = policy.BACKDATE
 
 DEFAULT_DAYS = {
     Kind.ROOT: ROOT_DAYS,

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certtui.core import keys as keymod
-from certtui.core import profiles
+from certtui.core import policy, profiles
 
 # The CRL warning lives with the listing, which `certtui list` gives without cryptography.
 from certtui.core.inventory import CRL_WARN_DAYS as CRL_WARN_DAYS
@@ -21,9 +21,8 @@ from certtui.core.store import Store
 from certtui.core.timefmt import iso, parse, utcnow
 from certtui.errors import PolicyError
 
-# 30 days: long enough that a weekly `certtui crl` from cron always leaves three weeks of
-# slack, short enough that a client caching the CRL learns of a revocation within a month.
-DEFAULT_CRL_DAYS = 30
+# A CRL's default lifetime: core/policy.py, with its reason.
+DEFAULT_CRL_DAYS = policy.CRL_DAYS
 # A CRL's nextUpdate bounds how long a client may keep using it; past a year a revocation
 # could go unnoticed for that long, so refuse more.
 MIN_CRL_DAYS = 1

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from certtui.core import policy
 from certtui.core.models import CertRecord, Kind, Status
 from certtui.core.timefmt import iso, utcnow
 from certtui.errors import CerttuiError, NoStore, NotFound, StoreError
@@ -28,10 +29,9 @@ if TYPE_CHECKING:
 # Another certtui process (a second SSH session) may be mid-write; wait this long for it
 # before telling the user, instead of failing at once. Transactions here last milliseconds.
 BUSY_TIMEOUT_S = 10.0
-# "expiring": fewer than 30 days left on a leaf (time to renew, as ACME clients do), 90 on a
-# CA (replacing a CA means re-enrolling every phone).
-LEAF_EXPIRING_DAYS = 30
-CA_EXPIRING_DAYS = 90
+# "expiring": the windows of core/policy.py, where their reason is.
+LEAF_EXPIRING_DAYS = policy.LEAF_EXPIRING_DAYS
+CA_EXPIRING_DAYS = policy.CA_EXPIRING_DAYS
 # Rows read (and printed, by `list --json`) at a time: a large store never sits in memory as
 # a whole, and a batch is still large enough that each read costs nothing extra.
 LIST_BATCH = 1000

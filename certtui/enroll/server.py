@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from cryptography import x509
 
-from certtui.core import export
+from certtui.core import export, policy
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
 from certtui.enroll import page
@@ -32,15 +32,11 @@ from certtui.errors import CerttuiError
 if TYPE_CHECKING:
     from aiohttp import web
 
-# HTTP and HTTPS ports: free of well-known services; when a default one is taken, any free
-# port is used instead (and printed).
-DEFAULT_PORT = 8555
-DEFAULT_TLS_PORT = 8556
-# Every interface, so a phone on the LAN reaches it; --bind narrows it.
-DEFAULT_BIND = "0.0.0.0"
-# 15 minutes: iOS gives 8 minutes to install a downloaded profile, plus time to scan, read
-# and switch on trust; short enough that a forgotten session does not leave a port open.
-DEFAULT_TIMEOUT_S = 900.0
+# The ports, the bind address and the session length: core/policy.py, with their reasons.
+DEFAULT_PORT = policy.ENROLL_PORT
+DEFAULT_TLS_PORT = policy.ENROLL_TLS_PORT
+DEFAULT_BIND = policy.ENROLL_BIND
+DEFAULT_TIMEOUT_S = float(policy.ENROLL_TIMEOUT_S)
 # 64-bit token (secrets.token_urlsafe(8), 11 characters): unguessable over a LAN in 15
 # minutes, and short enough that a typical URL stays a version 3 QR code.
 TOKEN_BYTES = 8

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from certtui.core import policy
 from certtui.core.printable import printable
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
@@ -30,9 +31,9 @@ POLL_SECONDS = 2.0
 class EnrollOptions:
     """The `certtui enroll` flags, passed to a TUI enrollment session."""
 
-    bind: str = "0.0.0.0"
-    port: int = 8555
-    tls_port: int = 8556
+    bind: str = policy.ENROLL_BIND
+    port: int = policy.ENROLL_PORT
+    tls_port: int = policy.ENROLL_TLS_PORT
     advertise: str | None = None
     token: str | None = None
 
@@ -250,9 +251,9 @@ def make_app(
     *,
     db_path: Path | None = None,
     clock: Callable[[], datetime] | None = None,
-    enroll_bind: str = "0.0.0.0",
-    enroll_port: int = 8555,
-    enroll_tls_port: int = 8556,
+    enroll_bind: str = policy.ENROLL_BIND,
+    enroll_port: int = policy.ENROLL_PORT,
+    enroll_tls_port: int = policy.ENROLL_TLS_PORT,
     enroll_advertise: str | None = None,
     enroll_token: str | None = None,
     keymap: dict[str, str] | None = None,

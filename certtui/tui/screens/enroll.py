@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from certtui.core import policy
 from certtui.tui.widgets.qr_code import QrCode
 
 if TYPE_CHECKING:
@@ -20,9 +21,9 @@ if TYPE_CHECKING:
     from certtui.enroll.server import EnrollmentSession
     from certtui.tui.app import CerttuiApp
 
-# The TUI takes no --timeout: a session stops after 15 minutes (iOS's 8-minute install window
-# plus time to scan and switch trust on), as the countdown shows.
-SESSION_SECONDS = 15 * 60
+# The TUI takes no --timeout: a session stops after core/policy.py's ENROLL_TIMEOUT_S, as the
+# countdown shows.
+SESSION_SECONDS = policy.ENROLL_TIMEOUT_S
 
 STEPS = (
     ("page", "Page opened on the phone"),
