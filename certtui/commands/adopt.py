@@ -139,27 +139,14 @@ def sign(
     The names come from the CSR's subjectAltName, else its CN; other subject fields are ignored.
     The same guardrail as `issue` applies.
     """
-    from certtui.commands.common import warn
     from certtui.core import adopt, export
-    from certtui.core.checks import guardrail
     from certtui.core.models import Kind
+    from certtui.journeys.issue import CsrRequest, sign_csr
 
     csr = adopt.load_csr(read_user_file(csr_path, "certificate request"), str(csr_path))
-    kind = Kind.CLIENT if client else Kind.SERVER
+    req = CsrRequest(csr, Kind.CLIENT if client else Kind.SERVER, days=days, issuer=issuer, force=force)
     store = session.store()
-    p = adopt.plan_csr(store, csr, kind=kind, days=days, issuer=issuer)
-    if not store.unlocked:
-        # A locked store is judged before the passphrase is asked, on a preview of the plan.
-        for line in guardrail(store, [p], force=force):
-            warn(line)
-        store = session.unlocked_store()
-        cert = adopt.csr_certificate(store, p, csr)
-    else:
-        # Otherwise the very certificate about to be stored is judged: it is signed once.
-        cert = adopt.csr_certificate(store, p, csr)
-        for line in guardrail(store, [p], force=force, signed=[cert]):
-            warn(line)
-    rec = adopt.store_signed_csr(store, p, cert)
+    rec = sign_csr(store, req, unlock=session.unlocked_store, warn=warn)
     pem = export.cert_pem(store.certificate(rec.id))
     if out is None:
         click.echo(pem.decode(), nl=False)
@@ -232,6 +219,3 @@ def restore(session: Session, backup: Path) -> None:
         f"restored {backup} to {session.db.parent} ({count} certificates); it opens with "
         "the passphrase it had"
     )
-
-
-COMMANDS = [import_ca, import_, sign, passwd, restore]

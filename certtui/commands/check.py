@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from cryptography import x509
 
 from certtui.commands.common import echo_json, printable, warn
 from certtui.core.models import Kind
 from certtui.errors import CerttuiError, NoStore, NotFound
 from certtui.session import Session
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 pass_session = click.make_pass_decorator(Session)
 
@@ -29,6 +31,8 @@ class Target:
 
 def read_certificates(path: Path) -> list[x509.Certificate]:
     """Every certificate in a PEM file (a bundle: leaf first), or the one in a DER file."""
+    from cryptography import x509
+
     from certtui.core.userfiles import read_user_file
 
     data = read_user_file(path, "certificate")
@@ -195,6 +199,3 @@ def check(
             warn(message)
     if failed:
         click.get_current_context().exit(1)
-
-
-COMMANDS = [check]

@@ -81,28 +81,15 @@ def enroll(
     bind, port, tls_port, advertise = group_enrollment_values(
         session, bind=bind, port=port, tls_port=tls_port, advertise=advertise
     )
-    from certtui.enroll import trust
-    from certtui.enroll.prepare import advertised_host
-    from certtui.enroll.server import EnrollmentSession, RootInfo
+    from certtui.journeys import enroll as journey
 
-    host = advertised_host(advertise, bind)
     store = session.store()
-    root = RootInfo.from_store(store)
-    planned = trust.plan_test(store, host)
+    planned = journey.plan(store, advertise, bind)
     test = None
-    if planned.plan is not None:
+    if planned.test_plan is not None:
         # The issuing CA's key signs the one-day test certificate: ask for the passphrase now.
-        test = trust.sign_test(session.unlocked_store(), planned.plan)
-    es = EnrollmentSession(
-        root,
-        advertise=host,
-        bind=bind,
-        port=port,
-        tls_port=tls_port,
-        timeout=timeout,
-        trust=test,
-        trust_skipped=planned.skipped,
-    )
+        test = journey.sign_trust_test(session.unlocked_store(), planned)
+    es = journey.new_session(store, planned, test, journey.ListenOn(bind, port, tls_port), timeout)
     es.subscribe(lambda event: click.echo(event.line()))
 
     def started(running: EnrollmentSession) -> None:
@@ -120,6 +107,3 @@ def enroll(
     verdicts = [e.kind.value for e in es.events if e.kind.value != "request"]
     outcome = f"last trust event: {verdicts[-1]}" if verdicts else "no trust test seen"
     click.echo(f"enrollment ended: {reason}; {requests} requests; {outcome}")
-
-
-COMMANDS = [enroll]

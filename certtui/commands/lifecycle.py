@@ -12,8 +12,8 @@ from certtui.core import policy
 from certtui.errors import CerttuiError
 from certtui.session import Session, read_secret_file
 
-# Spelled out here so `certtui --help` does not import cryptography; a test checks that they
-# match certtui.core.revocation.REASONS and certtui.core.export.Format.
+# Spelled out here so `certtui --help` does not import cryptography (tests/test_help_imports.py
+# checks it); tests check that they match certtui.core.revocation.REASONS and core.export.Format.
 REASON_NAMES = (
     "unspecified",
     "keyCompromise",
@@ -41,14 +41,13 @@ pass_session = click.make_pass_decorator(Session)
 @pass_session
 def revoke(session: Session, ref: str, reason: str) -> None:
     """Revoke a certificate and re-sign its CA's CRL."""
-    from certtui.core import revocation
+    from certtui.journeys import revoke as journey
 
     store = session.store()
-    rec = store.resolve(ref, unique=True)
-    ca = revocation.check_revocable(store, rec)
-    if not rec.revoked_at and revocation.crl_blocker(store, ca) is None:
+    rec, ca = journey.target(store, ref)
+    if journey.needs_key(store, rec):
         store = session.unlocked_store()
-    result = revocation.revoke(store, rec.id, reason)
+    result = journey.revoke(store, journey.RevokeRequest(rec.id, reason))
     done = result.record
     if result.already:
         click.echo(f"{done.id} was already revoked on {done.revoked_at} ({done.revocation_reason})")
@@ -171,14 +170,11 @@ def export_(
             if password_file
             else ask_password(fmt)
         )
-    result = export.render(
-        store, rec, form, password=password, with_root=with_root, unencrypted_key=unencrypted_key
+    from certtui.journeys.export import write
+
+    [(path, _mode)] = write(
+        store, rec, (fmt,), out, password=password, with_root=with_root, unencrypted_key=unencrypted_key
     )
-    path = export.target_path(out, result.filename)
-    export.write_atomic(path, result.data, private=result.private)
     click.echo(f"wrote {path}")
     if unencrypted_key:
         warn(f"{path} holds the private key unencrypted; keep it readable by its server only")
-
-
-COMMANDS = [revoke, crl, export_]

@@ -14,7 +14,7 @@ from certtui.errors import CerttuiError
 from certtui.session import Session
 
 if TYPE_CHECKING:
-    from certtui.core.keys import PrivateKey
+    pass
 
 KEY_CHOICE = click.Choice([k.value for k in KeySpec])
 pass_session = click.make_pass_decorator(Session)
@@ -138,7 +138,7 @@ def issue(
     force: bool,
 ) -> None:
     """Issue a certificate for NAME... (host names, IPs, emails, URIs)."""
-    from certtui.core import issuance
+    from certtui.journeys.issue import BatchRequest, issue_batch
 
     if client and intermediate:
         raise CerttuiError("--client and --intermediate exclude each other; pick one")
@@ -159,39 +159,21 @@ def issue(
         )
 
     if from_file is None:
-        plans = [issuance.plan(store, request(names))]
+        batch = BatchRequest((request(names),), force=force)
     else:
-        plans = []
-        for number, words in _lines(from_file):
-            try:
-                plans.append(issuance.plan(store, request(tuple(words))))
-            except CerttuiError as exc:
-                raise CerttuiError(f"{from_file}:{number}: {exc}") from None
-    from certtui.core.checks import guardrail
-
-    previewed = not store.unlocked
-    if previewed:
-        # A locked store is judged before the passphrase is asked, on previews of the plans.
-        for line in guardrail(store, plans, force=force):
-            warn(line)
-        store = session.unlocked_store()
-    issuer_keys: dict[str, PrivateKey] = {}
-    taken: set[str] = set()
-    signed = []
-    for p in plans:
-        if p.issuer_id not in issuer_keys:
-            issuer_keys[p.issuer_id] = store.private_key(p.issuer_id)
-        signed.append(issuance.sign(store, p, issuer_key=issuer_keys[p.issuer_id], taken=taken))
-    if not previewed:
-        # Otherwise the very certificates about to be stored are judged: none is signed twice.
-        for line in guardrail(store, plans, force=force, signed=[s.cert for s in signed]):
-            warn(line)
-    issued = []
-    for s in signed:
-        rec = issuance.commit(store, s)
-        issued.append(rec)
-        if not as_json:
-            click.echo(f"issued {summary(rec)}")
+        lines = _lines(from_file)
+        batch = BatchRequest(
+            tuple(request(tuple(words)) for _, words in lines),
+            force=force,
+            where=tuple(f"{from_file}:{number}" for number, _ in lines),
+        )
+    issued = issue_batch(
+        store,
+        batch,
+        unlock=session.unlocked_store,
+        warn=warn,
+        issued=None if as_json else lambda rec: click.echo(f"issued {summary(rec)}"),
+    )
     if as_json:
         echo_json([r.to_json() for r in issued] if from_file else issued[0].to_json())
 
@@ -256,34 +238,17 @@ def list_(
 @pass_session
 def show(session: Session, ref: str, pem: bool) -> None:
     """Show one certificate's details."""
-    from cryptography.hazmat.primitives import serialization
-
-    from certtui.core.details import details
-
     store = session.store()
     rec = store.resolve(ref)
-    cert = store.certificate(rec.id)
     if pem:
-        click.echo(cert.public_bytes(serialization.Encoding.PEM).decode(), nl=False)
+        from certtui.core.export import cert_pem
+
+        click.echo(cert_pem(store.certificate(rec.id)).decode(), nl=False)
         return
-    head = [
-        ("ID", rec.id),
-        ("Kind", rec.kind.value + (" (external)" if rec.external else "")),
-        ("Status", rec.status.value + (f" on {rec.revoked_at}" if rec.revoked_at else "")),
-        ("Names", ", ".join(rec.names) or "-"),
-        ("Issuer ID", rec.issuer_id or "(not in the store)"),
-        (
-            "Private key",
-            "in the store, encrypted"
-            if rec.has_key and store.encrypted
-            else "in the store, unencrypted"
-            if rec.has_key
-            else "none",
-        ),
-    ]
-    if rec.renewed_by:
-        head.append(("Renewed by", rec.renewed_by))
-    rows = head + details(cert)
+    from certtui.core.timefmt import utcnow
+    from certtui.journeys.inspect import inspect
+
+    rows = inspect(store, rec, utcnow(), checklist=False).show_rows()
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         click.echo(f"{k.ljust(width)}  {printable(v)}")
@@ -301,30 +266,24 @@ def show(session: Session, ref: str, pem: bool) -> None:
 @pass_session
 def renew(session: Session, ref: str | None, expiring_within: int | None, as_json: bool) -> None:
     """Renew a leaf: same names, kind, key type and issuer; a new key and the default lifetime."""
-    from certtui.core import issuance
+    from certtui.journeys import renew as journey
 
-    if (ref is None) == (expiring_within is None):
-        raise CerttuiError("give an ID to renew, or --expiring-within DAYS, but not both")
-    store = session.store()
-    if ref is not None:
-        olds = [store.resolve(ref, unique=True)]
-    else:
-        olds = issuance.renewable(store, expiring_within or 0)
-    plans = [issuance.plan_renewal(store, old) for old in olds]
-    if not plans:
+    req = journey.RenewRequest(ref, expiring_within)
+    planned = journey.plan(session.store(), req)
+    if not planned:
         click.echo(f"nothing expires within {expiring_within} days", err=True)
         if as_json:
             echo_json([])
         return
-    store = session.unlocked_store()
-    out = []
-    for old, p in zip(olds, plans, strict=True):
-        new = issuance.execute(store, p)
-        out.append({"old": old.id, "new": new.to_json()})
-        if not as_json:
-            click.echo(f"renewed {old.id} -> {new.id}: {summary(new)}")
+    done = journey.renew(
+        session.unlocked_store(),
+        planned,
+        renewed=None
+        if as_json
+        else lambda r: click.echo(f"renewed {r.old.id} -> {r.new.id}: {summary(r.new)}"),
+    )
     if as_json:
-        echo_json(out)
+        echo_json([{"old": r.old.id, "new": r.new.to_json()} for r in done])
 
 
 @click.command()
@@ -341,6 +300,3 @@ def backup(session: Session, path: Path) -> None:
     """Copy the store to PATH (SQLite online backup; opens with the same passphrase)."""
     session.store().backup(path)
     click.echo(f"backed up the store to {path} (mode 0600); it opens with the same passphrase")
-
-
-COMMANDS = [init, issue, list_, show, renew, locate, backup]

@@ -471,17 +471,6 @@ def store_signed_csr(store: Store, p: issuance.IssuePlan, cert: x509.Certificate
     return store.get(cert_id)
 
 
-def sign_csr(
-    store: Store,
-    p: issuance.IssuePlan,
-    csr: x509.CertificateSigningRequest,
-    *,
-    now: datetime | None = None,
-) -> CertRecord:
-    """Sign the CSR's key into the planned certificate and store it; the key stays with the device."""
-    return store_signed_csr(store, p, csr_certificate(store, p, csr, now=now))
-
-
 # -- passwd ------------------------------------------------------------------------------
 
 

@@ -15,7 +15,6 @@ from certtui.core.models import KeySpec
 from certtui.errors import CerttuiError, WrongPassphrase
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
-PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
 
 # RSA public exponent: 65537 is what every TLS stack expects (RFC 4871 §3.3.1, NIST SP 800-89).
 RSA_EXPONENT = 65537
@@ -69,7 +68,7 @@ def spec_for(description: str) -> KeySpec | None:
     return None
 
 
-def signing_hash(issuer_key: object) -> hashes.HashAlgorithm | None:
+def signing_hash(issuer_key: object) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
     """The signature hash for a CA key: SHA-384 for P-384, SHA-512 for P-521, else SHA-256.
 
     Apple rejects SHA-1; matching the hash to the curve strength is what CAs do (CA/B BR 7.1.3).

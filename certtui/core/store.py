@@ -142,11 +142,6 @@ def fingerprint(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
-def status_of(kind: Kind, not_after: str, revoked_at: str | None, now: datetime) -> Status:
-    """Status by comparing ISO strings; `records` does the same without per-row datetimes."""
-    return _Clock(now).status(kind, not_after, revoked_at)
-
-
 class _Clock:
     """The three instants a status needs, as sortable strings, computed once per listing."""
 
@@ -249,7 +244,7 @@ class Store:
                 store.encrypted = passphrase is not None
                 store.event("create", None, f"schema {SCHEMA_VERSION}")
             populate(store)
-            kek = store._kek
+            kept_kek = store._kek
             conn.close()
             try:
                 os.link(tmp, path)
@@ -260,7 +255,7 @@ class Store:
         finally:
             _unlink_db(tmp)
         store = cls.open(path)
-        store._kek = kek
+        store._kek = kept_kek
         return store
 
     def close(self) -> None:

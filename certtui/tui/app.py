@@ -124,7 +124,7 @@ class CerttuiApp(App[None]):
     def run_job(
         self,
         fn: Callable[[], T],
-        done: Callable[[T], None] | None = None,
+        done: Callable[[T], object] | None = None,
         *,
         description: str,
         write: bool = False,
@@ -180,7 +180,7 @@ class CerttuiApp(App[None]):
 
     # -- the passphrase, once per session ------------------------------------------------
 
-    def require_unlock(self, then: Callable[[], None]) -> None:
+    def require_unlock(self, then: Callable[[], object]) -> None:
         """Run `then` once the store is unlocked, asking for the passphrase if needed."""
         assert self.store is not None
         if self.store.unlocked:
@@ -201,7 +201,11 @@ class CerttuiApp(App[None]):
                     store.unlock(secret.pop())
                 except WrongPassphrase as exc:
                     error = str(exc)
-                    self.call_from_thread(lambda: self.push_screen(UnlockScreen(error=error), attempt))
+
+                    def again() -> None:
+                        self.push_screen(UnlockScreen(error=error), attempt)
+
+                    self.call_from_thread(again)
                     return
                 self.call_from_thread(then)
 

@@ -10,6 +10,6 @@ from certtui.core.store import Store
 
 
 def findings_for(store: Store, rec: CertRecord, now: datetime) -> list[Any]:
-    from certtui.core import checks
+    from certtui.journeys.inspect import findings
 
-    return list(checks.check(store.certificate(rec.id), store.chain(rec.id), store=store, now=now))
+    return findings(store, rec, now)

@@ -185,6 +185,7 @@ class CertListScreen(Screen[None]):
         from certtui.tui import actions
 
         store = self.app.store
+        assert store is not None
         app = self.app
 
         def issued(rec: Any) -> None:
@@ -293,7 +294,7 @@ class CertListScreen(Screen[None]):
         rec = self.table.current
         if rec is None:
             return
-        from certtui.core.issuance import execute, plan_renewal
+        from certtui.tui import actions
 
         store = self.app.store
         assert store is not None
@@ -308,7 +309,7 @@ class CertListScreen(Screen[None]):
 
         app.require_unlock(
             lambda: app.run_job(
-                lambda: execute(store, plan_renewal(store, rec), now=app.clock()),
+                lambda: actions.renew(store, rec, app.clock()),
                 renewed,
                 description="Renewing",
                 write=True,

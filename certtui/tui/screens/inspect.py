@@ -35,31 +35,11 @@ class Inspection:
 
 
 def inspect_record(app: Any, rec: CertRecord) -> Inspection:
-    """Details and findings for one stored certificate (runs in a worker)."""
-    from certtui.core.details import extensions, fields, pem_text
-    from certtui.core.inventory import expires_in
-    from certtui.core.store import Store
-    from certtui.tui.checking import findings_for
+    """Details and findings for one stored certificate (runs in a worker): journeys/inspect."""
+    from certtui.journeys.inspect import inspect
 
-    store: Store = app.store
-    cert = store.certificate(rec.id)
-    now = app.clock()
-    head = [
-        ("ID", rec.id),
-        ("Kind", rec.kind.value + (" (external)" if rec.external else "")),
-        ("Status", rec.status.value + (f" on {rec.revoked_at}" if rec.revoked_at else "")),
-        ("Expires", f"{rec.not_after} ({expires_in(rec.not_after, now)})"),
-        ("Names", ", ".join(rec.names) or "-"),
-        (
-            "Private key",
-            ("in the store, encrypted" if store.encrypted else "in the store, UNENCRYPTED")
-            if rec.has_key
-            else "not in the store",
-        ),
-    ]
-    return Inspection(
-        head + fields(cert), extensions(cert), pem_text(store.der(rec.id)), findings_for(store, rec, now)
-    )
+    found = inspect(app.store, rec, app.clock())
+    return Inspection(found.screen_rows(), found.extensions, found.pem, found.findings)
 
 
 class InspectScreen(Screen[None]):

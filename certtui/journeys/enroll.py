@@ -1,0 +1,94 @@
+"""Phone enrollment: plan (the address, whether a trust test can work), sign the test
+certificate, start the session. `certtui enroll` and the TUI's `p` both go through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from certtui.core import policy
+from certtui.core.store import Store
+
+if TYPE_CHECKING:
+    from certtui.core.issuance import IssuePlan
+    from certtui.enroll.server import EnrollmentSession
+    from certtui.enroll.trust import TrustCertificate
+
+
+class Listen(Protocol):
+    """Where the session listens (the `certtui enroll` flags; the TUI's EnrollOptions)."""
+
+    @property
+    def bind(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def tls_port(self) -> int: ...
+    @property
+    def token(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ListenOn:
+    """A plain `Listen`: what `certtui enroll` was given."""
+
+    bind: str = policy.ENROLL_BIND
+    port: int = policy.ENROLL_PORT
+    tls_port: int = policy.ENROLL_TLS_PORT
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class EnrollmentPlan:
+    """Where the phone will connect, and the test certificate to sign (None: no trust test)."""
+
+    host: str
+    test_plan: IssuePlan | None
+    skipped: str | None
+
+
+def plan(store: Store, advertise: str | None, bind: str) -> EnrollmentPlan:
+    """Pick the advertised host and check the trust test can work; needs no key."""
+    from certtui.enroll import trust
+    from certtui.enroll.prepare import advertised_host
+
+    host = advertised_host(advertise, bind)
+    planned = trust.plan_test(store, host)
+    return EnrollmentPlan(host, planned.plan, planned.skipped)
+
+
+def sign_trust_test(store: Store, p: EnrollmentPlan, now: datetime | None = None) -> TrustCertificate | None:
+    """The one-day test certificate, in memory only (the store must be unlocked); None
+    when the plan has no trust test."""
+    from certtui.enroll import trust
+
+    return trust.sign_test(store, p.test_plan, now) if p.test_plan is not None else None
+
+
+def new_session(
+    store: Store, p: EnrollmentPlan, test: TrustCertificate | None, listen: Listen, seconds: float
+) -> EnrollmentSession:
+    """The session, not listening yet: `run()` it (the CLI) or `await start()` (the TUI)."""
+    from certtui.enroll.server import EnrollmentSession, RootInfo
+
+    return EnrollmentSession(
+        RootInfo.from_store(store),
+        advertise=p.host,
+        bind=listen.bind,
+        port=listen.port,
+        tls_port=listen.tls_port,
+        timeout=seconds,
+        trust=test,
+        trust_skipped=p.skipped,
+        token=listen.token,
+    )
+
+
+async def start(
+    store: Store, p: EnrollmentPlan, test: TrustCertificate | None, listen: Listen, seconds: float
+) -> EnrollmentSession:
+    """Start the session on the running loop (the app's) and return it, listening."""
+    session = new_session(store, p, test, listen, seconds)
+    await session.start()
+    return session

@@ -1,0 +1,86 @@
+"""Inspect one stored certificate: the rows `certtui show` prints and the inspect screen shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from certtui.core.models import CertRecord
+from certtui.core.store import Store
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """Everything both front ends show of one certificate, read (and checked) once."""
+
+    record: CertRecord
+    encrypted: bool
+    """Whether the store seals its keys (what the private-key row says)."""
+    expires_in: str
+    fields: list[tuple[str, str]]
+    extensions: list[tuple[str, str]]
+    pem: str
+    findings: list[Any]
+
+    def _common(self) -> list[tuple[str, str]]:
+        rec = self.record
+        return [
+            ("ID", rec.id),
+            ("Kind", rec.kind.value + (" (external)" if rec.external else "")),
+            ("Status", rec.status.value + (f" on {rec.revoked_at}" if rec.revoked_at else "")),
+        ]
+
+    def show_rows(self) -> list[tuple[str, str]]:
+        """`certtui show`: the record, then the fields, then every extension."""
+        rec = self.record
+        key = "none"
+        if rec.has_key:
+            key = "in the store, encrypted" if self.encrypted else "in the store, unencrypted"
+        rows = [
+            *self._common(),
+            ("Names", ", ".join(rec.names) or "-"),
+            ("Issuer ID", rec.issuer_id or "(not in the store)"),
+            ("Private key", key),
+        ]
+        if rec.renewed_by:
+            rows.append(("Renewed by", rec.renewed_by))
+        return rows + self.fields + self.extensions
+
+    def screen_rows(self) -> list[tuple[str, str]]:
+        """The inspect screen's details column (its extensions and the checklist are apart)."""
+        rec = self.record
+        key = "not in the store"
+        if rec.has_key:
+            key = "in the store, encrypted" if self.encrypted else "in the store, UNENCRYPTED"
+        return [
+            *self._common(),
+            ("Expires", f"{rec.not_after} ({self.expires_in})"),
+            ("Names", ", ".join(rec.names) or "-"),
+            ("Private key", key),
+            *self.fields,
+        ]
+
+
+def inspect(store: Store, rec: CertRecord, now: datetime, *, checklist: bool = True) -> Inspection:
+    """Read one certificate's details, and judge it with the iOS checklist (`checklist`)."""
+    from certtui.core.details import extensions, fields, pem_text
+    from certtui.core.inventory import expires_in
+
+    cert = store.certificate(rec.id)
+    return Inspection(
+        rec,
+        store.encrypted,
+        expires_in(rec.not_after, now),
+        fields(cert),
+        extensions(cert),
+        pem_text(store.der(rec.id)),
+        findings(store, rec, now) if checklist else [],
+    )
+
+
+def findings(store: Store, rec: CertRecord, now: datetime) -> list[Any]:
+    """The iOS checklist of one stored certificate, judged with its chain from the store."""
+    from certtui.core import checks
+
+    return list(checks.check(store.certificate(rec.id), store.chain(rec.id), store=store, now=now))
