@@ -53,7 +53,7 @@ def https_server(store: Store, tmp: Path) -> Iterator[Served]:
     """Serve PAGE over TLS with a leaf for 127.0.0.1 and localhost, chain included."""
     leaf = issuance.issue(store, IssueRequest(names=("localhost", HOST)))
     chain = pem(store, leaf.id) + b"".join(
-        c.public_bytes(serialization.Encoding.PEM) for c in store.chain(leaf.id)[1:-1]
+        c.public_bytes(serialization.Encoding.PEM) for c in store.chain(leaf.id)[:-1]
     )
     key = store.private_key(leaf.id).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

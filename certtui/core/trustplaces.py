@@ -1,4 +1,4 @@
-"""Where a machine keeps trusted roots (system layouts, NSS, Firefox policy, Java), and parsing their files."""
+"""Where a machine keeps trusted roots (system, NSS, Firefox policy, Java), and parsing their files."""
 
 from __future__ import annotations
 
