@@ -124,13 +124,8 @@ class StaleRoot:
     path: str
     sha256: str
     store_id: str | None
-    """Its id when this store has it (an earlier root), None when another store made it."""
-
-    @property
-    def what(self) -> str:
-        if self.store_id:
-            return f"an earlier root of this store (id {self.store_id})"
-        return "another certtui store's root"
+    """Its id when this store has it (an earlier root, another CA), None when another store made it."""
+    what: str
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -640,8 +635,18 @@ def apply(store: Store, req: TrustRequest) -> TrustResult:
 
 
 def _classify(store: Store, ca: TrustCA, target: Target, path: str, fp: str, stale: list[StaleRoot]) -> None:
-    if fp != ca.sha256 and not any(s.path == path and s.sha256 == fp for s in stale):
-        stale.append(StaleRoot(target, path, fp, store.find_sha256(fp)))
+    if fp == ca.sha256 or any(s.path == path and s.sha256 == fp for s in stale):
+        return
+    from certtui.core.models import Kind
+
+    found = store.find_sha256(fp)
+    if found is None:
+        what = "another certtui store's root"
+    elif store.get(found).kind is Kind.ROOT:
+        what = f"an earlier root of this store (id {found})"
+    else:
+        what = f"another CA of this store (id {found})"
+    stale.append(StaleRoot(target, path, fp, found, what))
 
 
 def status(store: Store, req: TrustRequest) -> TrustStatus:
@@ -754,7 +759,7 @@ def status(store: Store, req: TrustRequest) -> TrustStatus:
         out.notes.append(f"the root is name-constrained: honoured by {honoured}; ignored by {ignored}")
     for item in out.stale:
         if item.store_id:
-            out.notes.append(f"remove the earlier root with: certtui trust uninstall --ca {item.store_id}")
+            out.notes.append(f"remove {item.store_id} with: certtui trust uninstall --ca {item.store_id}")
             break
     return out
 
