@@ -38,6 +38,7 @@ COMMAND_MODULES: dict[str, str] = {
     "restore": "adopt",
     "check": "check",
     "enroll": "enroll",
+    "trust": "trust",
 }
 
 

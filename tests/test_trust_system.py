@@ -1,0 +1,141 @@
+"""`certtui trust` on this machine's real system store: curl, Python and openssl trust the leaf, then not."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import Cli
+from trust_support import HOST, TOOL_TIMEOUT_S, https_server, sha256_file
+
+from certtui.core import trustplaces as tp
+from certtui.core.store import Store
+
+BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+ANCHORS = Path("/usr/local/share/ca-certificates")
+
+pytestmark = [
+    pytest.mark.skipif(
+        os.geteuid() != 0, reason="writes the system trust store: needs root (CI runs as root)"
+    ),
+    pytest.mark.skipif(
+        shutil.which("update-ca-certificates") is None or not BUNDLE.is_file(),
+        reason="needs a Debian-family system store (update-ca-certificates and its bundle)",
+    ),
+]
+
+
+def curl_ok(url: str) -> bool:
+    done = subprocess.run(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", url],
+        capture_output=True,
+        text=True,
+        timeout=TOOL_TIMEOUT_S,
+        check=False,
+    )
+    return done.returncode == 0 and done.stdout == "200"
+
+
+def python_ok(port: int) -> bool:
+    # A fresh default context reads the system store each time it is made.
+    ctx = ssl.create_default_context()
+    try:
+        with socket.create_connection((HOST, port), timeout=TOOL_TIMEOUT_S) as sock:
+            with ctx.wrap_socket(sock, server_hostname=HOST):
+                return True
+    except ssl.SSLCertVerificationError:
+        return False
+
+
+def openssl_ok(port: int) -> bool:
+    done = subprocess.run(
+        [
+            "openssl",
+            "s_client",
+            "-connect",
+            f"{HOST}:{port}",
+            "-verify_return_error",
+            "-CAfile",
+            str(BUNDLE),
+            "-verify_ip",
+            HOST,
+        ],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=TOOL_TIMEOUT_S,
+        check=False,
+    )
+    return done.returncode == 0 and "Verify return code: 0 (ok)" in done.stdout
+
+
+def urllib_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=TOOL_TIMEOUT_S) as reply:
+            return bool(reply.status == 200)
+    except urllib.error.URLError:
+        return False
+
+
+def test_system_install_is_trusted_by_curl_python_openssl_and_uninstall_restores_the_bundle(
+    make_store: Callable[..., Store], cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store: Store = make_store(intermediate=True)
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    fp = store.get(store.root_id() or "").sha256
+    anchor = ANCHORS / tp.anchor_name(fp)
+    with https_server(store, tmp_path) as served:
+        # Before: no client trusts the leaf.
+        assert not curl_ok(served.url)
+        assert not python_ok(served.port)
+        assert not openssl_ok(served.port)
+        before = sha256_file(BUNDLE)
+        others = sorted(p.name for p in ANCHORS.iterdir())
+        # The install window is one try/finally: other tests on this machine share the store.
+        try:
+            out = cli.ok("trust", "install", "--system").stdout
+            assert f"system: wrote {anchor}\n" in out
+            assert "system: ran update-ca-certificates (Debian/Ubuntu/Alpine)\n" in out
+            assert anchor.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+            assert oct(anchor.stat().st_mode & 0o777) == "0o644"
+            assert curl_ok(served.url)
+            assert python_ok(served.port)
+            assert urllib_ok(served.url)
+            assert openssl_ok(served.port)
+            again = cli.ok("trust", "install", "--system").stdout
+            assert again.startswith(f"system: already trusted: {anchor} (Debian/Ubuntu/Alpine)\n"), again
+            assert "ran" not in again
+            status = cli.json("trust", "status", "--json")
+            system = [p for p in status["places"] if p["target"] == "system"]
+            assert system == [
+                {
+                    "target": "system",
+                    "label": "Debian/Ubuntu/Alpine",
+                    "path": str(anchor),
+                    "state": "trusted",
+                    "detail": "",
+                }
+            ]
+            out = cli.ok("trust", "uninstall", "--system").stdout
+            assert (
+                out
+                == f"system: removed {anchor}\nsystem: ran update-ca-certificates (Debian/Ubuntu/Alpine)\n"
+            )
+        finally:
+            if anchor.exists():
+                anchor.unlink()
+                subprocess.run(["update-ca-certificates"], capture_output=True, timeout=300, check=False)
+        assert sha256_file(BUNDLE) == before
+        assert sorted(p.name for p in ANCHORS.iterdir()) == others
+        # After: each client fails again.
+        assert not curl_ok(served.url)
+        assert not python_ok(served.port)
+        assert not openssl_ok(served.port)
+        assert cli.ok("trust", "uninstall", "--system").stdout.startswith("system: not installed:")
