@@ -106,6 +106,7 @@ COMMAND_MODULES: dict[str, str] = {
     "restore": "adopt",
     "check": "check",
     "enroll": "enroll",
+    "acme": "acme",
 }
 
 
