@@ -70,8 +70,8 @@ class Server:
     def start(self) -> Server:
         self.runs += 1
         self.port = self.port or free_port()
-        out = open(self.folder / f"out{self.runs}.txt", "wb")  # noqa: SIM115
-        err = open(self.folder / f"err{self.runs}.txt", "wb")  # noqa: SIM115
+        out = open(self.folder / f"out{self.runs}.txt", "wb")
+        err = open(self.folder / f"err{self.runs}.txt", "wb")
         cmd = [
             sys.executable,
             "-m",
@@ -273,7 +273,7 @@ class ChallengeHost:
         host = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 host.hits.append(self.path)
                 token = self.path.rsplit("/", 1)[-1]
                 answer = host.answers.get(token)

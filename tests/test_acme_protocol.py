@@ -9,14 +9,6 @@ from pathlib import Path
 
 import josepy as jose
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from certtui.core.issuance import init_store
-from certtui.core.models import InitRequest
-from certtui.core.store import Store
-from certtui.journeys import acme as journey
-from certtui.paths import db_path
 from acme_support import (
     ChallengeHost,
     Client,
@@ -29,6 +21,14 @@ from acme_support import (
     free_port,
     wait_for,
 )
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from certtui.core.issuance import init_store
+from certtui.core.models import InitRequest
+from certtui.core.store import Store
+from certtui.journeys import acme as journey
+from certtui.paths import db_path
 
 PASSPHRASE = "acme test passphrase"
 PINNED = (
