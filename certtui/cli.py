@@ -39,6 +39,7 @@ COMMAND_MODULES: dict[str, str] = {
     "check": "check",
     "enroll": "enroll",
     "trust": "trust",
+    "acme": "acme",
 }
 
 

@@ -188,7 +188,7 @@ def _table(records: list) -> None:  # type: ignore[type-arg]
                 r.status.value,
                 r.not_after[:10],
                 r.key_type,
-                printable(", ".join(r.names) or r.subject),
+                printable((", ".join(r.names) or r.subject) + (f"  [{r.origin}]" if r.origin else "")),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(5)]

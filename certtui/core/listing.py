@@ -27,7 +27,8 @@ _RECORD = """  {
     "sha256": %s,
     "revoked_at": %s,
     "revocation_reason": %s,
-    "renewed_by": %s
+    "renewed_by": %s,
+    "origin": %s
   }"""
 _NAME_GLUE = ",\n      "
 
@@ -57,6 +58,7 @@ def json_text(rows: Iterable[tuple[tuple[Any, ...], Status]]) -> str:
             reason,
             renewed_by,
             _created,
+            origin,
         ) = row
         listed = (
             ("[\n      " + _NAME_GLUE.join(map(encode_basestring, names.split("\n"))) + "\n    ]")
@@ -82,6 +84,7 @@ def json_text(rows: Iterable[tuple[tuple[Any, ...], Status]]) -> str:
                 _text(revoked_at),
                 _text(reason),
                 _text(renewed_by),
+                _text(origin),
             )
         )
     return "[\n" + ",\n".join(out) + "\n]" if out else "[]"

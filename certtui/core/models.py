@@ -147,6 +147,8 @@ class CertRecord:
     revocation_reason: str | None = None
     renewed_by: str | None = None
     created_at: str = ""
+    # Who asked for it, when not the CLI or the TUI: `acme:<account name>`.
+    origin: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -168,4 +170,5 @@ class CertRecord:
             "revoked_at": self.revoked_at,
             "revocation_reason": self.revocation_reason,
             "renewed_by": self.renewed_by,
+            "origin": self.origin,
         }

@@ -1,0 +1,363 @@
+"""`certtui acme`: the ACME server for the home lab's services, and its invited accounts."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from certtui.cli import PASSPHRASE_ENV, Session, read_passphrase, read_secret_file
+from certtui.commands.common import echo_json, printable, summary, warn
+from certtui.errors import CerttuiError
+
+# The default HTTPS port: 443 is taken by the services themselves, 8443 is the usual
+# alternative (step-ca's default too), and above 1024 it needs no privilege.
+DEFAULT_PORT = 8443
+# systemd's LoadCredential= puts the passphrase here, readable by the service only.
+CREDENTIAL_NAME = "certtui-passphrase"
+
+pass_session = click.make_pass_decorator(Session)
+
+
+def _passphrase() -> str:
+    """$CERTTUI_PASSPHRASE_FILE, else $CREDENTIALS_DIRECTORY/certtui-passphrase, else a prompt."""
+    if os.environ.get(PASSPHRASE_ENV):
+        return read_passphrase(confirm=False)
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds and (Path(creds) / CREDENTIAL_NAME).exists():
+        return read_secret_file(Path(creds) / CREDENTIAL_NAME, f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}")
+    return read_passphrase(confirm=False)
+
+
+def _pins(values: tuple[str, ...]) -> dict[str, str]:
+    import ipaddress
+
+    out = {}
+    for value in values:
+        name, sep, address = value.rpartition(":") if value.count(":") == 1 else value.partition("=")
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            name = ""
+        if not sep or not name:
+            raise CerttuiError(f"--resolve {value!r} is not NAME:ADDRESS (or NAME=ADDRESS for IPv6)")
+        out[name.lower().rstrip(".")] = address
+    return out
+
+
+def _unit(argv: list[str], home: Path) -> str:
+    """A systemd service running `certtui acme` with the passphrase as a credential."""
+    exec_start = " ".join(
+        shlex.quote(a) for a in [sys.executable, "-m", "certtui", "--home", str(home), *argv]
+    )
+    try:
+        import pwd
+
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except (KeyError, ImportError):
+        user = str(os.getuid())
+    return f"""# certtui acme as a service. Put the store passphrase in /etc/certtui/passphrase (0600,
+# root), copy this to /etc/systemd/system/certtui-acme.service, then:
+#   systemctl daemon-reload && systemctl enable --now certtui-acme
+[Unit]
+Description=certtui ACME server (the home root's CA for Caddy, certbot, lego...)
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=exec
+User={user}
+ExecStart={exec_start}
+LoadCredential={CREDENTIAL_NAME}:/etc/certtui/passphrase
+KillSignal=SIGTERM
+Restart=on-failure
+RestartSec=5
+UMask=0077
+ReadWritePaths={home}
+ProtectSystem=strict
+ProtectHome=read-only
+PrivateTmp=yes
+PrivateDevices=yes
+NoNewPrivileges=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+CapabilityBoundingSet=
+AmbientCapabilities=
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def _default_hostnames() -> tuple[str, ...]:
+    return (socket.getfqdn().lower(),)
+
+
+def _settings_text(directory: str, root_path: str, open_registration: bool) -> list[str]:
+    eab = "" if open_registration else " --eab --kid KID --hmac HMAC"
+    certbot_eab = "" if open_registration else " --eab-kid KID --eab-hmac-key HMAC"
+    lines = [
+        "client settings (KID and HMAC from `certtui acme account add NAME --allow PATTERN`):",
+        f"  lego:    LEGO_CA_CERTIFICATES={root_path} lego --server {directory}{eab} --http -d NAME run",
+        f"  certbot: REQUESTS_CA_BUNDLE={root_path} certbot certonly --standalone"
+        f" --server {directory}{certbot_eab} -d NAME",
+        f"  Caddy:   acme_ca {directory}   acme_ca_root {root_path}"
+        + ("" if open_registration else "   acme_eab { key_id KID  mac_key HMAC }"),
+        f"  acme.sh: acme.sh --issue --server {directory} --ca-bundle {root_path} --standalone -d NAME",
+    ]
+    return lines
+
+
+@click.group(invoke_without_command=True)
+@click.option(
+    "--bind", default="0.0.0.0", show_default=True, metavar="ADDR", help="The address to listen on."
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option(
+    "--hostname",
+    "hostnames",
+    multiple=True,
+    metavar="NAME|IP",
+    help="The server's own name(s) in its certificate and URL (default: this machine's FQDN).",
+)
+@click.option("--ca", "ca_ref", metavar="ID", help="The CA that signs (default: the store's issuing CA).")
+@click.option(
+    "--days", type=click.IntRange(1, 397), default=None, help="Lifetime of the certificates (default 90)."
+)
+@click.option(
+    "--open-registration", is_flag=True, help="Let any client register, without EAB (not recommended)."
+)
+@click.option("--http-01-port", type=click.IntRange(1, 65535), default=80, show_default=True)
+@click.option("--tls-alpn-01-port", type=click.IntRange(1, 65535), default=443, show_default=True)
+@click.option(
+    "--allow-loopback", is_flag=True, help="Validate clients on loopback addresses (clients on this machine)."
+)
+@click.option(
+    "--resolve",
+    "pins",
+    multiple=True,
+    metavar="NAME:ADDR",
+    help="Validate NAME at ADDR instead of asking the resolver (like curl --resolve); repeatable.",
+)
+@click.option("--orders-per-minute", type=click.IntRange(1), default=None, help="Rate limit (default 30).")
+@click.option("--failures-per-hour", type=click.IntRange(1), default=None, help="Rate limit (default 20).")
+@click.option(
+    "--print-systemd-unit", is_flag=True, help="Print a systemd unit that runs this command, and exit."
+)
+@click.pass_context
+def acme(
+    ctx: click.Context,
+    bind: str,
+    port: int,
+    hostnames: tuple[str, ...],
+    ca_ref: str | None,
+    days: int | None,
+    open_registration: bool,
+    http_01_port: int,
+    tls_alpn_01_port: int,
+    allow_loopback: bool,
+    pins: tuple[str, ...],
+    orders_per_minute: int | None,
+    failures_per_hour: int | None,
+    print_systemd_unit: bool,
+) -> None:
+    """Serve ACME (RFC 8555) over HTTPS, so services get and renew certificates by themselves.
+
+    Accounts are invited (`certtui acme account add`); each may order only the names its
+    patterns allow, and every certificate passes the same checks as `certtui issue`.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    session: Session = ctx.obj
+    if print_systemd_unit:
+        argv = [a for a in sys.argv[1:] if a != "--print-systemd-unit"]
+        argv = argv[argv.index("acme") :] if "acme" in argv else ["acme", *argv]
+        click.echo(_unit(argv, session.db.parent.resolve()), nl=False)
+        return
+    import asyncio
+
+    from certtui.acme import policy, runner, server, validation
+    from certtui.core import acme_state
+    from certtui.journeys import acme as journey
+
+    store = session.store()
+    ca = journey.signing_ca(store, ca_ref)
+    names = hostnames or _default_hostnames()
+    from certtui.core.names import parse_names
+
+    parse_names(names)
+    if store.encrypted:
+        store.unlock(_passphrase())
+    ca_key = store.private_key(ca.record.id)
+    settings = server.Settings(
+        days=days or journey.ACME_DAYS,
+        open_registration=open_registration,
+        validation=validation.ValidationPolicy(
+            http01_port=http_01_port,
+            tlsalpn01_port=tls_alpn_01_port,
+            allow_loopback=allow_loopback,
+            pins=_pins(pins),
+        ),
+        orders_per_minute=orders_per_minute or policy.ORDERS_PER_MINUTE,
+        failures_per_hour=failures_per_hour or policy.FAILURES_PER_HOUR,
+    )
+    if ca.root_only:
+        warn(
+            "the store has only a root, so the root's key is online while the server runs; "
+            "make an issuing CA with `certtui issue --intermediate NAME` and restart"
+        )
+    if open_registration:
+        warn("open registration: any client that reaches this port can get certificates the CA allows")
+    root_id = store.root_id() or ca.record.id
+
+    def started(info: Any) -> None:
+        click.echo(f"certtui acme: serving {info.directory}")
+        click.echo(f"  signing CA: {summary(ca.record)}")
+        click.echo(
+            f"  own certificate: {info.server_cert.id}, expires {info.server_cert.not_after}"
+            + (" (issued now)" if info.renewed else "")
+        )
+        invited = [a for a in acme_state.accounts(store) if a.kid]
+        click.echo(
+            "  registration: open (no EAB)"
+            if open_registration
+            else f"  registration: invited accounts only (EAB), {len(invited)} account(s)"
+        )
+        click.echo(f"  export the root for clients: certtui export {root_id} --format pem --out root.pem")
+        for line in _settings_text(info.directory, "root.pem", open_registration):
+            click.echo(line)
+        sys.stdout.flush()
+
+    asyncio.run(
+        runner.serve(
+            store,
+            ca.record,
+            ca_key,
+            settings,
+            bind=bind,
+            port=port,
+            hostnames=names,
+            on_start=started,
+            log=runner.log_line,
+        )
+    )
+    click.echo("certtui acme: stopped")
+
+
+@acme.group()
+def account() -> None:
+    """Invite, list, disable and remove the ACME accounts."""
+
+
+@account.command(name="add")
+@click.argument("name")
+@click.option(
+    "--allow",
+    "patterns",
+    multiple=True,
+    metavar="PATTERN",
+    help="A name it may order: nas.home.arpa, *.home.arpa, 192.168.1.10, 192.168.1.0/24; repeatable.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print name, kid and hmac as JSON.")
+@pass_session
+def account_add(session: Session, name: str, patterns: tuple[str, ...], as_json: bool) -> None:
+    """Invite an account: prints its EAB key id and HMAC key, once (they are stored sealed)."""
+    from certtui.journeys import acme as journey
+
+    store = session.unlocked_store()
+    made = journey.add_account(store, name, patterns)
+    if as_json:
+        echo_json(
+            {
+                "name": made.account.name,
+                "kid": made.account.kid,
+                "hmac": made.hmac_b64,
+                "allow": list(made.account.patterns),
+            }
+        )
+        return
+    click.echo(
+        f"invited ACME account {printable(made.account.name)}: may order {', '.join(made.account.patterns)}"
+    )
+    click.echo(f"  EAB key id:   {made.account.kid}")
+    click.echo(f"  EAB HMAC key: {made.hmac_b64}")
+    click.echo(
+        "this HMAC key is shown only now; give both to the client (certbot --eab-kid/--eab-hmac-key, "
+        "lego --kid/--hmac, Caddy acme_eab)"
+    )
+
+
+@account.command(name="list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_session
+def account_list(session: Session, as_json: bool) -> None:
+    """List the accounts: name, status, EAB key id, patterns (never the HMAC key)."""
+    from certtui.core import acme_state
+
+    found = acme_state.accounts(session.store())
+    if as_json:
+        echo_json(
+            [
+                {
+                    "name": a.name,
+                    "kid": a.kid,
+                    "status": a.status,
+                    "allow": list(a.patterns),
+                    "created_at": a.created_at,
+                }
+                for a in found
+            ]
+        )
+        return
+    if not found:
+        click.echo(
+            "no ACME accounts; invite one with `certtui acme account add NAME --allow PATTERN`", err=True
+        )
+    for a in found:
+        click.echo(
+            printable(
+                f"{a.name}  {a.status}  kid {a.kid or '(open registration)'}  allow {', '.join(a.patterns)}"
+            )
+        )
+
+
+@account.command(name="disable")
+@click.argument("name")
+@pass_session
+def account_disable(session: Session, name: str) -> None:
+    """Refuse the account's requests from now on (its certificates stay valid)."""
+    from certtui.core import acme_state
+
+    acme_state.set_account_status(session.store(), name, "disabled")
+    click.echo(f"disabled ACME account {printable(name)}")
+
+
+@account.command(name="remove")
+@click.argument("name")
+@pass_session
+def account_remove(session: Session, name: str) -> None:
+    """Delete the account, its client keys and orders (its certificates stay in the store)."""
+    from certtui.core import acme_state
+
+    acme_state.remove_account(session.store(), name)
+    click.echo(f"removed ACME account {printable(name)}")
+
+
+COMMANDS = [acme]

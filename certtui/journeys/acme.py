@@ -1,0 +1,211 @@
+"""The ACME journeys: issuing for an order or for the server itself, accounts, and revocation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+
+from certtui.core import acme_state, adopt, checks, issuance
+from certtui.core import keys as keymod
+from certtui.core.models import CertRecord, IssueRequest, KeySpec, Kind
+from certtui.core.store import Store
+from certtui.core.timefmt import parse, utcnow
+from certtui.errors import CerttuiError, PolicyError
+
+# 90 days: what ACME clients assume (they renew with 30 days left) and what phones accept,
+# far inside Apple's 825-day ceiling.
+ACME_DAYS = 90
+# The origin of the server's own HTTPS certificate in the store.
+SERVER_ORIGIN = "acme-server"
+# The server renews its own certificate when less than a third of its life is left, as ACME
+# clients do with theirs.
+RENEW_FRACTION = 3
+
+
+def origin_of(account: str) -> str:
+    return f"acme:{account}"
+
+
+def issue(
+    store: Store,
+    *,
+    names: Sequence[str],
+    issuer_id: str,
+    issuer_key: keymod.PrivateKey,
+    days: int,
+    origin: str,
+    csr: x509.CertificateSigningRequest | None = None,
+    key_spec: KeySpec = KeySpec.EC256,
+    detail: str = "",
+    inside_commit: Callable[[str], None] | None = None,
+    now: datetime | None = None,
+) -> CertRecord:
+    """plan -> sign -> guardrail -> commit, the path `certtui issue` and `certtui sign` take.
+
+    With `csr` the certificate certifies the CSR's key (which stays with the client; the CSR's
+    other extensions are ignored, as `sign` does); without, a new key of `key_spec` is made and
+    stored sealed. `inside_commit(cert_id)` runs inside the transaction that stores the
+    certificate, so an order and its certificate change together or not at all.
+    """
+    now = now or utcnow()
+    if csr is not None:
+        plan = adopt.plan_csr(store, csr, kind=Kind.SERVER, days=days, issuer=issuer_id)
+        public_key: object = csr.public_key()
+        key = None
+    else:
+        plan = issuance.plan(
+            store,
+            IssueRequest(names=tuple(names), kind=Kind.SERVER, days=days, key=key_spec, issuer=issuer_id),
+        )
+        key = keymod.generate(key_spec)
+        public_key = key.public_key()
+    cert = issuance.build_certificate(
+        plan,
+        public_key,
+        store.certificate(plan.issuer_id),
+        issuer_key,
+        issuance.fresh_serial(store),
+        now,
+        store.meta("crl_url"),
+    )
+    checks.guardrail(store, [plan], force=False, now=now, signed=[cert])
+    with store.write():
+        cert_id = store.add_certificate(
+            cert,
+            kind=plan.kind,
+            names=plan.names.values(),
+            issuer_id=plan.issuer_id,
+            key=key,
+            action="issue",
+            detail=detail or f"{origin}: {', '.join(plan.names.values())}",
+            origin=origin,
+        )
+        if inside_commit is not None:
+            inside_commit(cert_id)
+    return store.get(cert_id)
+
+
+def preview(store: Store, names: Sequence[str], issuer_id: str, days: int) -> None:
+    """Raise PolicyError if a certificate for these names could not be issued (constraints, the
+    iOS rules), judged on a preview before any validation happens."""
+    plan = issuance.plan(
+        store, IssueRequest(names=tuple(names), kind=Kind.SERVER, days=days, issuer=issuer_id)
+    )
+    checks.guardrail(store, [plan], force=False)
+
+
+# -- the signing CA --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SigningCa:
+    record: CertRecord
+    root_only: bool
+
+
+def signing_ca(store: Store, ref: str | None) -> SigningCa:
+    """The CA that signs ACME certificates: `--ca`, else the store's issuing CA."""
+    ca_id = store.resolve(ref).id if ref else store.default_issuer_id()
+    if ca_id is None:
+        raise CerttuiError("the store has no root yet; create one with `certtui init --name NAME`")
+    rec = store.get(ca_id)
+    if not rec.kind.is_ca or not rec.has_key:
+        raise PolicyError(f"{rec.id} is not a CA whose key is in this store; give --ca an issuing CA")
+    if rec.status.value in ("revoked", "expired"):
+        raise PolicyError(f"CA {rec.id} is {rec.status.value}; give --ca a valid CA")
+    return SigningCa(rec, rec.kind is Kind.ROOT)
+
+
+# -- the server's own certificate ------------------------------------------------------------
+
+
+def _fresh_enough(rec: CertRecord, now: datetime) -> bool:
+    start, end = parse(rec.not_before), parse(rec.not_after)
+    return end - now > (end - start) / RENEW_FRACTION
+
+
+def server_certificate(
+    store: Store,
+    hostnames: Sequence[str],
+    ca: CertRecord,
+    ca_key: keymod.PrivateKey,
+    *,
+    now: datetime | None = None,
+) -> tuple[CertRecord, bool]:
+    """The server's HTTPS certificate for `hostnames` from `ca`: the stored one while more
+    than a third of its life is left, else a new one (True when it was issued now)."""
+    now = now or utcnow()
+    from certtui.core.names import parse_names
+
+    wanted = set(parse_names(hostnames).values())
+    for rec in reversed(store.records(now=now)):
+        if (
+            rec.origin == SERVER_ORIGIN
+            and rec.issuer_id == ca.id
+            and rec.revoked_at is None
+            and set(rec.names) == wanted
+            and rec.has_key
+            and _fresh_enough(rec, now)
+        ):
+            return rec, False
+    rec = issue(
+        store,
+        names=hostnames,
+        issuer_id=ca.id,
+        issuer_key=ca_key,
+        days=ACME_DAYS,
+        origin=SERVER_ORIGIN,
+        detail=f"certtui acme's own certificate: {', '.join(hostnames)}",
+        now=now,
+    )
+    return rec, True
+
+
+def renew_due(rec: CertRecord, now: datetime | None = None) -> bool:
+    return not _fresh_enough(rec, now or utcnow())
+
+
+def next_check(rec: CertRecord, now: datetime | None = None) -> timedelta:
+    """How long until the server's certificate should be looked at again (at most a day)."""
+    now = now or utcnow()
+    start, end = parse(rec.not_before), parse(rec.not_after)
+    due = end - (end - start) / RENEW_FRACTION
+    return max(timedelta(seconds=60), min(due - now, timedelta(days=1)))
+
+
+# -- accounts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """What `account add` shows once: the EAB key id and MAC key (base64url)."""
+
+    account: acme_state.Account
+    hmac_b64: str
+
+
+def add_account(store: Store, name: str, patterns: Sequence[str]) -> NewAccount:
+    from certtui.acme.policy import check_pattern
+
+    name = name.strip()
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
+        raise CerttuiError(
+            f"account name {name[:64]!r} is not usable; use up to 64 letters, digits, '-', '_' or '.'"
+        )
+    if not patterns:
+        raise CerttuiError("give the names this account may order with --allow (e.g. --allow '*.home.arpa')")
+    checked = tuple(dict.fromkeys(check_pattern(p) for p in patterns))
+    account, hmac = acme_state.add_account(store, name, checked, invited=True)
+    import base64
+
+    return NewAccount(account, base64.urlsafe_b64encode(hmac).rstrip(b"=").decode())
+
+
+def revoke(store: Store, cert_id: str, reason: str) -> CertRecord:
+    """Revoke and re-sign the issuer's CRL, as `certtui revoke` does."""
+    from certtui.core import revocation
+
+    return revocation.revoke(store, cert_id, reason).record
