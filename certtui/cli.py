@@ -106,6 +106,10 @@ COMMAND_MODULES: dict[str, str] = {
     "restore": "adopt",
     "check": "check",
     "enroll": "enroll",
+    "deploy": "deploy",
+    "schedule": "schedule",
+    "notify": "notify",
+    "scan": "scan",
 }
 
 

@@ -293,11 +293,39 @@ def show(session: Session, ref: str, pem: bool) -> None:
     help="Renew every leaf that expires within DAYS (for cron).",
 )
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--due", is_flag=True, help="Renew what passed 2/3 of its life and has a deploy target, then deploy."
+)
+@click.option(
+    "--all", "every", is_flag=True, help="With --due: every leaf issued here, deploy target or not."
+)
+@click.option(
+    "--min-days", type=click.IntRange(min=0), default=0, help="With --due: also renew under N days left."
+)
+@click.option("--quiet", is_flag=True, help="With --due: print failures only (for the timer).")
 @pass_session
-def renew(session: Session, ref: str | None, expiring_within: int | None, as_json: bool) -> None:
+def renew(
+    session: Session,
+    ref: str | None,
+    expiring_within: int | None,
+    as_json: bool,
+    due: bool,
+    every: bool,
+    min_days: int,
+    quiet: bool,
+) -> None:
     """Renew a leaf: same names, kind, key type and issuer; a new key and the default lifetime."""
     from certtui.core import issuance
 
+    if due:
+        if ref is not None or expiring_within is not None or as_json:
+            raise CerttuiError("--due renews by itself; drop the ID, --expiring-within and --json")
+        from certtui.commands.renew_due import run_due
+
+        run_due(session, every=every, min_days=min_days, quiet=quiet)
+        return
+    if every or min_days or quiet:
+        raise CerttuiError("--all, --min-days and --quiet go with --due")
     if (ref is None) == (expiring_within is None):
         raise CerttuiError("give an ID to renew, or --expiring-within DAYS, but not both")
     store = session.store()

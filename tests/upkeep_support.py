@@ -1,0 +1,133 @@
+"""Helpers for the upkeep tests: a private nginx on 127.0.0.1, free ports, and what a server presents."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+# A loaded 2-core machine starts nginx in well under a second; 30 s before calling it broken.
+START_WAIT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: object, what: str, timeout: float = START_WAIT_S) -> None:
+    """Poll `predicate()` until it is true (a state, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class Nginx:
+    """A private nginx: its prefix and config, the port it serves TLS on, the reload command."""
+
+    prefix: Path
+    conf: Path
+    port: int
+    fullchain: Path
+    key: Path
+
+    @property
+    def reload(self) -> str:
+        return f"nginx -s reload -c {self.conf} -p {self.prefix}"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def nginx_config(prefix: Path, port: int, fullchain: Path, key: Path) -> str:
+    temps = "\n".join(
+        f"  {name}_temp_path {prefix}/tmp/{name};"
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return f"""
+daemon off;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+{temps}
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    server_name nas.home.arpa;
+    ssl_certificate {fullchain};
+    ssl_certificate_key {key};
+    location / {{ return 200 "ok\\n"; }}
+  }}
+}}
+"""
+
+
+def nginx_available() -> bool:
+    return shutil.which("nginx") is not None
+
+
+@contextmanager
+def running_nginx(prefix: Path, fullchain: Path, key: Path) -> Iterator[Nginx]:
+    """nginx -c CONF -p PREFIX in the foreground on a free 127.0.0.1 port; stopped afterwards."""
+    (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = prefix / "nginx.conf"
+    conf.write_text(nginx_config(prefix, port, fullchain, key))
+    child = subprocess.Popen(
+        ["nginx", "-c", str(conf), "-p", str(prefix)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: _accepts(port) or child.poll() is not None, "nginx to listen")
+        assert child.poll() is None, child.stderr.read() if child.stderr else ""
+        yield Nginx(prefix, conf, port, fullchain, key)
+    finally:
+        try:
+            os.killpg(child.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        child.wait(timeout=30)
+
+
+def served_serial(port: int, servername: str = "nas.home.arpa") -> str:
+    """The serial `openssl s_client` sees, lower-case hex without leading zeros."""
+    hello = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", servername],
+        input=b"",
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    out = subprocess.run(
+        ["openssl", "x509", "-noout", "-serial"],
+        input=hello.stdout,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    return out.stdout.decode().strip().removeprefix("serial=").lower().lstrip("0")
