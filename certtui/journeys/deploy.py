@@ -322,10 +322,9 @@ class Ran:
     output: str
 
 
-def run_reload(
-    command: str, shell: bool, env: dict[str, str], timeout: float = policy.RELOAD_TIMEOUT_S
-) -> Ran:
+def run_reload(command: str, shell: bool, env: dict[str, str], timeout: float | None = None) -> Ran:
     """Run the reload command (no shell unless asked), time-limited, its output captured."""
+    timeout = policy.RELOAD_TIMEOUT_S if timeout is None else timeout
     argv = ["/bin/sh", "-c", command] if shell else shlex.split(command)
     shown = printable(command)
     try:
@@ -347,7 +346,7 @@ def run_reload(
         os.killpg(child.pid, signal.SIGKILL)
         raw, _ = child.communicate()
         output = _keep(raw)
-        return Ran(False, f"`{shown}` did not finish within {timeout:.0f} s and was stopped", output)
+        return Ran(False, f"`{shown}` did not finish within {timeout:g} s and was stopped", output)
     output = _keep(raw)
     if child.returncode != 0:
         last = output.strip().splitlines()[-1] if output.strip() else "no output"
@@ -364,7 +363,7 @@ def verify_serial(
     target: DeployTarget,
     serial: str,
     *,
-    wait_s: float = policy.VERIFY_WAIT_S,
+    wait_s: float | None = None,
     fetch: Callable[..., object] | None = None,
 ) -> tuple[bool, str]:
     """Ask the server (as `check --connect` does) until it presents `serial`, or time runs out."""
@@ -373,7 +372,7 @@ def verify_serial(
     assert target.verify is not None
     host, port = tlsprobe.parse_target(target.verify)
     probe_fetch = fetch or tlsprobe.fetch
-    deadline = time.monotonic() + wait_s
+    deadline = time.monotonic() + (policy.VERIFY_WAIT_S if wait_s is None else wait_s)
     seen, problem = None, ""
     while True:
         try:
