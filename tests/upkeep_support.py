@@ -131,3 +131,56 @@ def served_serial(port: int, servername: str = "nas.home.arpa") -> str:
         check=True,
     )
     return out.stdout.decode().strip().removeprefix("serial=").lower().lstrip("0")
+
+
+@dataclass
+class Received:
+    """One request an HTTP receiver got."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@contextmanager
+def http_receiver(status: int = 200) -> Iterator[tuple[str, list[Received]]]:
+    """An aiohttp server on 127.0.0.1 (its own thread and loop) that records every POST.
+
+    Posing as ntfy and as webhooks: it answers `status` to every path but /broken (500).
+    """
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    got: list[Received] = []
+    ready = threading.Event()
+    state: dict[str, object] = {}
+
+    async def record(request: web.Request) -> web.Response:
+        got.append(Received(request.path, dict(request.headers), await request.read()))
+        return web.Response(status=500 if request.path == "/broken" else status, text="{}")
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", record)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        state["port"] = runner.addresses[0][1]
+        stop = asyncio.Event()
+        state["stop"] = (asyncio.get_running_loop(), stop)
+        ready.set()
+        await stop.wait()
+        await runner.cleanup()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    assert ready.wait(30), "the HTTP receiver did not start"
+    try:
+        yield f"http://127.0.0.1:{state['port']}", got
+    finally:
+        loop, stop = state["stop"]  # type: ignore[misc]
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=30)
