@@ -184,3 +184,43 @@ def http_receiver(status: int = 200) -> Iterator[tuple[str, list[Received]]]:
         loop, stop = state["stop"]  # type: ignore[misc]
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=30)
+
+
+@contextmanager
+def tls_server(chain: Path, key: Path) -> Iterator[int]:
+    """A TLS server on 127.0.0.1 that reads `chain` and `key` afresh for every handshake (a
+    server that picks up new files by itself); yields its port."""
+    import ssl
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    port = int(listener.getsockname()[1])
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(chain, key)
+                conn.settimeout(10)
+                try:
+                    with ctx.wrap_socket(conn, server_side=True) as tls:
+                        tls.recv(1)
+                except (OSError, ssl.SSLError):
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        listener.close()

@@ -191,9 +191,11 @@ def issue(
         echo_json([r.to_json() for r in issued] if from_file else issued[0].to_json())
 
 
-def _table(records: list) -> None:  # type: ignore[type-arg]
+def _table(records: list, deployed: dict[str, list[str]] | None = None) -> None:  # type: ignore[type-arg]
     rows = [("ID", "KIND", "STATUS", "EXPIRES", "KEY", "NAMES")]
     for r in records:
+        # `deployed at HOST:PORT`: the last `certtui scan` saw this certificate served there.
+        seen = (deployed or {}).get(r.id)
         rows.append(
             (
                 r.id,
@@ -201,7 +203,8 @@ def _table(records: list) -> None:  # type: ignore[type-arg]
                 r.status.value,
                 r.not_after[:10],
                 r.key_type,
-                printable(", ".join(r.names) or r.subject),
+                printable(", ".join(r.names) or r.subject)
+                + (f"  [deployed at {', '.join(seen)}]" if seen else ""),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
@@ -238,7 +241,9 @@ def list_(
             lambda text: click.echo(text, nl=False),
         )
     elif records := store.records(kind=kinds, status=statuses, expiring_within=expiring_within):
-        _table(records)
+        from certtui.core.upkeep import deployed_at
+
+        _table(records, deployed_at(store))
     else:
         click.echo("no certificates match", err=True)
     for message in crl_warnings(store):
