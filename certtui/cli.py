@@ -40,6 +40,10 @@ COMMAND_MODULES: dict[str, str] = {
     "enroll": "enroll",
     "trust": "trust",
     "acme": "acme",
+    "deploy": "deploy",
+    "schedule": "schedule",
+    "notify": "notify",
+    "scan": "scan",
 }
 
 

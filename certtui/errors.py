@@ -29,3 +29,11 @@ class StoreError(CerttuiError):
 
 class PolicyError(CerttuiError):
     """A request that the PKI's rules refuse (name constraints, kinds, lifetimes)."""
+
+
+class AlreadyRenewed(CerttuiError):
+    """Another process renewed this certificate first; `new_id` is what it renewed it as."""
+
+    def __init__(self, message: str, new_id: str) -> None:
+        super().__init__(message)
+        self.new_id = new_id

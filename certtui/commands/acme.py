@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from certtui.cli import PASSPHRASE_ENV, Session, read_passphrase, read_secret_file
 from certtui.commands.common import echo_json, printable, summary, warn
 from certtui.errors import CerttuiError
+from certtui.session import PASSPHRASE_ENV, Session, read_passphrase, read_secret_file
 
 # The default HTTPS port: 443 is taken by the services themselves, 8443 is the usual
 # alternative (step-ca's default too), and above 1024 it needs no privilege.

@@ -178,9 +178,11 @@ def issue(
         echo_json([r.to_json() for r in issued] if from_file else issued[0].to_json())
 
 
-def _table(records: list) -> None:  # type: ignore[type-arg]
+def _table(records: list, deployed: dict[str, list[str]] | None = None) -> None:  # type: ignore[type-arg]
     rows = [("ID", "KIND", "STATUS", "EXPIRES", "KEY", "NAMES")]
     for r in records:
+        # `deployed at HOST:PORT`: the last `certtui scan` saw this certificate served there.
+        seen = (deployed or {}).get(r.id)
         rows.append(
             (
                 r.id,
@@ -188,7 +190,11 @@ def _table(records: list) -> None:  # type: ignore[type-arg]
                 r.status.value,
                 r.not_after[:10],
                 r.key_type,
-                printable((", ".join(r.names) or r.subject) + (f"  [{r.origin}]" if r.origin else "")),
+                printable(
+                    (", ".join(r.names) or r.subject)
+                    + (f"  [{r.origin}]" if r.origin else "")
+                    + (f"  [deployed at {', '.join(seen)}]" if seen else "")
+                ),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
@@ -225,7 +231,9 @@ def list_(
             lambda text: click.echo(text, nl=False),
         )
     elif records := store.records(kind=kinds, status=statuses, expiring_within=expiring_within):
-        _table(records)
+        from certtui.core.upkeep import deployed_at
+
+        _table(records, deployed_at(store))
     else:
         click.echo("no certificates match", err=True)
     for message in crl_warnings(store):
@@ -263,11 +271,39 @@ def show(session: Session, ref: str, pem: bool) -> None:
     help="Renew every leaf that expires within DAYS (for cron).",
 )
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--due", is_flag=True, help="Renew what passed 2/3 of its life and has a deploy target, then deploy."
+)
+@click.option(
+    "--all", "every", is_flag=True, help="With --due: every leaf issued here, deploy target or not."
+)
+@click.option(
+    "--min-days", type=click.IntRange(min=0), default=0, help="With --due: also renew under N days left."
+)
+@click.option("--quiet", is_flag=True, help="With --due: print failures only (for the timer).")
 @pass_session
-def renew(session: Session, ref: str | None, expiring_within: int | None, as_json: bool) -> None:
+def renew(
+    session: Session,
+    ref: str | None,
+    expiring_within: int | None,
+    as_json: bool,
+    due: bool,
+    every: bool,
+    min_days: int,
+    quiet: bool,
+) -> None:
     """Renew a leaf: same names, kind, key type and issuer; a new key and the default lifetime."""
     from certtui.journeys import renew as journey
 
+    if due:
+        if ref is not None or expiring_within is not None or as_json:
+            raise CerttuiError("--due renews by itself; drop the ID, --expiring-within and --json")
+        from certtui.commands.renew_due import run_due
+
+        run_due(session, every=every, min_days=min_days, quiet=quiet)
+        return
+    if every or min_days or quiet:
+        raise CerttuiError("--all, --min-days and --quiet go with --due")
     req = journey.RenewRequest(ref, expiring_within)
     planned = journey.plan(session.store(), req)
     if not planned:

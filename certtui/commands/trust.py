@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from certtui.cli import Session
 from certtui.commands.common import echo_json, printable, warn
 from certtui.errors import CerttuiError
+from certtui.session import Session
 
 pass_session = click.make_pass_decorator(Session)
 _DIR = click.Path(file_okay=False, path_type=Path)

@@ -18,7 +18,7 @@ from certtui.core import profiles
 from certtui.core.models import CertRecord, InitRequest, IssueRequest, KeySpec, Kind, Names
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
-from certtui.errors import CerttuiError, PolicyError
+from certtui.errors import AlreadyRenewed, CerttuiError, PolicyError
 
 # 128-bit random positive serials (RFC 5280 4.1.2.2 allows 20 octets; CA/B BR 7.1 asks for 64
 # random bits or more). The top nibble is non-zero so every id is 12 real hex digits.
@@ -323,6 +323,17 @@ def commit(store: Store, s: Signed) -> CertRecord:
     """Store a signed certificate and its key in one transaction."""
     p = s.plan
     with store.write():
+        if p.renews:
+            # Checked inside the transaction: two renewals of one certificate (the timer and a
+            # user, two SSH sessions) both plan it, and only the first to commit may store.
+            row = store.conn.execute("SELECT renewed_by FROM certificates WHERE id = ?", (p.renews,))
+            done = row.fetchone()
+            if done is not None and done[0] is not None:
+                raise AlreadyRenewed(
+                    f"{p.renews} was already renewed as {done[0]} (by another certtui process); "
+                    f"use {done[0]}",
+                    done[0],
+                )
         cert_id = store.add_certificate(
             s.cert,
             kind=p.kind,
