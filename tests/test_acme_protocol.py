@@ -519,3 +519,37 @@ def test_rate_limit_is_rate_limited_with_retry_after(tmp_path: Path) -> None:
         wait_for(lambda: "problem=rateLimited" in server.stderr(), what="the log line")
     finally:
         assert server.stop() == 0
+
+
+def test_disabled_and_removed_accounts_are_refused(world: World) -> None:
+    import subprocess
+    import sys
+
+    env = child_env(CERTTUI_PASSPHRASE_FILE=str(world.server.folder / "pass"))
+
+    def certtui(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "certtui", "--home", str(world.home), "acme", "account", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    # Another certtui process invites an account while the server runs: the server sees it.
+    made = json.loads(certtui("add", "temp", "--allow", "t.home.arpa", "--json"))
+    c = world.client()
+    c.register(made["kid"], made["hmac"])
+    assert c.order("t.home.arpa").status == 201
+    certtui("disable", "temp")
+    r = c.order("t.home.arpa")
+    assert r.problem == "unauthorized" and "disabled" in r.json()["detail"]
+    late = world.client()
+    assert late.post(
+        late.dir["newAccount"], {"externalAccountBinding": late.eab(made["kid"], made["hmac"])}
+    ).problem == ("unauthorized")
+    certtui("remove", "temp")
+    assert c.order("t.home.arpa").problem in ("unauthorized", "accountDoesNotExist")

@@ -50,7 +50,7 @@ def _pins(values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _unit(argv: list[str], home: Path) -> str:
+def _unit(argv: list[str], home: Path, port: int) -> str:
     """A systemd service running `certtui acme` with the passphrase as a credential."""
     exec_start = " ".join(
         shlex.quote(a) for a in [sys.executable, "-m", "certtui", "--home", str(home), *argv]
@@ -61,6 +61,12 @@ def _unit(argv: list[str], home: Path) -> str:
         user = pwd.getpwuid(os.getuid()).pw_name
     except (KeyError, ImportError):
         user = str(os.getuid())
+    # A port under 1024 needs CAP_NET_BIND_SERVICE, and nothing else ever does.
+    caps = (
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE\nAmbientCapabilities=CAP_NET_BIND_SERVICE\n"
+        if 0 < port < 1024
+        else "CapabilityBoundingSet=\nAmbientCapabilities=\n"
+    )
     return f"""# certtui acme as a service. Put the store passphrase in /etc/certtui/passphrase (0600,
 # root), copy this to /etc/systemd/system/certtui-acme.service, then:
 #   systemctl daemon-reload && systemctl enable --now certtui-acme
@@ -98,9 +104,7 @@ RestrictSUIDSGID=yes
 LockPersonality=yes
 SystemCallArchitectures=native
 SystemCallFilter=@system-service
-CapabilityBoundingSet=
-AmbientCapabilities=
-
+{caps}
 [Install]
 WantedBy=multi-user.target
 """
@@ -187,9 +191,25 @@ def acme(
         return
     session: Session = ctx.obj
     if print_systemd_unit:
-        argv = [a for a in sys.argv[1:] if a != "--print-systemd-unit"]
-        argv = argv[argv.index("acme") :] if "acme" in argv else ["acme", *argv]
-        click.echo(_unit(argv, session.db.parent.resolve()), nl=False)
+        argv = ["acme", "--bind", bind, "--port", str(port)]
+        argv += [f"--hostname={h}" for h in hostnames] + [f"--resolve={p}" for p in pins]
+        given = {
+            "--ca": ca_ref,
+            "--days": days,
+            "--orders-per-minute": orders_per_minute,
+            "--failures-per-hour": failures_per_hour,
+        }
+        argv += [f"{flag}={value}" for flag, value in given.items() if value is not None]
+        if http_01_port != 80:
+            argv.append(f"--http-01-port={http_01_port}")
+        if tls_alpn_01_port != 443:
+            argv.append(f"--tls-alpn-01-port={tls_alpn_01_port}")
+        argv += [
+            flag
+            for flag, on in (("--open-registration", open_registration), ("--allow-loopback", allow_loopback))
+            if on
+        ]
+        click.echo(_unit(argv, session.db.parent.resolve(), port), nl=False)
         return
     import asyncio
 
