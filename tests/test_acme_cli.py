@@ -327,3 +327,17 @@ def test_acme_help_lists_the_flags(cli: Cli) -> None:
         "--print-systemd-unit",
     ):
         assert flag in text
+
+
+def test_nonces_are_single_use_expire_and_die_with_a_restart() -> None:
+    from certtui.acme.nonces import NONCE_LIFETIME_S, Nonces
+
+    now = [1000.0]
+    nonces = Nonces(7, clock=lambda: now[0])
+    a, b = nonces.new(), nonces.new()
+    assert nonces.use(a) is None
+    assert "used already" in (nonces.use(a) or "")
+    now[0] += NONCE_LIFETIME_S + 1
+    assert "expired" in (nonces.use(b) or "")
+    restarted = Nonces(8, clock=lambda: now[0])
+    assert "restarted" in (restarted.use(nonces.new()) or "")

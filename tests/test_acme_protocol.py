@@ -354,6 +354,9 @@ def test_csr_with_an_extra_name_is_bad_csr(world: World) -> None:
     assert r.problem == "badCSR" and "nas.home.arpa" in r.json()["detail"]
     cn, _ = csr_der(["csr.home.arpa"], cn="evil.home.arpa")
     assert c.post(finalize, {"csr": b64(cn)}).problem == "badCSR"
+    same_as_account, _ = csr_der(["csr.home.arpa"], c.key.key._wrapped)  # type: ignore[attr-defined]
+    r = c.post(finalize, {"csr": b64(same_as_account)})
+    assert r.problem == "badCSR" and "account key" in r.json()["detail"]
     weak_key = ec.generate_private_key(ec.SECP256R1())
     bad_sig = bytearray(csr_der(["csr.home.arpa"], weak_key)[0])
     bad_sig[-3] ^= 0xFF
@@ -507,15 +510,27 @@ def test_rate_limit_is_rate_limited_with_retry_after(tmp_path: Path) -> None:
     lab = journey.add_account(store, "lab", ["*.home.arpa"])
     store.close()
     root = export_root(home, tmp_path / "root.pem")
-    server = Server(home, tmp_path, ("--orders-per-minute", "2"), child_env()).start()
+    server = Server(
+        home, tmp_path, ("--orders-per-minute", "2", "--failures-per-hour", "1"), child_env()
+    ).start()
     try:
         c = Client(server.directory, root)
         c.register(lab.account.kid or "", lab.hmac_b64)
-        assert c.order("a.home.arpa").status == 201
-        assert c.order("b.home.arpa").status == 201
+        first = c.order("a.home.arpa")
+        assert first.status == 201
+        second = c.order("b.home.arpa")
+        assert second.status == 201
         r = c.order("c.home.arpa")
         assert r.problem == "rateLimited" and r.status == 429
         assert 1 <= int(r.headers["retry-after"]) <= 61
+        # a.home.arpa resolves nowhere: its validation fails, and that was the hour's one failure.
+        authz_url, chall = c.challenge_of(first)
+        c.post(chall["url"], {})
+        assert c.wait_authz(authz_url)["status"] == "invalid"
+        _, chall = c.challenge_of(second)
+        r = c.post(chall["url"], {})
+        assert r.problem == "rateLimited" and "failed validations" in r.json()["detail"]
+        assert int(r.headers["retry-after"]) > 3000
         wait_for(lambda: "problem=rateLimited" in server.stderr(), what="the log line")
     finally:
         assert server.stop() == 0

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import josepy as jose
 from aiohttp import web
@@ -240,10 +241,13 @@ class AcmeApp:
         )
 
     def _account_of_kid(self, request: web.Request, kid: object) -> tuple[state.Registration, state.Account]:
-        prefix = f"{self._base(request)}/acct/"
-        if not isinstance(kid, str) or not kid.startswith(prefix):
+        # The account URL's path names the account; the host is whichever name the client
+        # used for the directory (the signature, not the URL, proves who is asking).
+        path = urlsplit(kid).path if isinstance(kid, str) else ""
+        prefix = f"{PREFIX}/acct/"
+        if not path.startswith(prefix) or "/" in path[len(prefix) :]:
             raise Problem("accountDoesNotExist", "the kid is not an account URL of this server")
-        reg = state.registration(self.store, kid[len(prefix) :])
+        reg = state.registration(self.store, path[len(prefix) :])
         if reg is None:
             raise Problem("accountDoesNotExist", "no account has this URL; register with newAccount")
         if reg.status != "valid":
@@ -502,6 +506,13 @@ class AcmeApp:
                 f"the order is {o.status}; finalize once every authorization is valid (status ready)",
             )
         csr = self._csr(caller.verified.json(), o)
+        reg, _ = self._caller_reg(caller)
+        spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        account_key = jwsmod.raw_key(jwsmod.load_jwk(json.loads(reg.jwk)))
+        if csr.public_key().public_bytes(*spki) == account_key.public_bytes(*spki):
+            raise Problem(
+                "badCSR", "the CSR's key is the account key; use a separate key for the certificate"
+            )
         if not state.claim_for_finalize(self.store, o.id):
             raise Problem("orderNotReady", "the order is being finalized by another request")
         from certtui.journeys import acme as journey
