@@ -341,3 +341,29 @@ def test_nonces_are_single_use_expire_and_die_with_a_restart() -> None:
     assert "expired" in (nonces.use(b) or "")
     restarted = Nonces(8, clock=lambda: now[0])
     assert "restarted" in (restarted.use(nonces.new()) or "")
+
+
+def test_a_hostname_the_ca_refuses_is_one_line(cli: Cli, home: Path, passphrase_file: Path) -> None:
+    _init(cli, "--intermediate")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "certtui",
+            "--home",
+            str(home),
+            "acme",
+            "--port",
+            "0",
+            "--hostname",
+            "nas.example.com",
+        ],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: cannot issue the server's own certificate for nas.example.com")
+    assert "--hostname" in done.stderr and len(done.stderr.splitlines()) == 1

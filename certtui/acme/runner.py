@@ -101,7 +101,13 @@ async def serve(
         # A finalize cut short by a crash stored nothing (the certificate and the order's
         # change commit together): the order is ready again, so the client's retry works.
         store.conn.execute("UPDATE acme_orders SET status = 'ready' WHERE status = 'processing'")
-    rec, renewed = journey.server_certificate(store, hostnames, ca, ca_key)
+    try:
+        rec, renewed = journey.server_certificate(store, hostnames, ca, ca_key)
+    except CerttuiError as exc:
+        raise CerttuiError(
+            f"cannot issue the server's own certificate for {', '.join(hostnames)} ({exc}); "
+            "give --hostname names the CA allows"
+        ) from None
     context = tls_context()
     load_tls(context, store, rec)
     acme = AcmeApp(store, ca, ca_key, settings, Nonces(epoch), log)

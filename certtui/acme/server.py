@@ -485,6 +485,11 @@ class AcmeApp:
         o = state.order(self.store, order_id)
         if o is None or o.registration != reg.id:
             raise Problem("unauthorized", "no such order for this account", status=404)
+        if o.status in ("pending", "ready") and o.expires < stamp():
+            state.set_order(
+                self.store, o.id, "invalid", error=error("malformed", "the order expired; place a new one")
+            )
+            o = state.order(self.store, o.id) or o
         return o
 
     async def order(self, request: web.Request) -> web.Response:
