@@ -398,7 +398,7 @@ class AcmeApp:
     async def key_change(self, request: web.Request) -> web.Response:
         caller = await self._verify(request, key="kid")
         reg, _ = self._caller_reg(caller)
-        body = json.loads(caller.verified.payload or b"null")
+        body = caller.verified.json()
         what = "the inner JWS of keyChange"
         header = jwsmod.protected_header(body, allowed=jwsmod.ALGORITHMS, what=what)
         if "jwk" not in header or "kid" in header:
@@ -554,8 +554,10 @@ class AcmeApp:
             sans = list(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
         except x509.ExtensionNotFound:
             sans = []
-        except ValueError:
-            raise Problem("badCSR", "the CSR is not a DER certificate request") from None
+        except (ValueError, x509.DuplicateExtension):
+            raise Problem(
+                "badCSR", "the CSR is not a DER certificate request with decodable extensions"
+            ) from None
         from certtui.core.names import parse_name
 
         got: set[tuple[str, str]] = set()
