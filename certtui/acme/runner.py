@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives import serialization
 
 from certtui.acme.nonces import Nonces
 from certtui.acme.server import PREFIX, AcmeApp, Settings
-from certtui.core import acme_state
 from certtui.core import keys as keymod
 from certtui.core.models import CertRecord
 from certtui.core.store import Store
@@ -159,7 +158,3 @@ def log_line(text: str) -> None:
 
     sys.stderr.write(f"acme: {printable(text)}\n")
     sys.stderr.flush()
-
-
-def accounts_summary(store: Store) -> list[acme_state.Account]:
-    return acme_state.accounts(store)

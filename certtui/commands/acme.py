@@ -214,7 +214,6 @@ def acme(
     import asyncio
 
     from certtui.acme import policy, runner, server, validation
-    from certtui.core import acme_state
     from certtui.journeys import acme as journey
 
     store = session.store()
@@ -254,7 +253,7 @@ def acme(
             f"  own certificate: {info.server_cert.id}, expires {info.server_cert.not_after}"
             + (" (issued now)" if info.renewed else "")
         )
-        invited = [a for a in acme_state.accounts(store) if a.kid]
+        invited = [a for a in journey.accounts(store) if a.kid]
         click.echo(
             "  registration: open (no EAB)"
             if open_registration
@@ -331,9 +330,9 @@ def _account_commands() -> click.Group:
     @pass_session
     def account_list(session: Session, as_json: bool) -> None:
         """List the accounts: name, status, EAB key id, patterns (never the HMAC key)."""
-        from certtui.core import acme_state
+        from certtui.journeys import acme as journey
 
-        found = acme_state.accounts(session.store())
+        found = journey.accounts(session.store())
         if as_json:
             echo_json(
                 [
@@ -365,9 +364,9 @@ def _account_commands() -> click.Group:
     @pass_session
     def account_disable(session: Session, name: str) -> None:
         """Refuse the account's requests from now on (its certificates stay valid)."""
-        from certtui.core import acme_state
+        from certtui.journeys import acme as journey
 
-        acme_state.set_account_status(session.store(), name, "disabled")
+        journey.disable_account(session.store(), name)
         click.echo(f"disabled ACME account {printable(name)}")
 
     @account.command(name="remove")
@@ -375,9 +374,9 @@ def _account_commands() -> click.Group:
     @pass_session
     def account_remove(session: Session, name: str) -> None:
         """Delete the account, its client keys and orders (its certificates stay in the store)."""
-        from certtui.core import acme_state
+        from certtui.journeys import acme as journey
 
-        acme_state.remove_account(session.store(), name)
+        journey.remove_account(session.store(), name)
         click.echo(f"removed ACME account {printable(name)}")
 
     return account
