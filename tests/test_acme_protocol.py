@@ -502,7 +502,7 @@ def test_certificate_download_only_for_its_account(world: World) -> None:
 # -- rate limits -----------------------------------------------------------------------------
 
 
-def test_rate_limit_is_rate_limited_with_retry_after(tmp_path: Path) -> None:
+def test_rate_limits_and_loopback_refused_by_default(tmp_path: Path) -> None:
     home = tmp_path / "home"
     store, _ = init_store(
         db_path(home), InitRequest(name="R Root", intermediate=True, permit=("home.arpa",)), None
@@ -510,24 +510,29 @@ def test_rate_limit_is_rate_limited_with_retry_after(tmp_path: Path) -> None:
     lab = journey.add_account(store, "lab", ["*.home.arpa"])
     store.close()
     root = export_root(home, tmp_path / "root.pem")
-    server = Server(
-        home, tmp_path, ("--orders-per-minute", "2", "--failures-per-hour", "1"), child_env()
-    ).start()
+    # No --allow-loopback here: b.home.arpa, pinned to 127.0.0.1, must not be validated.
+    args = ("--orders-per-minute", "3", "--failures-per-hour", "2", "--resolve", "b.home.arpa:127.0.0.1")
+    server = Server(home, tmp_path, args, child_env()).start()
     try:
         c = Client(server.directory, root)
         c.register(lab.account.kid or "", lab.hmac_b64)
-        first = c.order("a.home.arpa")
-        assert first.status == 201
-        second = c.order("b.home.arpa")
-        assert second.status == 201
-        r = c.order("c.home.arpa")
+        orders = [c.order(f"{n}.home.arpa") for n in "abc"]
+        assert [o.status for o in orders] == [201, 201, 201]
+        r = c.order("d.home.arpa")
         assert r.problem == "rateLimited" and r.status == 429
         assert 1 <= int(r.headers["retry-after"]) <= 61
-        # a.home.arpa resolves nowhere: its validation fails, and that was the hour's one failure.
-        authz_url, chall = c.challenge_of(first)
-        c.post(chall["url"], {})
-        assert c.wait_authz(authz_url)["status"] == "invalid"
-        _, chall = c.challenge_of(second)
+        # a.home.arpa resolves nowhere; b.home.arpa is loopback: two failed validations.
+        errors = []
+        for o in orders[:2]:
+            authz_url, chall = c.challenge_of(o)
+            c.post(chall["url"], {})
+            authz = c.wait_authz(authz_url)
+            assert authz["status"] == "invalid"
+            errors.append(next(ch for ch in authz["challenges"] if ch["status"] == "invalid")["error"])
+        assert errors[0]["type"].endswith(":dns")
+        assert errors[1]["type"].endswith(":connection") and "loopback" in errors[1]["detail"]
+        # That was the hour's allowance of failures.
+        _, chall = c.challenge_of(orders[2])
         r = c.post(chall["url"], {})
         assert r.problem == "rateLimited" and "failed validations" in r.json()["detail"]
         assert int(r.headers["retry-after"]) > 3000
