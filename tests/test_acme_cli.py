@@ -367,3 +367,18 @@ def test_a_hostname_the_ca_refuses_is_one_line(cli: Cli, home: Path, passphrase_
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("error: cannot issue the server's own certificate for nas.example.com")
     assert "--hostname" in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_ca_picks_the_signing_ca(cli: Cli, home: Path, tmp_path: Path) -> None:
+    _init(cli, "--no-passphrase", "--intermediate")
+    records = cli.json("list", "--json")
+    root = next(r["id"] for r in records if r["kind"] == "root")
+    leaf = cli.json("issue", "nas.home.arpa", "--json")["id"]
+    assert "not a CA" in cli.error("acme", "--ca", leaf, "--port", "0")
+    # Signing with the root on purpose still warns that its key is online.
+    server = Server(home, tmp_path, ("--ca", root), child_env()).start()
+    try:
+        assert "root's key is online" in server.stderr()
+        assert f"signing CA: root CLI Root (id {root}" in server.stdout()
+    finally:
+        assert server.stop() == 0
