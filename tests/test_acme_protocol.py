@@ -354,6 +354,9 @@ def test_csr_with_an_extra_name_is_bad_csr(world: World) -> None:
     assert r.problem == "badCSR" and "nas.home.arpa" in r.json()["detail"]
     cn, _ = csr_der(["csr.home.arpa"], cn="evil.home.arpa")
     assert c.post(finalize, {"csr": b64(cn)}).problem == "badCSR"
+    same_as_account, _ = csr_der(["csr.home.arpa"], c.key.key._wrapped)  # type: ignore[attr-defined]
+    r = c.post(finalize, {"csr": b64(same_as_account)})
+    assert r.problem == "badCSR" and "account key" in r.json()["detail"]
     weak_key = ec.generate_private_key(ec.SECP256R1())
     bad_sig = bytearray(csr_der(["csr.home.arpa"], weak_key)[0])
     bad_sig[-3] ^= 0xFF
@@ -499,7 +502,7 @@ def test_certificate_download_only_for_its_account(world: World) -> None:
 # -- rate limits -----------------------------------------------------------------------------
 
 
-def test_rate_limit_is_rate_limited_with_retry_after(tmp_path: Path) -> None:
+def test_rate_limits_and_loopback_refused_by_default(tmp_path: Path) -> None:
     home = tmp_path / "home"
     store, _ = init_store(
         db_path(home), InitRequest(name="R Root", intermediate=True, permit=("home.arpa",)), None
@@ -507,15 +510,66 @@ def test_rate_limit_is_rate_limited_with_retry_after(tmp_path: Path) -> None:
     lab = journey.add_account(store, "lab", ["*.home.arpa"])
     store.close()
     root = export_root(home, tmp_path / "root.pem")
-    server = Server(home, tmp_path, ("--orders-per-minute", "2"), child_env()).start()
+    # No --allow-loopback here: b.home.arpa, pinned to 127.0.0.1, must not be validated.
+    args = ("--orders-per-minute", "3", "--failures-per-hour", "2", "--resolve", "b.home.arpa:127.0.0.1")
+    server = Server(home, tmp_path, args, child_env()).start()
     try:
         c = Client(server.directory, root)
         c.register(lab.account.kid or "", lab.hmac_b64)
-        assert c.order("a.home.arpa").status == 201
-        assert c.order("b.home.arpa").status == 201
-        r = c.order("c.home.arpa")
+        orders = [c.order(f"{n}.home.arpa") for n in "abc"]
+        assert [o.status for o in orders] == [201, 201, 201]
+        r = c.order("d.home.arpa")
         assert r.problem == "rateLimited" and r.status == 429
         assert 1 <= int(r.headers["retry-after"]) <= 61
+        # a.home.arpa resolves nowhere; b.home.arpa is loopback: two failed validations.
+        errors = []
+        for o in orders[:2]:
+            authz_url, chall = c.challenge_of(o)
+            c.post(chall["url"], {})
+            authz = c.wait_authz(authz_url)
+            assert authz["status"] == "invalid"
+            errors.append(next(ch for ch in authz["challenges"] if ch["status"] == "invalid")["error"])
+        assert errors[0]["type"].endswith(":dns")
+        assert errors[1]["type"].endswith(":connection") and "loopback" in errors[1]["detail"]
+        # That was the hour's allowance of failures.
+        _, chall = c.challenge_of(orders[2])
+        r = c.post(chall["url"], {})
+        assert r.problem == "rateLimited" and "failed validations" in r.json()["detail"]
+        assert int(r.headers["retry-after"]) > 3000
         wait_for(lambda: "problem=rateLimited" in server.stderr(), what="the log line")
     finally:
         assert server.stop() == 0
+
+
+def test_disabled_and_removed_accounts_are_refused(world: World) -> None:
+    import subprocess
+    import sys
+
+    env = child_env(CERTTUI_PASSPHRASE_FILE=str(world.server.folder / "pass"))
+
+    def certtui(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "certtui", "--home", str(world.home), "acme", "account", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    # Another certtui process invites an account while the server runs: the server sees it.
+    made = json.loads(certtui("add", "temp", "--allow", "t.home.arpa", "--json"))
+    c = world.client()
+    c.register(made["kid"], made["hmac"])
+    assert c.order("t.home.arpa").status == 201
+    certtui("disable", "temp")
+    r = c.order("t.home.arpa")
+    assert r.problem == "unauthorized" and "disabled" in r.json()["detail"]
+    late = world.client()
+    assert late.post(
+        late.dir["newAccount"], {"externalAccountBinding": late.eab(made["kid"], made["hmac"])}
+    ).problem == ("unauthorized")
+    certtui("remove", "temp")
+    assert c.order("t.home.arpa").problem in ("unauthorized", "accountDoesNotExist")

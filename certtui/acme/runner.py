@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives import serialization
 
 from certtui.acme.nonces import Nonces
 from certtui.acme.server import PREFIX, AcmeApp, Settings
-from certtui.core import acme_state
 from certtui.core import keys as keymod
 from certtui.core.models import CertRecord
 from certtui.core.store import Store
@@ -101,7 +100,13 @@ async def serve(
         # A finalize cut short by a crash stored nothing (the certificate and the order's
         # change commit together): the order is ready again, so the client's retry works.
         store.conn.execute("UPDATE acme_orders SET status = 'ready' WHERE status = 'processing'")
-    rec, renewed = journey.server_certificate(store, hostnames, ca, ca_key)
+    try:
+        rec, renewed = journey.server_certificate(store, hostnames, ca, ca_key)
+    except CerttuiError as exc:
+        raise CerttuiError(
+            f"cannot issue the server's own certificate for {', '.join(hostnames)} ({exc}); "
+            "give --hostname names the CA allows"
+        ) from None
     context = tls_context()
     load_tls(context, store, rec)
     acme = AcmeApp(store, ca, ca_key, settings, Nonces(epoch), log)
@@ -153,7 +158,3 @@ def log_line(text: str) -> None:
 
     sys.stderr.write(f"acme: {printable(text)}\n")
     sys.stderr.flush()
-
-
-def accounts_summary(store: Store) -> list[acme_state.Account]:
-    return acme_state.accounts(store)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import josepy as jose
 from aiohttp import web
@@ -240,10 +241,13 @@ class AcmeApp:
         )
 
     def _account_of_kid(self, request: web.Request, kid: object) -> tuple[state.Registration, state.Account]:
-        prefix = f"{self._base(request)}/acct/"
-        if not isinstance(kid, str) or not kid.startswith(prefix):
+        # The account URL's path names the account; the host is whichever name the client
+        # used for the directory (the signature, not the URL, proves who is asking).
+        path = urlsplit(kid).path if isinstance(kid, str) else ""
+        prefix = f"{PREFIX}/acct/"
+        if not path.startswith(prefix) or "/" in path[len(prefix) :]:
             raise Problem("accountDoesNotExist", "the kid is not an account URL of this server")
-        reg = state.registration(self.store, kid[len(prefix) :])
+        reg = state.registration(self.store, path[len(prefix) :])
         if reg is None:
             raise Problem("accountDoesNotExist", "no account has this URL; register with newAccount")
         if reg.status != "valid":
@@ -394,7 +398,7 @@ class AcmeApp:
     async def key_change(self, request: web.Request) -> web.Response:
         caller = await self._verify(request, key="kid")
         reg, _ = self._caller_reg(caller)
-        body = json.loads(caller.verified.payload or b"null")
+        body = caller.verified.json()
         what = "the inner JWS of keyChange"
         header = jwsmod.protected_header(body, allowed=jwsmod.ALGORITHMS, what=what)
         if "jwk" not in header or "kid" in header:
@@ -481,6 +485,11 @@ class AcmeApp:
         o = state.order(self.store, order_id)
         if o is None or o.registration != reg.id:
             raise Problem("unauthorized", "no such order for this account", status=404)
+        if o.status in ("pending", "ready") and o.expires < stamp():
+            state.set_order(
+                self.store, o.id, "invalid", error=error("malformed", "the order expired; place a new one")
+            )
+            o = state.order(self.store, o.id) or o
         return o
 
     async def order(self, request: web.Request) -> web.Response:
@@ -502,6 +511,13 @@ class AcmeApp:
                 f"the order is {o.status}; finalize once every authorization is valid (status ready)",
             )
         csr = self._csr(caller.verified.json(), o)
+        reg, _ = self._caller_reg(caller)
+        spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        account_key = jwsmod.raw_key(jwsmod.load_jwk(json.loads(reg.jwk)))
+        if csr.public_key().public_bytes(*spki) == account_key.public_bytes(*spki):
+            raise Problem(
+                "badCSR", "the CSR's key is the account key; use a separate key for the certificate"
+            )
         if not state.claim_for_finalize(self.store, o.id):
             raise Problem("orderNotReady", "the order is being finalized by another request")
         from certtui.journeys import acme as journey
@@ -538,8 +554,10 @@ class AcmeApp:
             sans = list(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
         except x509.ExtensionNotFound:
             sans = []
-        except ValueError:
-            raise Problem("badCSR", "the CSR is not a DER certificate request") from None
+        except (ValueError, x509.DuplicateExtension):
+            raise Problem(
+                "badCSR", "the CSR is not a DER certificate request with decodable extensions"
+            ) from None
         from certtui.core.names import parse_name
 
         got: set[tuple[str, str]] = set()

@@ -50,7 +50,7 @@ def _pins(values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _unit(argv: list[str], home: Path) -> str:
+def _unit(argv: list[str], home: Path, port: int) -> str:
     """A systemd service running `certtui acme` with the passphrase as a credential."""
     exec_start = " ".join(
         shlex.quote(a) for a in [sys.executable, "-m", "certtui", "--home", str(home), *argv]
@@ -61,6 +61,12 @@ def _unit(argv: list[str], home: Path) -> str:
         user = pwd.getpwuid(os.getuid()).pw_name
     except (KeyError, ImportError):
         user = str(os.getuid())
+    # A port under 1024 needs CAP_NET_BIND_SERVICE, and nothing else ever does.
+    caps = (
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE\nAmbientCapabilities=CAP_NET_BIND_SERVICE\n"
+        if 0 < port < 1024
+        else "CapabilityBoundingSet=\nAmbientCapabilities=\n"
+    )
     return f"""# certtui acme as a service. Put the store passphrase in /etc/certtui/passphrase (0600,
 # root), copy this to /etc/systemd/system/certtui-acme.service, then:
 #   systemctl daemon-reload && systemctl enable --now certtui-acme
@@ -98,9 +104,7 @@ RestrictSUIDSGID=yes
 LockPersonality=yes
 SystemCallArchitectures=native
 SystemCallFilter=@system-service
-CapabilityBoundingSet=
-AmbientCapabilities=
-
+{caps}
 [Install]
 WantedBy=multi-user.target
 """
@@ -187,14 +191,29 @@ def acme(
         return
     session: Session = ctx.obj
     if print_systemd_unit:
-        argv = [a for a in sys.argv[1:] if a != "--print-systemd-unit"]
-        argv = argv[argv.index("acme") :] if "acme" in argv else ["acme", *argv]
-        click.echo(_unit(argv, session.db.parent.resolve()), nl=False)
+        argv = ["acme", "--bind", bind, "--port", str(port)]
+        argv += [f"--hostname={h}" for h in hostnames] + [f"--resolve={p}" for p in pins]
+        given = {
+            "--ca": ca_ref,
+            "--days": days,
+            "--orders-per-minute": orders_per_minute,
+            "--failures-per-hour": failures_per_hour,
+        }
+        argv += [f"{flag}={value}" for flag, value in given.items() if value is not None]
+        if http_01_port != 80:
+            argv.append(f"--http-01-port={http_01_port}")
+        if tls_alpn_01_port != 443:
+            argv.append(f"--tls-alpn-01-port={tls_alpn_01_port}")
+        argv += [
+            flag
+            for flag, on in (("--open-registration", open_registration), ("--allow-loopback", allow_loopback))
+            if on
+        ]
+        click.echo(_unit(argv, session.db.parent.resolve(), port), nl=False)
         return
     import asyncio
 
     from certtui.acme import policy, runner, server, validation
-    from certtui.core import acme_state
     from certtui.journeys import acme as journey
 
     store = session.store()
@@ -234,7 +253,7 @@ def acme(
             f"  own certificate: {info.server_cert.id}, expires {info.server_cert.not_after}"
             + (" (issued now)" if info.renewed else "")
         )
-        invited = [a for a in acme_state.accounts(store) if a.kid]
+        invited = [a for a in journey.accounts(store) if a.kid]
         click.echo(
             "  registration: open (no EAB)"
             if open_registration
@@ -261,103 +280,108 @@ def acme(
     click.echo("certtui acme: stopped")
 
 
-@acme.group()
-def account() -> None:
-    """Invite, list, disable and remove the ACME accounts."""
+def _account_commands() -> click.Group:
+    """`certtui acme account ...`, built here so that `acme` is this module's only command."""
 
+    @click.group()
+    def account() -> None:
+        """Invite, list, disable and remove the ACME accounts."""
 
-@account.command(name="add")
-@click.argument("name")
-@click.option(
-    "--allow",
-    "patterns",
-    multiple=True,
-    metavar="PATTERN",
-    help="A name it may order: nas.home.arpa, *.home.arpa, 192.168.1.10, 192.168.1.0/24; repeatable.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print name, kid and hmac as JSON.")
-@pass_session
-def account_add(session: Session, name: str, patterns: tuple[str, ...], as_json: bool) -> None:
-    """Invite an account: prints its EAB key id and HMAC key, once (they are stored sealed)."""
-    from certtui.journeys import acme as journey
-
-    store = session.unlocked_store()
-    made = journey.add_account(store, name, patterns)
-    if as_json:
-        echo_json(
-            {
-                "name": made.account.name,
-                "kid": made.account.kid,
-                "hmac": made.hmac_b64,
-                "allow": list(made.account.patterns),
-            }
-        )
-        return
-    click.echo(
-        f"invited ACME account {printable(made.account.name)}: may order {', '.join(made.account.patterns)}"
+    @account.command(name="add")
+    @click.argument("name")
+    @click.option(
+        "--allow",
+        "patterns",
+        multiple=True,
+        metavar="PATTERN",
+        help="A name it may order: nas.home.arpa, *.home.arpa, 192.168.1.10, 192.168.1.0/24; repeatable.",
     )
-    click.echo(f"  EAB key id:   {made.account.kid}")
-    click.echo(f"  EAB HMAC key: {made.hmac_b64}")
-    click.echo(
-        "this HMAC key is shown only now; give both to the client (certbot --eab-kid/--eab-hmac-key, "
-        "lego --kid/--hmac, Caddy acme_eab)"
-    )
+    @click.option("--json", "as_json", is_flag=True, help="Print name, kid and hmac as JSON.")
+    @pass_session
+    def account_add(session: Session, name: str, patterns: tuple[str, ...], as_json: bool) -> None:
+        """Invite an account: prints its EAB key id and HMAC key, once (they are stored sealed)."""
+        from certtui.journeys import acme as journey
 
-
-@account.command(name="list")
-@click.option("--json", "as_json", is_flag=True)
-@pass_session
-def account_list(session: Session, as_json: bool) -> None:
-    """List the accounts: name, status, EAB key id, patterns (never the HMAC key)."""
-    from certtui.core import acme_state
-
-    found = acme_state.accounts(session.store())
-    if as_json:
-        echo_json(
-            [
+        store = session.unlocked_store()
+        made = journey.add_account(store, name, patterns)
+        if as_json:
+            echo_json(
                 {
-                    "name": a.name,
-                    "kid": a.kid,
-                    "status": a.status,
-                    "allow": list(a.patterns),
-                    "created_at": a.created_at,
+                    "name": made.account.name,
+                    "kid": made.account.kid,
+                    "hmac": made.hmac_b64,
+                    "allow": list(made.account.patterns),
                 }
-                for a in found
-            ]
-        )
-        return
-    if not found:
-        click.echo(
-            "no ACME accounts; invite one with `certtui acme account add NAME --allow PATTERN`", err=True
-        )
-    for a in found:
-        click.echo(
-            printable(
-                f"{a.name}  {a.status}  kid {a.kid or '(open registration)'}  allow {', '.join(a.patterns)}"
             )
+            return
+        click.echo(
+            f"invited ACME account {printable(made.account.name)}: "
+            f"may order {', '.join(made.account.patterns)}"
+        )
+        click.echo(f"  EAB key id:   {made.account.kid}")
+        click.echo(f"  EAB HMAC key: {made.hmac_b64}")
+        click.echo(
+            "this HMAC key is shown only now; give both to the client (certbot --eab-kid/--eab-hmac-key, "
+            "lego --kid/--hmac, Caddy acme_eab)"
         )
 
+    @account.command(name="list")
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_session
+    def account_list(session: Session, as_json: bool) -> None:
+        """List the accounts: name, status, EAB key id, patterns (never the HMAC key)."""
+        from certtui.journeys import acme as journey
 
-@account.command(name="disable")
-@click.argument("name")
-@pass_session
-def account_disable(session: Session, name: str) -> None:
-    """Refuse the account's requests from now on (its certificates stay valid)."""
-    from certtui.core import acme_state
+        found = journey.accounts(session.store())
+        if as_json:
+            echo_json(
+                [
+                    {
+                        "name": a.name,
+                        "kid": a.kid,
+                        "status": a.status,
+                        "allow": list(a.patterns),
+                        "created_at": a.created_at,
+                    }
+                    for a in found
+                ]
+            )
+            return
+        if not found:
+            click.echo(
+                "no ACME accounts; invite one with `certtui acme account add NAME --allow PATTERN`", err=True
+            )
+        for a in found:
+            click.echo(
+                printable(
+                    f"{a.name}  {a.status}  kid {a.kid or '(open registration)'}  "
+                    f"allow {', '.join(a.patterns)}"
+                )
+            )
 
-    acme_state.set_account_status(session.store(), name, "disabled")
-    click.echo(f"disabled ACME account {printable(name)}")
+    @account.command(name="disable")
+    @click.argument("name")
+    @pass_session
+    def account_disable(session: Session, name: str) -> None:
+        """Refuse the account's requests from now on (its certificates stay valid)."""
+        from certtui.journeys import acme as journey
+
+        journey.disable_account(session.store(), name)
+        click.echo(f"disabled ACME account {printable(name)}")
+
+    @account.command(name="remove")
+    @click.argument("name")
+    @pass_session
+    def account_remove(session: Session, name: str) -> None:
+        """Delete the account, its client keys and orders (its certificates stay in the store)."""
+        from certtui.journeys import acme as journey
+
+        journey.remove_account(session.store(), name)
+        click.echo(f"removed ACME account {printable(name)}")
+
+    return account
 
 
-@account.command(name="remove")
-@click.argument("name")
-@pass_session
-def account_remove(session: Session, name: str) -> None:
-    """Delete the account, its client keys and orders (its certificates stay in the store)."""
-    from certtui.core import acme_state
-
-    acme_state.remove_account(session.store(), name)
-    click.echo(f"removed ACME account {printable(name)}")
-
+acme.add_command(_account_commands())
 
 COMMANDS = [acme]

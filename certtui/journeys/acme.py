@@ -204,6 +204,20 @@ def add_account(store: Store, name: str, patterns: Sequence[str]) -> NewAccount:
     return NewAccount(account, base64.urlsafe_b64encode(hmac).rstrip(b"=").decode())
 
 
+def accounts(store: Store) -> list[acme_state.Account]:
+    return acme_state.accounts(store)
+
+
+def disable_account(store: Store, name: str) -> acme_state.Account:
+    """Refuse the account's requests from the next one on; its certificates stay valid."""
+    return acme_state.set_account_status(store, name, "disabled")
+
+
+def remove_account(store: Store, name: str) -> None:
+    """Delete the account, its client keys and orders; its certificates stay in the store."""
+    acme_state.remove_account(store, name)
+
+
 def revoke(store: Store, cert_id: str, reason: str) -> CertRecord:
     """Revoke and re-sign the issuer's CRL, as `certtui revoke` does."""
     from certtui.core import revocation
