@@ -1,10 +1,11 @@
-"""Deploy targets against Debian's nginx on 127.0.0.1: renew --due renews, deploys, reloads and
-verifies; a failed reload or an unwritable target keeps the previous files."""
+"""Deploy targets against Debian's nginx (and Caddy) on 127.0.0.1: renew --due renews, deploys, reloads
+and verifies; a failed reload or an unwritable target keeps the previous files."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Cli, Proc
-from upkeep_support import Nginx, nginx_available, running_nginx, served_serial
+from upkeep_support import Nginx, nginx_available, running_caddy, running_nginx, served_serial
 
 from certtui.core import issuance
 from certtui.core.models import CertRecord, IssueRequest
@@ -134,3 +135,25 @@ def test_an_unwritable_target_keeps_the_old_files_and_exits_1_with_one_line(
     assert nginx.fullchain.read_bytes() == before
     assert sorted(p.name for p in nginx.fullchain.parent.iterdir()) == ["fullchain.pem", "key.pem"]
     assert served_serial(nginx.port) == old.serial
+
+
+@pytest.mark.skipif(shutil.which("caddy") is None, reason="needs caddy")
+def test_the_caddy_recipe_reloads_the_files_with_force(
+    old_cert: tuple[Store, CertRecord], cli: Cli, proc: Proc, tmp_path: Path
+) -> None:
+    store, old = old_cert
+    certs = tmp_path / "caddy-certs"
+    certs.mkdir()
+    fullchain, key = certs / "fullchain.pem", certs / "key.pem"
+    cli.ok("export", old.id, "--format", "fullchain", "--out", str(fullchain))
+    cli.ok("export", old.id, "--format", "key", "--unencrypted-key", "--out", str(key))
+    with running_caddy(tmp_path / "caddy", fullchain, key) as caddy:
+        assert served_serial(caddy.port) == old.serial
+        cli.ok(
+            "deploy", "add", old.id, "--fullchain", str(fullchain), "--key", str(key),
+            "--reload", caddy.reload, "--verify", caddy.address, "--servername", "nas.home.arpa",
+        )  # fmt: skip
+        done = proc("renew", "--due")
+        assert done.returncode == 0, done.stderr
+        new = store.get(old.id).renewed_by
+        assert new is not None and served_serial(caddy.port) == store.get(new).serial
