@@ -238,3 +238,28 @@ def test_restore_removes_files_that_did_not_exist(tmp_path: Path) -> None:
     files.restore()
     assert old.read_bytes() == b"old" and not fresh.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pem"]
+
+
+def test_the_reload_output_goes_into_the_audit_log(
+    leaf: tuple[Store, CertRecord], cli: Cli, tmp_path: Path
+) -> None:
+    store, rec = leaf
+    cli.ok(
+        "deploy", "add", rec.id, "--cert", str(tmp_path / "c.pem"), "--reload", "echo service reloaded fine"
+    )
+    cli.ok("deploy", "run", "1")
+    cli.ok(
+        "deploy",
+        "add",
+        rec.id,
+        "--cert",
+        str(tmp_path / "d.pem"),
+        "--reload",
+        "sh -c 'echo broken conf; exit 2'",
+    )
+    assert cli("deploy", "run", "2").exit_code == 1
+    details = [
+        d for _, _, action, cert_id, d in store.events() if action.startswith("deploy") and cert_id == rec.id
+    ]
+    assert any(d.startswith("target 1: ") and d.endswith("| output: service reloaded fine") for d in details)
+    assert any(d.startswith("target 2: ") and d.endswith("| output: broken conf") for d in details)

@@ -100,7 +100,7 @@ def test_renew_due_renews_deploys_reloads_and_verifies_once(
 def test_a_failing_reload_keeps_the_old_files_and_exits_1_with_one_line(
     old_cert: tuple[Store, CertRecord], nginx: Nginx, cli: Cli, proc: Proc
 ) -> None:
-    _store, old = old_cert
+    store, old = old_cert
     before = {p: p.read_bytes() for p in (nginx.fullchain, nginx.key)}
     _add(cli, old, nginx, "--reload", "/bin/sh -c 'echo nginx: [emerg] no such file >&2; exit 3'")
     done = proc("renew", "--due")
@@ -114,6 +114,9 @@ def test_a_failing_reload_keeps_the_old_files_and_exits_1_with_one_line(
     listed = cli.json("deploy", "list", "--json")[0]
     assert listed["last_ok"] is False and listed["last_stage"] == "reload"
     assert listed["deployed_serial"] is None
+    # The reload's output is kept in the audit log.
+    failed = [d for _, _, action, _, d in store.events() if action == "deploy-failed"]
+    assert len(failed) == 1 and failed[0].endswith("| output: nginx: [emerg] no such file")
     assert sorted(p.name for p in nginx.fullchain.parent.iterdir()) == ["fullchain.pem", "key.pem"]
 
 

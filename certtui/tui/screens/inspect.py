@@ -80,7 +80,7 @@ def deploy_rows(store: Any, rec: CertRecord) -> list[tuple[str, str]]:
             rows.append(("  last", "never deployed (d deploys now)"))
         else:
             state = "ok" if t.last_ok else f"FAILED at {t.last_stage}"
-            rows.append(("  last", f"{t.last_at} {state}: {(t.last_message or '').split(' | output:')[0]}"))
+            rows.append(("  last", f"{t.last_at} {state}: {t.last_message or ''}"))
     for scan in upkeep.scans(store):
         if scan.cert_id == rec.id:
             rows.append(("Served at", f"{scan.endpoint} (scan of {scan.at}: {scan.verdict})"))
