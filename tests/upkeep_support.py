@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 # A loaded 2-core machine starts nginx in well under a second; 30 s before calling it broken.
 START_WAIT_S = 30.0
@@ -181,7 +182,7 @@ def http_receiver(status: int = 200) -> Iterator[tuple[str, list[Received]]]:
     try:
         yield f"http://127.0.0.1:{state['port']}", got
     finally:
-        loop, stop = state["stop"]  # type: ignore[misc]
+        loop, stop = cast("tuple[asyncio.AbstractEventLoop, asyncio.Event]", state["stop"])
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=30)
 
