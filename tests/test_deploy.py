@@ -238,3 +238,65 @@ def test_restore_removes_files_that_did_not_exist(tmp_path: Path) -> None:
     files.restore()
     assert old.read_bytes() == b"old" and not fresh.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pem"]
+
+
+def test_the_reload_output_goes_into_the_audit_log(
+    leaf: tuple[Store, CertRecord], cli: Cli, tmp_path: Path
+) -> None:
+    store, rec = leaf
+    cli.ok(
+        "deploy", "add", rec.id, "--cert", str(tmp_path / "c.pem"), "--reload", "echo service reloaded fine"
+    )
+    cli.ok("deploy", "run", "1")
+    cli.ok(
+        "deploy",
+        "add",
+        rec.id,
+        "--cert",
+        str(tmp_path / "d.pem"),
+        "--reload",
+        "sh -c 'echo broken conf; exit 2'",
+    )
+    assert cli("deploy", "run", "2").exit_code == 1
+    details = [
+        d for _, _, action, cert_id, d in store.events() if action.startswith("deploy") and cert_id == rec.id
+    ]
+    assert any(d.startswith("target 1: ") and d.endswith("| output: service reloaded fine") for d in details)
+    assert any(d.startswith("target 2: ") and d.endswith("| output: broken conf") for d in details)
+
+
+def test_verify_speaks_starttls_to_a_mail_server(
+    leaf: tuple[Store, CertRecord], cli: Cli, tmp_path: Path
+) -> None:
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+    from upkeep_support import free_port
+
+    _, rec = leaf
+    chain, key = tmp_path / "chain.pem", tmp_path / "key.pem"
+    cli.ok("deploy", "add", rec.id, "--fullchain", str(chain), "--key", str(key))
+    cli.ok("deploy", "run", "1")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(chain, key)
+    port = free_port()
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=False)
+    controller.start()
+    try:
+        where = f"127.0.0.1:{port}"
+        cli.ok(
+            "deploy",
+            "add",
+            rec.id,
+            "--cert",
+            str(tmp_path / "c.pem"),
+            "--verify",
+            where,
+            "--starttls",
+            "smtp",
+        )
+        done = cli.ok("deploy", "run", "2")
+        assert f"verified: {where} presents serial {rec.serial}" in done.stdout
+    finally:
+        controller.stop()

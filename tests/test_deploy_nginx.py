@@ -1,10 +1,11 @@
-"""Deploy targets against Debian's nginx on 127.0.0.1: renew --due renews, deploys, reloads and
-verifies; a failed reload or an unwritable target keeps the previous files."""
+"""Deploy targets against Debian's nginx (and Caddy) on 127.0.0.1: renew --due renews, deploys, reloads
+and verifies; a failed reload or an unwritable target keeps the previous files."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Cli, Proc
-from upkeep_support import Nginx, nginx_available, running_nginx, served_serial
+from upkeep_support import Nginx, nginx_available, running_caddy, running_nginx, served_serial
 
 from certtui.core import issuance
 from certtui.core.models import CertRecord, IssueRequest
@@ -99,7 +100,7 @@ def test_renew_due_renews_deploys_reloads_and_verifies_once(
 def test_a_failing_reload_keeps_the_old_files_and_exits_1_with_one_line(
     old_cert: tuple[Store, CertRecord], nginx: Nginx, cli: Cli, proc: Proc
 ) -> None:
-    _store, old = old_cert
+    store, old = old_cert
     before = {p: p.read_bytes() for p in (nginx.fullchain, nginx.key)}
     _add(cli, old, nginx, "--reload", "/bin/sh -c 'echo nginx: [emerg] no such file >&2; exit 3'")
     done = proc("renew", "--due")
@@ -113,6 +114,9 @@ def test_a_failing_reload_keeps_the_old_files_and_exits_1_with_one_line(
     listed = cli.json("deploy", "list", "--json")[0]
     assert listed["last_ok"] is False and listed["last_stage"] == "reload"
     assert listed["deployed_serial"] is None
+    # The reload's output is kept in the audit log.
+    failed = [d for _, _, action, _, d in store.events() if action == "deploy-failed"]
+    assert len(failed) == 1 and failed[0].endswith("| output: nginx: [emerg] no such file")
     assert sorted(p.name for p in nginx.fullchain.parent.iterdir()) == ["fullchain.pem", "key.pem"]
 
 
@@ -134,3 +138,25 @@ def test_an_unwritable_target_keeps_the_old_files_and_exits_1_with_one_line(
     assert nginx.fullchain.read_bytes() == before
     assert sorted(p.name for p in nginx.fullchain.parent.iterdir()) == ["fullchain.pem", "key.pem"]
     assert served_serial(nginx.port) == old.serial
+
+
+@pytest.mark.skipif(shutil.which("caddy") is None, reason="needs caddy")
+def test_the_caddy_recipe_reloads_the_files_with_force(
+    old_cert: tuple[Store, CertRecord], cli: Cli, proc: Proc, tmp_path: Path
+) -> None:
+    store, old = old_cert
+    certs = tmp_path / "caddy-certs"
+    certs.mkdir()
+    fullchain, key = certs / "fullchain.pem", certs / "key.pem"
+    cli.ok("export", old.id, "--format", "fullchain", "--out", str(fullchain))
+    cli.ok("export", old.id, "--format", "key", "--unencrypted-key", "--out", str(key))
+    with running_caddy(tmp_path / "caddy", fullchain, key) as caddy:
+        assert served_serial(caddy.port) == old.serial
+        cli.ok(
+            "deploy", "add", old.id, "--fullchain", str(fullchain), "--key", str(key),
+            "--reload", caddy.reload, "--verify", caddy.address, "--servername", "nas.home.arpa",
+        )  # fmt: skip
+        done = proc("renew", "--due")
+        assert done.returncode == 0, done.stderr
+        new = store.get(old.id).renewed_by
+        assert new is not None and served_serial(caddy.port) == store.get(new).serial

@@ -14,6 +14,7 @@ from certtui.core import issuance, revocation
 from certtui.core.models import IssueRequest
 from certtui.core.store import Store
 from certtui.core.timefmt import parse, utcnow
+from certtui.errors import AlreadyRenewed
 from certtui.journeys import renew_due
 
 
@@ -106,11 +107,19 @@ def test_racing_renew_due_runs_and_a_tui_issue_renew_each_certificate_once(
     runs = [proc.popen("renew", "--due") for _ in range(2)]
     issued: list[str] = []
 
+    tui_renewed: list[str] = []
+    refused: list[str] = []
+
     def tui_issue() -> None:
-        # The TUI's issue path, in this process, while both runs renew.
+        # The TUI's issue path, in this process, while both runs renew...
         for i in range(3):
             req = IssueRequest(names=(f"tui{i}.home.arpa",))
             issued.append(actions.issue(store, req, utcnow()).id)
+        # ...and its renew path (the palette's `cert: renew`) on one of the same certificates.
+        try:
+            tui_renewed.append(issuance.execute(store, issuance.plan_renewal(store, olds[0])).id)
+        except AlreadyRenewed as exc:
+            refused.append(exc.new_id)
 
     worker = threading.Thread(target=tui_issue)
     worker.start()
@@ -128,6 +137,8 @@ def test_racing_renew_due_runs_and_a_tui_issue_renew_each_certificate_once(
     # Every target ends with the one renewed certificate deployed.
     for t in cli.json("deploy", "list", "--json"):
         assert t["last_ok"] is True and t["deployed_serial"] == records[t["current_cert_id"]].serial
-    # Both runs say what they did: one renewed all four, the other found nothing due.
-    said = "".join(out for _, (out, _) in outcomes)
-    assert said.count("renewed ") == 4
+    # The TUI renewed the first one, or was told it already was; the runs renewed the rest.
+    assert len(tui_renewed) + len(refused) == 1
+    assert (tui_renewed or refused) == [records[olds[0].id].renewed_by]
+    said = [line for _, (out, _) in outcomes for line in out.splitlines()]
+    assert sum(line.startswith("renewed ") for line in said) == 4 - len(tui_renewed)

@@ -41,20 +41,19 @@ def test_dry_run_prints_each_unit_after_its_name_and_writes_nothing(
     encrypted: Path, cli: Cli, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    out = cli.ok("schedule", "install", "--system", "--at", "04:05", "--dry-run").stdout
+    done = cli.ok("schedule", "install", "--system", "--at", "04:05", "--dry-run")
+    out = done.stdout
     units = _units(out)
-    assert list(units) == [
-        "certtui-renew.service",
-        "certtui-renew.timer",
-        "cron (for systems without systemd)",
-    ]
+    assert list(units) == ["certtui-renew.service", "certtui-renew.timer"]
+    assert out.splitlines()[0] == "# certtui-renew.service"
     service, timer = units["certtui-renew.service"], units["certtui-renew.timer"]
     assert f'"{sys.executable}" "-m" "certtui" "--home" "{home}" "renew" "--due" "--quiet"' in service
     assert f"LoadCredential=certtui-passphrase:{encrypted}\n" in service
     assert "Environment=CERTTUI_PASSPHRASE_FILE=%d/certtui-passphrase\n" in service
     assert "OnCalendar=*-*-* 04:05:00\n" in timer and "Persistent=true" in timer
     assert "WantedBy=timers.target" in timer
-    cron = units["cron (for systems without systemd)"].strip()
+    # The crontab line goes to stderr: stdout holds the units only.
+    cron = done.stderr.strip().splitlines()[-1]
     assert cron.startswith(f"5 4 * * * CERTTUI_PASSPHRASE_FILE={encrypted} ") and cron.endswith(
         "renew --due --quiet"
     )
@@ -67,13 +66,11 @@ def test_dry_run_prints_each_unit_after_its_name_and_writes_nothing(
 def test_systemd_analyze_verify_accepts_the_units(
     encrypted: Path, cli: Cli, home: Path, tmp_path: Path, scope: str
 ) -> None:
-    # A store folder with a space and a percent sign: the quoting must hold.
     out = cli.ok("schedule", "install", f"--{scope}", "--dry-run").stdout
     folder = tmp_path / "units"
     folder.mkdir()
     for name, text in _units(out).items():
-        if name.endswith((".service", ".timer")):
-            (folder / name).write_text(text)
+        (folder / name).write_text(text)
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
     env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime))
@@ -96,9 +93,9 @@ def test_the_store_path_is_quoted_for_systemd(
 ) -> None:
     odd = tmp_path / "my 100% store"
     make_store(where=odd)
-    text = cli.ok("--home", str(odd), "schedule", "install", "--user", "--dry-run").stdout
-    assert '"--home" "' + str(odd).replace("%", "%%") + '"' in text
-    assert "\\%" in text.splitlines()[-1]  # cron reads a bare % as a newline
+    done = cli.ok("--home", str(odd), "schedule", "install", "--user", "--dry-run")
+    assert '"--home" "' + str(odd).replace("%", "%%") + '"' in done.stdout
+    assert "\\%" in done.stderr.splitlines()[-1]  # cron reads a bare % as a newline
 
 
 def test_the_passphrase_file_must_be_private(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 # A loaded 2-core machine starts nginx in well under a second; 30 s before calling it broken.
 START_WAIT_S = 30.0
@@ -181,7 +182,7 @@ def http_receiver(status: int = 200) -> Iterator[tuple[str, list[Received]]]:
     try:
         yield f"http://127.0.0.1:{state['port']}", got
     finally:
-        loop, stop = state["stop"]  # type: ignore[misc]
+        loop, stop = cast("tuple[asyncio.AbstractEventLoop, asyncio.Event]", state["stop"])
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=30)
 
@@ -224,3 +225,51 @@ def tls_server(chain: Path, key: Path) -> Iterator[int]:
         stop.set()
         thread.join(timeout=30)
         listener.close()
+
+
+@dataclass(frozen=True)
+class Caddy:
+    """A private Caddy serving files: its Caddyfile, the TLS port and the reload command."""
+
+    caddyfile: Path
+    port: int
+
+    @property
+    def reload(self) -> str:
+        # Caddy skips a reload whose config is unchanged: --force makes it read the files again.
+        return f"caddy reload --config {self.caddyfile} --adapter caddyfile --force"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@contextmanager
+def running_caddy(folder: Path, fullchain: Path, key: Path) -> Iterator[Caddy]:
+    """`caddy run` with `tls CERT KEY` for nas.home.arpa on 127.0.0.1; its admin API on a free port."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port, admin = free_port(), free_port()
+    caddyfile = folder / "Caddyfile"
+    caddyfile.write_text(
+        f"{{\n\tadmin 127.0.0.1:{admin}\n\tauto_https off\n\tstorage file_system {folder}/data\n}}\n"
+        f'https://nas.home.arpa:{port} {{\n\tbind 127.0.0.1\n\ttls {fullchain} {key}\n\trespond "ok"\n}}\n'
+    )
+    env = dict(os.environ, HOME=str(folder), XDG_DATA_HOME=str(folder / "data"), XDG_CONFIG_HOME=str(folder))
+    child = subprocess.Popen(
+        ["caddy", "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: _accepts(port) or child.poll() is not None, "caddy to listen")
+        assert child.poll() is None, "caddy exited"
+        yield Caddy(caddyfile, port)
+    finally:
+        try:
+            os.killpg(child.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        child.wait(timeout=30)

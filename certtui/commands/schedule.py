@@ -57,8 +57,8 @@ def _install(
         for name, text in units.items():
             click.echo(f"# {name}")
             click.echo(text)
-        click.echo("# cron (for systems without systemd)")
-        click.echo(journey.cron_line(req))
+        # On stderr: stdout holds only the units, each after its `# NAME` line, for scripts.
+        click.echo(f"without systemd, this crontab line does the same:\n{journey.cron_line(req)}", err=True)
         return
     if not journey.has_systemd():
         click.echo("this system does not run systemd; add this line with `crontab -e` instead:")

@@ -108,8 +108,10 @@ def record_result(
     ok: bool,
     stage: str,
     message: str,
+    output: str = "",
 ) -> None:
-    """The outcome of one deploy: on the target (for `deploy list`) and in the audit log."""
+    """The outcome of one deploy: on the target (for `deploy list`) and in the audit log, which
+    also keeps the reload command's output."""
     with store.write():
         store.conn.execute(
             "UPDATE deploy_targets SET last_at = ?, last_cert_id = ?, last_serial = ?, last_ok = ?, "
@@ -117,7 +119,8 @@ def record_result(
             "ELSE deployed_serial END WHERE id = ?",
             (iso(utcnow()), cert_id, serial, int(ok), stage, message, int(ok), serial, target.id),
         )
-        store.event("deploy" if ok else "deploy-failed", cert_id, f"target {target.id}: {message}")
+        detail = f"target {target.id}: {message}" + (f" | output: {output.strip()}" if output.strip() else "")
+        store.event("deploy" if ok else "deploy-failed", cert_id, detail)
 
 
 def lineage_head(store: Store, cert_id: str) -> str:

@@ -405,7 +405,8 @@ def deploy(store: Store, target: DeployTarget) -> DeployResult:
             serial=head.serial,
             ok=ok,
             stage=stage,
-            message=message + (f" | output: {output.strip()}" if output.strip() and not ok else ""),
+            message=message,
+            output=output,
         )
         written = tuple(p for _, p in target.paths())
         return DeployResult(upkeep.get_target(store, target.id), head, ok, stage, message, output, written)

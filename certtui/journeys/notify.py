@@ -24,6 +24,8 @@ WEBHOOK_FORMATS = ("json", "slack", "discord")
 # SMTP submission with STARTTLS listens on 587; a plain relay on the LAN on 25.
 SMTP_STARTTLS_PORT = 587
 SMTP_PLAIN_PORT = 25
+# `--expiry-days`: at least a day; at most ten years, past which a warning warns of nothing.
+MAX_EXPIRY_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,8 @@ def add_channel(store: Store, req: ChannelRequest) -> Channel:
 
     if req.kind not in KINDS:
         raise CerttuiError(f"notify add takes ntfy, webhook or email, not {req.kind!r}")
-    if not 0 < req.expiry_days <= 3650:
-        raise CerttuiError(f"--expiry-days {req.expiry_days} is out of range; give 1 to 3650")
+    if not 0 < req.expiry_days <= MAX_EXPIRY_DAYS:
+        raise CerttuiError(f"--expiry-days {req.expiry_days} is out of range; give 1 to {MAX_EXPIRY_DAYS}")
     email_only = {
         "--smtp": req.smtp,
         "--user": req.user,
@@ -193,7 +195,7 @@ def events(
     for t in targets:
         if t.last_ok is not False:
             continue
-        message = (t.last_message or "").split(" | output:", 1)[0]
+        message = t.last_message or ""
         if t.last_stage == "renew" and t.last_cert_id:
             failing.setdefault(t.last_cert_id, f"renewal of {t.last_cert_id} failed: {message}")
             continue

@@ -94,13 +94,13 @@ def run(
     with deploying.upkeep_lock(store):
         _renew(store, req, unlock, now, out)
         _deploy(store, unlock, out)
-        _remember(store, now, out)
-    if req.notify:
-        from certtui.journeys import notify
+        if req.notify:
+            from certtui.journeys import notify
 
-        sent = notify.evaluate(store, now, renew_failures=out.renew_failures)
-        out.notified += sent.sent
-        out.failures += sent.failures
+            sent = notify.evaluate(store, now, renew_failures=out.renew_failures)
+            out.notified += sent.sent
+            out.failures += sent.failures
+        _remember(store, now, out)
     return out
 
 
@@ -148,6 +148,7 @@ def _deploy(store: Store, unlock: Callable[[], None], out: DueResult) -> None:
     for target in upkeep.targets(store):
         head = store.get(upkeep.lineage_head(store, target.cert_id))
         if head.revoked_at:
+            out.notes.append(f"skipped target {target.id}: its newest certificate {head.id} is revoked")
             continue
         if target.deployed_serial == head.serial and target.last_ok:
             continue

@@ -114,7 +114,14 @@ class CertListScreen(Screen[None]):
     # -- data ----------------------------------------------------------------------------
 
     def _read(self, store: Store) -> tuple[list[TreeRow], str]:
+        from certtui.core.upkeep import deployed_at
+
         records = store.records(now=self.app.clock())
+        # The last `certtui scan` saw these served somewhere: the table marks them.
+        deployed = deployed_at(store)
+        for rec in records:
+            if rec.id in deployed:
+                rec.extra["deployed"] = deployed[rec.id]
         return tree_order(records), summary(records)
 
     def _show(self, result: tuple[list[TreeRow], str], select: str | None) -> None:

@@ -39,7 +39,33 @@ def inspect_record(app: Any, rec: CertRecord) -> Inspection:
     from certtui.journeys.inspect import inspect
 
     found = inspect(app.store, rec, app.clock())
-    return Inspection(found.screen_rows(), found.extensions, found.pem, found.findings)
+    rows = found.screen_rows()
+    # The deploy targets and scans sit between the head rows and the certificate's fields.
+    at = len(rows) - len(found.fields)
+    rows[at:at] = deploy_rows(app.store, rec)
+    return Inspection(rows, found.extensions, found.pem, found.findings)
+
+
+def deploy_rows(store: Any, rec: CertRecord) -> list[tuple[str, str]]:
+    """Where this certificate's line is deployed, each target's last result, and the last scans."""
+    from certtui.core import upkeep
+
+    head = upkeep.lineage_head(store, rec.id)
+    rows = []
+    for t in upkeep.targets(store):
+        if upkeep.lineage_head(store, t.cert_id) != head:
+            continue
+        files = ", ".join(f"{role} {path}" for role, path in t.paths())
+        rows.append((f"Deploy {t.id}", files + (f"; verify {t.verify}" if t.verify else "")))
+        if t.last_at is None:
+            rows.append(("  last", "never deployed (d deploys now)"))
+        else:
+            state = "ok" if t.last_ok else f"FAILED at {t.last_stage}"
+            rows.append(("  last", f"{t.last_at} {state}: {t.last_message or ''}"))
+    for scan in upkeep.scans(store):
+        if scan.cert_id == rec.id:
+            rows.append(("Served at", f"{scan.endpoint} (scan of {scan.at}: {scan.verdict})"))
+    return rows
 
 
 class InspectScreen(Screen[None]):
@@ -54,6 +80,16 @@ class InspectScreen(Screen[None]):
             "Copy PEM",
             id="inspect.copy",
             tooltip="Copy the certificate PEM to the clipboard (OSC 52)",
+        ),
+        Binding(
+            "d",
+            "deploy",
+            "Deploy",
+            # Off the footer (help and the palette list it): the snapshots of inspect stay as
+            # they are while the TUI is reworked; the details say "d deploys now".
+            show=False,
+            id="inspect.deploy",
+            tooltip="Deploy the newest certificate of this line to its targets now",
         ),
     ]
     """The inspect screen's keys; remappable by id."""
@@ -113,6 +149,44 @@ class InspectScreen(Screen[None]):
 
         copy_pem(self.app, self.record)
 
+    def action_deploy(self) -> None:
+        from certtui.core import upkeep
+        from certtui.journeys import deploy as journey
+
+        app, store, rec = self.app, self.app.store, self.record
+        assert store is not None
+        head = upkeep.lineage_head(store, rec.id)
+        targets = [t for t in upkeep.targets(store) if upkeep.lineage_head(store, t.cert_id) == head]
+        if not targets:
+            app.notify(f"{rec.id} has no deploy target; add one with `certtui deploy add {rec.id} ...`.")
+            return
+
+        def run() -> list[journey.DeployResult]:
+            with journey.upkeep_lock(store):
+                return [journey.deploy(store, t) for t in targets]
+
+        def done(results: list[journey.DeployResult]) -> None:
+            failed = [r for r in results if not r.ok]
+            app.notify(
+                "\n".join(printable(r.line()) for r in results),
+                severity="error" if failed else "information",
+                markup=False,
+                timeout=10,
+            )
+            self.query_one("#inspect-body").loading = True
+            app.run_job(lambda: inspect_record(app, rec), self._show, description="Checking the certificate")
+
+        def start() -> None:
+            app.run_job(run, done, description="Deploying", write=True)
+
+        if any(journey.needs_key(t) for t in targets):
+            app.require_unlock(start)
+        else:
+            start()
+
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("cert: show PEM", "Show or hide the PEM", self.action_toggle_pem)
         yield SystemCommand("cert: copy PEM", "Copy the PEM (OSC 52)", self.action_copy)
+        yield SystemCommand(
+            "cert: deploy now", "Deploy to this certificate's targets (d)", self.action_deploy
+        )

@@ -230,7 +230,9 @@ class CertTable(ScrollView, can_focus=True):
         label = rec.subject or (rec.names[0] if rec.names else rec.id)
         cells = {
             # Names from a certificate made elsewhere may hold terminal control characters.
-            "name": "  " * row.depth + printable(label),
+            "name": "  " * row.depth
+            + printable(label)
+            + (" (deployed)" if rec.extra.get("deployed") else ""),
             "names": printable(", ".join(rec.names)),
             "kind": KIND_LABEL[rec.kind],
             "expires": expires_in(rec.not_after, self.clock()),
