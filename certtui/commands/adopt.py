@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from certtui.cli import Session, read_passphrase, read_secret_file
-from certtui.commands.common import printable, summary, warn
+from certtui.commands.common import printable, resolve, summary, warn
 from certtui.core.userfiles import read_user_file
 from certtui.errors import CerttuiError
 
@@ -112,6 +112,8 @@ def import_(session: Session, paths: tuple[Path, ...]) -> None:
         click.echo(f"imported {summary(rec)} as external")
     for message in done.notes:
         _note(message)
+    for message in done.warnings:
+        warn(message)
 
 
 @click.command()
@@ -146,6 +148,8 @@ def sign(
     csr = adopt.load_csr(read_user_file(csr_path, "certificate request"), str(csr_path))
     kind = Kind.CLIENT if client else Kind.SERVER
     store = session.store()
+    if issuer:
+        issuer = resolve(store, issuer).id
     p = adopt.plan_csr(store, csr, kind=kind, days=days, issuer=issuer)
     if not store.unlocked:
         # A locked store is judged before the passphrase is asked, on a preview of the plan.

@@ -10,7 +10,7 @@ import click
 from cryptography import x509
 
 from certtui.cli import Session
-from certtui.commands.common import echo_json, printable, warn
+from certtui.commands.common import echo_json, printable, resolve, warn
 from certtui.core.models import Kind
 from certtui.errors import CerttuiError, NoStore, NotFound
 
@@ -78,7 +78,7 @@ def _target(ref: str, store: Any) -> Target:
             f"{ref!r} is not a file, and there is no store to look it up in; give a PEM or DER file"
         )
     try:
-        rec = store.resolve(ref)
+        rec = resolve(store, ref)
     except NotFound as exc:
         raise CerttuiError(f"{ref!r} is not a file, and {exc}") from None
     return Target(ref, store.certificate(rec.id), tuple(store.chain(rec.id)), rec.kind)

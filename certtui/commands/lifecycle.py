@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from certtui.cli import Session, read_secret_file
-from certtui.commands.common import printable, summary, warn
+from certtui.commands.common import printable, resolve, summary, warn
 from certtui.errors import CerttuiError
 
 # Spelled out here so `certtui --help` does not import cryptography; a test checks that they
@@ -43,7 +43,7 @@ def revoke(session: Session, ref: str, reason: str) -> None:
     from certtui.core import revocation
 
     store = session.store()
-    rec = store.resolve(ref, unique=True)
+    rec = resolve(store, ref)
     ca = revocation.check_revocable(store, rec)
     if not rec.revoked_at and revocation.crl_blocker(store, ca) is None:
         store = session.unlocked_store()
@@ -88,7 +88,7 @@ def crl(session: Session, issuer: str | None, days: int, der: bool, out: Path | 
     if der and out is None:
         raise CerttuiError("--der writes binary, which certtui does not print; add --out PATH")
     store = session.store()
-    ca_id = store.resolve(issuer, unique=True).id if issuer else store.default_issuer_id()
+    ca_id = resolve(store, issuer).id if issuer else store.default_issuer_id()
     if ca_id is None:
         raise CerttuiError("the store has no CA yet; create one with `certtui init --name NAME`")
     ca = store.get(ca_id)
@@ -152,7 +152,7 @@ def export_(
     from certtui.core import export
 
     store = session.store()
-    rec = store.resolve(ref)
+    rec = resolve(store, ref)
     form = export.Format(fmt)
     export.check(rec, form, with_root=with_root, unencrypted_key=unencrypted_key)
     wants_password = export.needs_password(rec, form, unencrypted_key=unencrypted_key)
@@ -176,6 +176,11 @@ def export_(
     path = export.target_path(out, result.filename)
     export.write_atomic(path, result.data, private=result.private)
     click.echo(f"wrote {path}")
+    if rec.external and rec.kind.value == "root":
+        warn(
+            f"{rec.id} is an external root, imported from elsewhere, not this store's own: a device "
+            "that trusts it trusts whoever holds its key"
+        )
     if unencrypted_key:
         warn(f"{path} holds the private key unencrypted; keep it readable by its server only")
 

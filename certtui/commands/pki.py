@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from certtui.cli import Session
-from certtui.commands.common import echo_json, printable, summary, warn
+from certtui.commands.common import echo_json, printable, resolve, summary, warn
 from certtui.core.models import InitRequest, IssueRequest, KeySpec, Kind, Status
 from certtui.errors import CerttuiError
 
@@ -141,6 +141,8 @@ def issue(
         raise CerttuiError("give the names to issue, or --from FILE, but not both")
     kind = Kind.CLIENT if client else Kind.INTERMEDIATE if intermediate else Kind.SERVER
     store = session.store()
+    if issuer:
+        issuer = resolve(store, issuer).id
 
     def request(words: tuple[str, ...]) -> IssueRequest:
         return IssueRequest(
@@ -197,7 +199,7 @@ def _table(records: list) -> None:  # type: ignore[type-arg]
         rows.append(
             (
                 r.id,
-                r.kind.value,
+                r.kind.value + ("*" if r.external else ""),
                 r.status.value,
                 r.not_after[:10],
                 r.key_type,
@@ -207,6 +209,8 @@ def _table(records: list) -> None:  # type: ignore[type-arg]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5])
+    if any(r.external for r in records):
+        click.echo("* external: imported from elsewhere, not issued by this store (no key here)")
 
 
 @click.command(name="list")
@@ -256,7 +260,7 @@ def show(session: Session, ref: str, pem: bool) -> None:
     from certtui.core.details import details
 
     store = session.store()
-    rec = store.resolve(ref)
+    rec = resolve(store, ref)
     cert = store.certificate(rec.id)
     if pem:
         click.echo(cert.public_bytes(serialization.Encoding.PEM).decode(), nl=False)
@@ -302,7 +306,7 @@ def renew(session: Session, ref: str | None, expiring_within: int | None, as_jso
         raise CerttuiError("give an ID to renew, or --expiring-within DAYS, but not both")
     store = session.store()
     if ref is not None:
-        olds = [store.resolve(ref, unique=True)]
+        olds = [resolve(store, ref)]
     else:
         olds = issuance.renewable(store, expiring_within or 0)
     plans = [issuance.plan_renewal(store, old) for old in olds]

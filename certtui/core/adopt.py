@@ -26,6 +26,7 @@ from certtui.core.store import (
     SCHEMA_VERSION,
     Store,
     _unlink_db,
+    cert_subject_cn,
     fingerprint,
 )
 from certtui.core.timefmt import iso, utcnow
@@ -322,10 +323,33 @@ def import_intermediate(
 
 @dataclass(frozen=True)
 class Imported:
-    """What `import_certificates` did: the records added, and one note per certificate skipped."""
+    """What `import_certificates` did: the records added, one note per certificate skipped, and
+    one warning per certificate added that goes by the name of one of the store's own CAs."""
 
     added: tuple[CertRecord, ...]
     notes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def _lookup_names(cert: x509.Certificate) -> set[str]:
+    """The names `Store.resolve` finds a certificate by: its CN and SAN entries, lower-case."""
+    cn = cert_subject_cn(cert)
+    return {n.lower() for n in _names_of(cert)} | ({cn.lower()} if cn else set())
+
+
+def _clash(
+    cert: x509.Certificate, cert_id: str, own_cas: Sequence[tuple[CertRecord, x509.Certificate]]
+) -> str | None:
+    """The warning for a foreign certificate named like one of the store's own CAs, or None."""
+    mine = _lookup_names(cert)
+    for rec, ca in own_cas:
+        if cert.subject == ca.subject or mine & _lookup_names(ca):
+            return (
+                f"imported {cert_id} goes by the name of this store's own {rec.kind.value} "
+                f"{rec.subject or rec.id} ({rec.id}); that name still means the store's own, and the "
+                f"imported one is marked external (if you did not expect it, remove it: it is not yours)"
+            )
+    return None
 
 
 def import_certificates(store: Store, certs: Sequence[x509.Certificate]) -> Imported:
@@ -341,8 +365,15 @@ def import_certificates(store: Store, certs: Sequence[x509.Certificate]) -> Impo
         for kind in (Kind.ROOT, Kind.INTERMEDIATE)
         for r in store.records(kind=kind)
     ]
+    own_cas = [
+        (r, store.certificate(r.id))
+        for kind in (Kind.ROOT, Kind.INTERMEDIATE)
+        for r in store.records(kind=kind)
+        if not r.external
+    ]
     added: list[str] = []
     notes: list[str] = []
+    warnings: list[str] = []
     with store.write():
         for kind, cert in order:
             existing = store.find_sha256(fingerprint(cert))
@@ -362,9 +393,11 @@ def import_certificates(store: Store, certs: Sequence[x509.Certificate]) -> Impo
                 action="import",
             )
             added.append(cert_id)
+            if (clash := _clash(cert, cert_id, own_cas)) is not None:
+                warnings.append(clash)
             if kind.is_ca:
                 cas.append((cert_id, cert))
-    return Imported(tuple(store.get(i) for i in added), tuple(notes))
+    return Imported(tuple(store.get(i) for i in added), tuple(notes), tuple(warnings))
 
 
 # -- sign a CSR --------------------------------------------------------------------------
