@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -61,14 +61,6 @@ def curl(es: EnrollmentSession, *extra: str) -> list[str]:
     return [CURL, "-sS", "-o", "/dev/null", "-w", "%{http_code}", *extra, es.trust_url or ""]
 
 
-async def quiet(es: EnrollmentSession, count: int) -> None:
-    """Wait until the session has `count` events or more (the last one of an exchange)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + READ_TIMEOUT_S
-    while len(es.events) < count and loop.time() < deadline:
-        await asyncio.sleep(0.01)
-
-
 def verdicts(es: EnrollmentSession) -> list[EventKind]:
     return [e.kind for e in es.events if e.kind in VERDICTS]
 
@@ -79,7 +71,7 @@ async def load_page(es: EnrollmentSession, source: str | None = None) -> None:
 
 
 @pytest.fixture
-async def session(make_store: Callable[..., Store]) -> EnrollmentSession:
+async def session(make_store: Callable[..., Store]) -> AsyncIterator[EnrollmentSession]:
     es = await start_session(make_store())
     yield es
     await es.stop()
@@ -119,15 +111,16 @@ async def test_six_junk_bytes_are_no_verdict(session: EnrollmentSession, junk: b
     es = session
     await load_page(es)
     assert es.tls_port is not None
-    try:
-        await exchange(es.tls_port, junk)
-    except ConnectionResetError:
-        pass
+    _reader, writer = await asyncio.open_connection(HOST, es.tls_port)
+    writer.write(junk)  # as `printf ... | nc`: the bytes, then the connection closes
+    await writer.drain()
+    writer.close()
     event = await wait_for_event(es, lambda e: e.kind is EventKind.NO_VERDICT)
     assert "not a TLS ClientHello" in event.detail
     assert verdicts(es) == []
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 async def test_a_version_mismatch_is_no_verdict(session: EnrollmentSession) -> None:
     es = session
     await load_page(es)
@@ -200,9 +193,7 @@ async def test_page_then_trust_url_with_the_root_is_trusted(
 
 
 @needs_curl
-async def test_curl_with_and_without_the_root(
-    make_store: Callable[..., Store], tmp_path: Path
-) -> None:
+async def test_curl_with_and_without_the_root(make_store: Callable[..., Store], tmp_path: Path) -> None:
     store = make_store()
     es = await start_session(store)
     try:
@@ -234,10 +225,18 @@ async def test_openssl_s_client_with_and_without_the_root(
         )
         assert code != 0
         rejected = await wait_for_event(es, lambda e: e.kind is EventKind.REJECTED)
-        assert "unknown ca" in rejected.detail.lower() or "UNKNOWN_CA" in rejected.detail
+        assert "(alert unknown_ca)" in rejected.detail
         root = str(root_pem(store, tmp_path))
         code, out, err = await run(
-            OPENSSL, "s_client", "-connect", target, "-CAfile", root, "-verify_return_error", "-quiet", stdin=ask
+            OPENSSL,
+            "s_client",
+            "-connect",
+            target,
+            "-CAfile",
+            root,
+            "-verify_return_error",
+            "-quiet",
+            stdin=ask,
         )
         assert code == 0 and out.startswith("HTTP/1.1 200"), (out, err)
         await wait_for_event(es, lambda e: e.kind is EventKind.TRUSTED)
@@ -251,7 +250,9 @@ async def test_python_client_without_the_root_is_rejected(session: EnrollmentSes
     await load_page(es)
     assert es.tls_port is not None
     with pytest.raises(ssl.SSLCertVerificationError):
-        await exchange(es.tls_port, request(f"/{es.token}/trusted"), ssl_ctx=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+        await exchange(
+            es.tls_port, request(f"/{es.token}/trusted"), ssl_ctx=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        )
     event = await wait_for_event(es, lambda e: e.kind is EventKind.REJECTED)
     assert event.client == HOST
     assert event.line().split(" ", 2)[2].startswith("phone-rejected-certificate: ")
@@ -287,3 +288,58 @@ async def test_a_close_right_after_the_certificate_is_rejected(session: Enrollme
     event = await wait_for_event(es, lambda e: e.kind is EventKind.REJECTED)
     assert "closed the connection right after the server's certificate" in event.detail
     assert verdicts(es) == [EventKind.REJECTED]
+
+
+# ---------------------------------------------------------------- the TUI's tick
+
+
+async def test_tui_ticks_trust_only_for_the_phone_that_loaded_the_page(
+    make_store: Callable[..., Store],
+) -> None:
+    from certtui.tui.app import make_app
+    from certtui.tui.screens.enroll import EnrollScreen
+
+    store = make_store()
+    app = make_app(store, enroll_bind=HOST, enroll_advertise=HOST, enroll_port=0, enroll_tls_port=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("p")
+
+        async def until(predicate: Callable[[], bool]) -> None:
+            for _ in range(200):
+                await app.workers.wait_for_complete()
+                await pilot.pause(0.02)
+                if predicate():
+                    return
+            raise AssertionError("condition never met")
+
+        await until(lambda: isinstance(app.screen, EnrollScreen))
+        screen = app.screen
+        assert isinstance(screen, EnrollScreen)
+        es = screen.session
+        assert es.tls_port is not None
+        # The attacker (curl -k) from another address than the phone: no tick, no cross.
+        await load_page(es)
+        careless = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        careless.check_hostname, careless.verify_mode = False, ssl.CERT_NONE
+        reply = await get(es.tls_port, f"/{es.token}/trusted", ssl_ctx=careless, source=OTHER)
+        assert reply.status == 200
+        await until(lambda: any(e.kind is EventKind.OTHER_CLIENT for e in es.events))
+        await until(
+            lambda: "without loading the page" in " ".join(str(w.render()) for w in screen.query(".event"))
+        )
+        assert "trusted" not in screen.done and not screen.rejected
+        assert "○ This phone trusts the root" in str(screen.query_one("#steps").render())
+        # Junk on the TLS port: no cross either.
+        _reader, writer = await asyncio.open_connection(HOST, es.tls_port)
+        writer.write(b"\x16junk!")
+        writer.close()
+        await until(lambda: any(e.kind is EventKind.NO_VERDICT for e in es.events))
+        await pilot.pause(0.05)
+        assert not screen.rejected
+        # The phone itself, trusting the root: the tick.
+        reply = await get(es.tls_port, f"/{es.token}/trusted", ssl_ctx=root_context(store))
+        assert reply.status == 200
+        await until(lambda: "trusted" in screen.done)
+        assert "✓ This phone trusts the root" in str(screen.query_one("#steps").render())
