@@ -40,6 +40,9 @@ def _note(message: str) -> None:
 @click.option(
     "--no-passphrase", is_flag=True, help="A new store keeps its keys unencrypted (not recommended)."
 )
+@click.option(
+    "--force", is_flag=True, help="Import a CA whose certificates no iPhone would trust (weak key...)."
+)
 @pass_session
 def import_ca(
     session: Session,
@@ -48,6 +51,7 @@ def import_ca(
     key_passphrase_file: Path | None,
     crl_url: str | None,
     no_passphrase: bool,
+    force: bool,
 ) -> None:
     """Adopt an existing CA: a root into an empty store, or an intermediate of the store's root.
 
@@ -82,12 +86,12 @@ def import_ca(
         store = session.store()
         root_id = store.root_id()
         # Refuse before the passphrase is asked; the import checks again.
-        adopt.validate_ca(certs[0], key, store.certificate(root_id) if root_id else None)
-        done = adopt.import_intermediate(session.unlocked_store(), certs[0], key, crl_url)
+        adopt.validate_ca(certs[0], key, store.certificate(root_id) if root_id else None, force=force)
+        done = adopt.import_intermediate(session.unlocked_store(), certs[0], key, crl_url, force=force)
     else:
-        adopt.validate_ca(certs[0], key, None)  # before the passphrase is asked
+        adopt.validate_ca(certs[0], key, None, force=force)  # before the passphrase is asked
         passphrase = None if no_passphrase else session.passphrase(confirm=True)
-        store, done = adopt.import_root(session.db, certs[0], key, passphrase, crl_url)
+        store, done = adopt.import_root(session.db, certs[0], key, passphrase, crl_url, force=force)
         store.close()
     click.echo(f"imported {summary(done.record)}; it issues from now on")
     for message in done.notes:
@@ -153,7 +157,8 @@ def sign(
     p = adopt.plan_csr(store, csr, kind=kind, days=days, issuer=issuer)
     if not store.unlocked:
         # A locked store is judged before the passphrase is asked, on a preview of the plan.
-        for line in guardrail(store, [p], force=force):
+        # The preview carries the CSR's own key, so its key rules judge the key to be certified.
+        for line in guardrail(store, [p], force=force, public_keys=[adopt.csr_key(csr)]):
             warn(line)
         store = session.unlocked_store()
         cert = adopt.csr_certificate(store, p, csr)
