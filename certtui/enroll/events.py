@@ -1,4 +1,4 @@
-"""What the enrollment server reports: one event per request, plus the two trust outcomes."""
+"""What the enrollment server reports: one event per request, the trust verdicts, and non-verdicts."""
 
 from __future__ import annotations
 

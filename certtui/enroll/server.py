@@ -456,7 +456,7 @@ class EnrollmentSession:
         return False
 
     async def _connect(self, sock: socket.socket, client: str, ssl_ctx: ssl.SSLContext | None) -> None:
-        """Hand the socket to aiohttp; on the TLS port, a failed handshake is the trust verdict."""
+        """Hand the socket to aiohttp; on the TLS port, a failed handshake is judged (`_judge`)."""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         handshake = Handshake()
