@@ -561,10 +561,14 @@ def test_id_resolution(cli: Cli, plain: str) -> None:
     assert shown(first["id"].upper()) == first["id"]
     assert shown(first["serial"][:10]) == first["id"]
     assert shown(first["serial"][:10].upper()) == first["id"]
-    # A name: case-insensitive, the most recent one carrying it.
-    assert shown("nas.home.arpa") == second["id"]
-    assert shown("Nas.Home.Arpa") == second["id"]
+    # A name: case-insensitive, the one current certificate carrying it; two are refused.
     assert shown("192.168.1.10") == second["id"]
+    assert cli.error("show", "Nas.Home.Arpa") == (
+        f"'Nas.Home.Arpa' names 2 certificates: {second['id']} (server), {first['id']} (server); "
+        "give one of these ids"
+    )
+    cli.ok("revoke", first["id"])
+    assert shown("nas.home.arpa") == second["id"]
     assert shown(ROOT_NAME.lower()) == plain
     assert cli.error("show", "nope.home.arpa") == (
         "no certificate matches 'nope.home.arpa'; run `certtui list` to see the ids"
@@ -624,7 +628,7 @@ def test_renew_refuses_an_ambiguous_name(cli: Cli, plain: str, home: Path) -> No
     b = cli.json("issue", "nas.home.arpa", "--json")
     before = dump(db_path(home))
     assert cli.error("renew", "nas.home.arpa") == (
-        f"'nas.home.arpa' names 2 certificates ({b['id']}, {a['id']}); give one of these ids"
+        f"'nas.home.arpa' names 2 certificates: {b['id']} (server), {a['id']} (server); give one of these ids"
     )
     assert dump(db_path(home)) == before
     # An id settles it.

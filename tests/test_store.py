@@ -382,14 +382,19 @@ def test_resolve_order(make_store: MakeStore) -> None:
     # ... an ambiguous prefix lists what it matched
     with pytest.raises(NotFound, match=f"the serial prefix matches {a}, {b}, so give more digits"):
         store.resolve("abcd")
-    # 3. a name, case-insensitive: the most recent non-revoked certificate carrying it
-    assert store.resolve("nas.home.arpa").id == b
-    assert store.resolve("NAS.Home.ARPA").id == b
+    # 3. a name, case-insensitive: the one current certificate carrying it
     assert store.resolve("192.168.1.10").id == b
+    assert store.resolve("OTHER.Home.ARPA").id == c
     assert store.resolve("Test Root CA").id == store.root_id()
     assert store.resolve("test root ca").id == store.root_id()
+    # ... two current ones are refused, not guessed between
+    with pytest.raises(
+        NotFound, match=re.escape(f"'NAS.Home.ARPA' names 2 certificates: {b} (server), {a} (server)")
+    ):
+        store.resolve("NAS.Home.ARPA")
     with store.write() as conn:
         conn.execute("UPDATE certificates SET revoked_at = ? WHERE id = ?", (iso(utcnow()), b))
+    # ... a revoked one is no longer current
     assert store.resolve("nas.home.arpa").id == a
     # only a revoked one left: that one
     assert store.resolve("192.168.1.10").id == b
@@ -398,17 +403,22 @@ def test_resolve_order(make_store: MakeStore) -> None:
         store.resolve("nope.home.arpa")
 
 
-def test_resolve_unique_refuses_an_ambiguous_name(make_store: MakeStore) -> None:
+def test_resolve_refuses_an_ambiguous_name_and_skips_renewed(make_store: MakeStore) -> None:
     store = make_store()
     first = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
     second = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
-    assert store.resolve("nas.home.arpa").id == second.id
     with pytest.raises(NotFound) as caught:
-        store.resolve("nas.home.arpa", unique=True)
+        store.resolve("nas.home.arpa")
     assert str(caught.value) == (
-        f"'nas.home.arpa' names 2 certificates ({second.id}, {first.id}); give one of these ids"
+        f"'nas.home.arpa' names 2 certificates: {second.id} (server), {first.id} (server); "
+        "give one of these ids"
     )
-    assert store.resolve(first.id, unique=True).id == first.id
+    assert store.resolve(first.id).id == first.id
+    # A certificate replaced by its renewal is not current: the name means the renewal.
+    with store.write():
+        store.mark_renewed(first.id, second.id)
+    assert store.resolve("nas.home.arpa").id == second.id
+    assert store.lookup("nas.home.arpa").skipped == ()
 
 
 # ---------------------------------------------------------------- backup

@@ -81,6 +81,8 @@ async def test_trusting_client_completes_the_trust_test(store: Store) -> None:
         screen = await _open(app, pilot)
         es = screen.session
         assert es.tls_port is not None
+        # the phone loads the page: only its address gets a verdict
+        assert (await get(es.http_port, f"/{TOKEN}/", UA["iphone-safari"])).status == 200
         # a client that trusts nothing is rejected first: the missing step is shown
         with pytest.raises(ssl.SSLError):
             await get(es.tls_port, f"/{TOKEN}/trusted", ssl_ctx=ssl.create_default_context())

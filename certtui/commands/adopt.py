@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
 import click
 
-from certtui.commands.common import printable, summary, warn
+from certtui.commands.common import printable, resolve, summary, warn
 from certtui.core import policy
 from certtui.core.userfiles import read_user_file
 from certtui.errors import CerttuiError
@@ -41,6 +42,9 @@ def _note(message: str) -> None:
 @click.option(
     "--no-passphrase", is_flag=True, help="A new store keeps its keys unencrypted (not recommended)."
 )
+@click.option(
+    "--force", is_flag=True, help="Import a CA whose certificates no iPhone would trust (weak key...)."
+)
 @pass_session
 def import_ca(
     session: Session,
@@ -49,6 +53,7 @@ def import_ca(
     key_passphrase_file: Path | None,
     crl_url: str | None,
     no_passphrase: bool,
+    force: bool,
 ) -> None:
     """Adopt an existing CA: a root into an empty store, or an intermediate of the store's root.
 
@@ -83,12 +88,12 @@ def import_ca(
         store = session.store()
         root_id = store.root_id()
         # Refuse before the passphrase is asked; the import checks again.
-        adopt.validate_ca(certs[0], key, store.certificate(root_id) if root_id else None)
-        done = adopt.import_intermediate(session.unlocked_store(), certs[0], key, crl_url)
+        adopt.validate_ca(certs[0], key, store.certificate(root_id) if root_id else None, force=force)
+        done = adopt.import_intermediate(session.unlocked_store(), certs[0], key, crl_url, force=force)
     else:
-        adopt.validate_ca(certs[0], key, None)  # before the passphrase is asked
+        adopt.validate_ca(certs[0], key, None, force=force)  # before the passphrase is asked
         passphrase = None if no_passphrase else session.passphrase(confirm=True)
-        store, done = adopt.import_root(session.db, certs[0], key, passphrase, crl_url)
+        store, done = adopt.import_root(session.db, certs[0], key, passphrase, crl_url, force=force)
         store.close()
     click.echo(f"imported {summary(done.record)}; it issues from now on")
     for message in done.notes:
@@ -113,6 +118,8 @@ def import_(session: Session, paths: tuple[Path, ...]) -> None:
         click.echo(f"imported {summary(rec)} as external")
     for message in done.notes:
         _note(message)
+    for message in done.warnings:
+        warn(message)
 
 
 @click.command()
@@ -146,6 +153,8 @@ def sign(
     csr = adopt.load_csr(read_user_file(csr_path, "certificate request"), str(csr_path))
     req = CsrRequest(csr, Kind.CLIENT if client else Kind.SERVER, days=days, issuer=issuer, force=force)
     store = session.store()
+    if req.issuer:
+        req = dataclasses.replace(req, issuer=resolve(store, req.issuer).id)
     rec = sign_csr(store, req, unlock=session.unlocked_store, warn=warn)
     pem = export.cert_pem(store.certificate(rec.id))
     if out is None:

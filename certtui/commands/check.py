@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from certtui.commands.common import echo_json, printable, warn
+from certtui.commands.common import echo_json, printable, resolve, warn
 from certtui.core.models import Kind
 from certtui.errors import CerttuiError, NoStore, NotFound
 from certtui.session import Session
@@ -82,7 +82,7 @@ def _target(ref: str, store: Any) -> Target:
             f"{ref!r} is not a file, and there is no store to look it up in; give a PEM or DER file"
         )
     try:
-        rec = store.resolve(ref)
+        rec = resolve(store, ref)
     except NotFound as exc:
         raise CerttuiError(f"{ref!r} is not a file, and {exc}") from None
     return Target(ref, store.certificate(rec.id), tuple(store.chain(rec.id)), rec.kind)

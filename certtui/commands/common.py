@@ -11,9 +11,10 @@ from certtui.core.models import CertRecord
 from certtui.core.printable import printable
 
 if TYPE_CHECKING:
+    from certtui.core.store import Store
     from certtui.session import Session
 
-__all__ = ["echo_json", "printable", "summary", "warn"]
+__all__ = ["echo_json", "printable", "resolve", "summary", "warn"]
 
 
 def echo_json(value: Any) -> None:
@@ -32,6 +33,15 @@ def summary(rec: CertRecord) -> str:
 def warn(message: str) -> None:
     """Warnings go to stderr so they never break JSON on stdout."""
     click.echo(f"warning: {printable(message)}", err=True)
+
+
+def resolve(store: Store, ref: str) -> CertRecord:
+    """The certificate an ID argument names (`Store.lookup`); says on stderr which external
+    certificates with the same name the store's own one won over."""
+    found = store.lookup(ref)
+    if found.note:
+        click.echo(f"note: {printable(found.note)}", err=True)
+    return found.record
 
 
 def enrollment_options(command: Any) -> Any:

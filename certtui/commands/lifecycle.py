@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from certtui.commands.common import printable, summary, warn
+from certtui.commands.common import printable, resolve, summary, warn
 from certtui.core import policy
 from certtui.errors import CerttuiError
 from certtui.session import Session, read_secret_file
@@ -44,7 +44,7 @@ def revoke(session: Session, ref: str, reason: str) -> None:
     from certtui.journeys import revoke as journey
 
     store = session.store()
-    rec, ca = journey.target(store, ref)
+    rec, ca = journey.target(store, resolve(store, ref).id)
     if journey.needs_key(store, rec):
         store = session.unlocked_store()
     result = journey.revoke(store, journey.RevokeRequest(rec.id, reason))
@@ -88,7 +88,7 @@ def crl(session: Session, issuer: str | None, days: int, der: bool, out: Path | 
     if der and out is None:
         raise CerttuiError("--der writes binary, which certtui does not print; add --out PATH")
     store = session.store()
-    ca_id = store.resolve(issuer, unique=True).id if issuer else store.default_issuer_id()
+    ca_id = resolve(store, issuer).id if issuer else store.default_issuer_id()
     if ca_id is None:
         raise CerttuiError("the store has no CA yet; create one with `certtui init --name NAME`")
     ca = store.get(ca_id)
@@ -152,7 +152,7 @@ def export_(
     from certtui.core import export
 
     store = session.store()
-    rec = store.resolve(ref)
+    rec = resolve(store, ref)
     form = export.Format(fmt)
     export.check(rec, form, with_root=with_root, unencrypted_key=unencrypted_key)
     wants_password = export.needs_password(rec, form, unencrypted_key=unencrypted_key)
@@ -176,5 +176,10 @@ def export_(
         store, rec, (fmt,), out, password=password, with_root=with_root, unencrypted_key=unencrypted_key
     )
     click.echo(f"wrote {path}")
+    if rec.external and rec.kind.value == "root":
+        warn(
+            f"{rec.id} is an external root, imported from elsewhere, not this store's own: a device "
+            "that trusts it trusts whoever holds its key"
+        )
     if unencrypted_key:
         warn(f"{path} holds the private key unencrypted; keep it readable by its server only")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from certtui.commands.common import echo_json, printable, summary, warn
+from certtui.commands.common import echo_json, printable, resolve, summary, warn
 from certtui.core import policy
 from certtui.core.models import InitRequest, IssueRequest, KeySpec, Kind, Status
 from certtui.errors import CerttuiError
@@ -146,6 +146,8 @@ def issue(
         raise CerttuiError("give the names to issue, or --from FILE, but not both")
     kind = Kind.CLIENT if client else Kind.INTERMEDIATE if intermediate else Kind.SERVER
     store = session.store()
+    if issuer:
+        issuer = resolve(store, issuer).id
 
     def request(words: tuple[str, ...]) -> IssueRequest:
         return IssueRequest(
@@ -186,7 +188,7 @@ def _table(records: list, deployed: dict[str, list[str]] | None = None) -> None:
         rows.append(
             (
                 r.id,
-                r.kind.value,
+                r.kind.value + ("*" if r.external else ""),
                 r.status.value,
                 r.not_after[:10],
                 r.key_type,
@@ -200,6 +202,8 @@ def _table(records: list, deployed: dict[str, list[str]] | None = None) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5])
+    if any(r.external for r in records):
+        click.echo("* external: imported from elsewhere, not issued by this store (no key here)")
 
 
 @click.command(name="list")
@@ -247,7 +251,7 @@ def list_(
 def show(session: Session, ref: str, pem: bool) -> None:
     """Show one certificate's details."""
     store = session.store()
-    rec = store.resolve(ref)
+    rec = resolve(store, ref)
     if pem:
         from certtui.core.export import cert_pem
 
@@ -304,8 +308,9 @@ def renew(
         return
     if every or min_days or quiet:
         raise CerttuiError("--all, --min-days and --quiet go with --due")
-    req = journey.RenewRequest(ref, expiring_within)
-    planned = journey.plan(session.store(), req)
+    store = session.store()
+    req = journey.RenewRequest(None if ref is None else resolve(store, ref).id, expiring_within)
+    planned = journey.plan(store, req)
     if not planned:
         click.echo(f"nothing expires within {expiring_within} days", err=True)
         if as_json:

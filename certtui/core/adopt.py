@@ -26,6 +26,7 @@ from certtui.core.store import (
     SCHEMA_VERSION,
     Store,
     _unlink_db,
+    cert_subject_cn,
     fingerprint,
 )
 from certtui.core.timefmt import iso, utcnow
@@ -205,9 +206,43 @@ def _names_of(cert: x509.Certificate) -> tuple[str, ...]:
 # -- import-ca ---------------------------------------------------------------------------
 
 
-def validate_ca(cert: x509.Certificate, key: keymod.PrivateKey, root: x509.Certificate | None) -> list[str]:
+def dead_ends(cert: x509.Certificate, now: datetime | None = None) -> list[str]:
+    """Why nothing this CA issues can ever be trusted by an iPhone, one line each (none: fine).
+
+    The key (iOS takes RSA 2048+ and EC P-256/P-384 in a chain), a notBefore still to come,
+    and a critical extension that no client knows (RFC 5280 4.2: it must then reject the chain).
+    """
+    name = checks.label(cert)
+    out = []
+    severity, evidence = checks._key_verdict(cert)
+    if severity is checks.Severity.FAIL:
+        out.append(f"{name}'s key is {evidence}, so every chain through it is refused")
+    now = now or utcnow()
+    if cert.not_valid_before_utc > now:
+        out.append(
+            f"{name} is not valid until {iso(cert.not_valid_before_utc)}, so until then every "
+            "chain through it is refused"
+        )
+    try:
+        extensions = list(cert.extensions)
+    except (x509.DuplicateExtension, ValueError):
+        extensions = []
+        out.append(f"{name}'s extensions do not decode, so clients refuse every chain through it")
+    for ext in extensions:
+        if ext.critical and isinstance(ext.value, x509.UnrecognizedExtension):
+            out.append(
+                f"{name} has a critical extension no client knows ({ext.oid.dotted_string}), so "
+                "clients must refuse every chain through it"
+            )
+    return out
+
+
+def validate_ca(
+    cert: x509.Certificate, key: keymod.PrivateKey, root: x509.Certificate | None, *, force: bool = False
+) -> list[str]:
     """Refuse a CA that cannot be imported (into an empty store when `root` is None, else under
-    that root); return the one-line notes about what it cannot do."""
+    that root), or that is a dead end for iPhones unless `force`; return the one-line notes
+    about what it cannot do."""
     name = checks.label(cert)
     if not checks.classify(cert).is_ca:
         raise PolicyError(
@@ -241,6 +276,13 @@ def validate_ca(cert: x509.Certificate, key: keymod.PrivateKey, root: x509.Certi
             "intermediates issued by it (use --home for a second store)"
         )
     notes = []
+    blocked = dead_ends(cert)
+    if blocked and not force:
+        raise PolicyError(
+            f"{'; '.join(blocked)}: no certificate it issues would be trusted by an iPhone; import "
+            "a CA that can, or add --force to import it anyway"
+        )
+    notes += [f"imported anyway (--force): {line}" for line in blocked]
     bc = _ext(cert, x509.BasicConstraints)
     if root is None and isinstance(bc, x509.BasicConstraints) and bc.path_length == 0:
         notes.append(
@@ -291,9 +333,11 @@ def import_root(
     key: keymod.PrivateKey,
     passphrase: str | None,
     crl_url: str | None = None,
+    *,
+    force: bool = False,
 ) -> tuple[Store, CaImported]:
     """Create a store around a self-signed root and its key; nothing exists if anything fails."""
-    notes = validate_ca(cert, key, None)
+    notes = validate_ca(cert, key, None, force=force)
     ids: list[str] = []
 
     def populate(store: Store) -> None:
@@ -305,13 +349,18 @@ def import_root(
 
 
 def import_intermediate(
-    store: Store, cert: x509.Certificate, key: keymod.PrivateKey, crl_url: str | None = None
+    store: Store,
+    cert: x509.Certificate,
+    key: keymod.PrivateKey,
+    crl_url: str | None = None,
+    *,
+    force: bool = False,
 ) -> CaImported:
     """Add an intermediate issued by the store's root, with its key; it becomes the default issuer."""
     root_id = store.root_id()
     if root_id is None:
         raise CerttuiError("the store has no root; import a root into an empty store first")
-    notes = validate_ca(cert, key, store.certificate(root_id))
+    notes = validate_ca(cert, key, store.certificate(root_id), force=force)
     with store.write():
         cert_id = _add_ca(store, cert, key, Kind.INTERMEDIATE, root_id, crl_url, notes)
     return CaImported(store.get(cert_id), tuple(notes))
@@ -322,10 +371,33 @@ def import_intermediate(
 
 @dataclass(frozen=True)
 class Imported:
-    """What `import_certificates` did: the records added, and one note per certificate skipped."""
+    """What `import_certificates` did: the records added, one note per certificate skipped, and
+    one warning per certificate added that goes by the name of one of the store's own CAs."""
 
     added: tuple[CertRecord, ...]
     notes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def _lookup_names(cert: x509.Certificate) -> set[str]:
+    """The names `Store.resolve` finds a certificate by: its CN and SAN entries, lower-case."""
+    cn = cert_subject_cn(cert)
+    return {n.lower() for n in _names_of(cert)} | ({cn.lower()} if cn else set())
+
+
+def _clash(
+    cert: x509.Certificate, cert_id: str, own_cas: Sequence[tuple[CertRecord, x509.Certificate]]
+) -> str | None:
+    """The warning for a foreign certificate named like one of the store's own CAs, or None."""
+    mine = _lookup_names(cert)
+    for rec, ca in own_cas:
+        if cert.subject == ca.subject or mine & _lookup_names(ca):
+            return (
+                f"imported {cert_id} goes by the name of this store's own {rec.kind.value} "
+                f"{rec.subject or rec.id} ({rec.id}); that name still means the store's own, and the "
+                f"imported one is marked external (if you did not expect it, remove it: it is not yours)"
+            )
+    return None
 
 
 def import_certificates(store: Store, certs: Sequence[x509.Certificate]) -> Imported:
@@ -341,8 +413,15 @@ def import_certificates(store: Store, certs: Sequence[x509.Certificate]) -> Impo
         for kind in (Kind.ROOT, Kind.INTERMEDIATE)
         for r in store.records(kind=kind)
     ]
+    own_cas = [
+        (r, store.certificate(r.id))
+        for kind in (Kind.ROOT, Kind.INTERMEDIATE)
+        for r in store.records(kind=kind)
+        if not r.external
+    ]
     added: list[str] = []
     notes: list[str] = []
+    warnings: list[str] = []
     with store.write():
         for kind, cert in order:
             existing = store.find_sha256(fingerprint(cert))
@@ -362,9 +441,11 @@ def import_certificates(store: Store, certs: Sequence[x509.Certificate]) -> Impo
                 action="import",
             )
             added.append(cert_id)
+            if (clash := _clash(cert, cert_id, own_cas)) is not None:
+                warnings.append(clash)
             if kind.is_ca:
                 cas.append((cert_id, cert))
-    return Imported(tuple(store.get(i) for i in added), tuple(notes))
+    return Imported(tuple(store.get(i) for i in added), tuple(notes), tuple(warnings))
 
 
 # -- sign a CSR --------------------------------------------------------------------------
@@ -411,6 +492,17 @@ def csr_names(csr: x509.CertificateSigningRequest) -> tuple[str, ...]:
     return (cn,)
 
 
+def csr_key(csr: x509.CertificateSigningRequest) -> keymod.PublicKey:
+    """The CSR's public key, one a TLS certificate can carry; refused otherwise."""
+    public_key = csr.public_key()
+    if not isinstance(public_key, _SIGNABLE):
+        raise PolicyError(
+            f"the CSR's key is {keymod.describe(public_key)}, which TLS clients do not accept; make the "
+            "CSR with an EC or RSA key"
+        )
+    return public_key
+
+
 def plan_csr(
     store: Store,
     csr: x509.CertificateSigningRequest,
@@ -425,13 +517,9 @@ def plan_csr(
             "the CSR's signature does not match its key (damaged or tampered with); make a new "
             "CSR on the device"
         )
-    public_key = csr.public_key()
-    if not isinstance(public_key, _SIGNABLE):
-        raise PolicyError(
-            f"the CSR's key is {keymod.describe(public_key)}, which TLS clients do not accept; make the "
-            "CSR with an EC or RSA key"
-        )
-    # The guardrail previews with a throwaway key of this type (EC P-256 if certtui makes none).
+    public_key = csr_key(csr)
+    # The plan's key type is only a label here: the guardrail judges the CSR's own key
+    # (`guardrail(..., public_keys=[csr_key(csr)])` before unlocking, the signed one after).
     spec = keymod.spec_for(keymod.describe(public_key)) or KeySpec.EC256
     req = IssueRequest(names=csr_names(csr), kind=kind, days=days, issuer=issuer, key=spec)
     return issuance.plan(store, req)

@@ -1214,19 +1214,22 @@ def _issuers(store: Store, issuer_id: str) -> tuple[x509.Certificate, ...]:
     return (store.certificate(issuer_id), *store.chain(issuer_id))
 
 
-def preview_findings(store: Store, plan: IssuePlan, now: datetime | None = None) -> list[Finding]:
+def preview_findings(
+    store: Store, plan: IssuePlan, now: datetime | None = None, public_key: keymod.PublicKey | None = None
+) -> list[Finding]:
     """The findings of the certificate `plan` would issue, signed with throwaway keys.
 
-    No unlock and no write: the CAs above are mirrored (see `_mirror`), the leaf key is a
-    throwaway of the planned type, and the findings are those `check` gives a store ID.
+    No unlock and no write: the CAs above are mirrored (see `_mirror`), the leaf key is
+    `public_key` (a CSR's, which the certificate will carry) or a throwaway of the planned
+    type, and the findings are those `check` gives a store ID.
     """
     now = now or utcnow()
     issuers = _issuers(store, plan.issuer_id)
     mirrors = _mirror(issuers)
     issuer_cert, issuer_key = mirrors[0]
-    key = _throwaway_key(plan.key.label)
+    leaf_key = public_key if public_key is not None else _throwaway_key(plan.key.label).public_key()
     cert = build_certificate(
-        plan, key.public_key(), issuer_cert, issuer_key, new_serial(), now, store.meta("crl_url")
+        plan, leaf_key, issuer_cert, issuer_key, new_serial(), now, store.meta("crl_url")
     )
     chain = [m for m, _ in mirrors]
     roots = [chain[-1]] if self_signed(chain[-1]) else []
@@ -1253,6 +1256,7 @@ def guardrail(
     force: bool,
     now: datetime | None = None,
     signed: Sequence[x509.Certificate] | None = None,
+    public_keys: Sequence[keymod.PublicKey] | None = None,
 ) -> list[str]:
     """Issue-time guardrail for server certificates (`issue`, `sign`, the TUI form).
 
@@ -1261,7 +1265,8 @@ def guardrail(
 
     `signed` holds, plan by plan, the certificates about to be stored, signed by the real CAs
     (an unlocked store signs first): they are judged as they are, so nothing is signed twice.
-    Without it (a locked store, before the passphrase is asked) each plan is previewed.
+    Without it (a locked store, before the passphrase is asked) each plan is previewed, with
+    `public_keys` (plan by plan: the CSR's key `sign` will certify) when given.
     """
     if signed is not None and len(signed) != len(plans):
         raise ValueError("guardrail: one signed certificate per plan")
@@ -1272,7 +1277,9 @@ def guardrail(
             continue
         name = ", ".join(p.names.values())
         findings = (
-            preview_findings(store, p, now) if signed is None else signed_findings(store, p, signed[i], now)
+            preview_findings(store, p, now, public_keys[i] if public_keys is not None else None)
+            if signed is None
+            else signed_findings(store, p, signed[i], now)
         )
         fails = [f for f in findings if f.severity is Severity.FAIL]
         warnings += [

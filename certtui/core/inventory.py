@@ -89,12 +89,15 @@ def expires_in(not_after: str, now: datetime) -> str:
 
 
 def summary(records: Sequence[CertRecord]) -> str:
-    """`12 certificates · 1 expiring · 1 revoked` (zero counts left out)."""
+    """`12 certificates · 1 expiring · 1 revoked · 2 external (*: ...)` (zero counts left out)."""
     parts = [_plural(len(records), "certificate")]
     for status in (Status.EXPIRING, Status.EXPIRED, Status.REVOKED):
         n = sum(1 for r in records if r.status is status)
         if n:
             parts.append(f"{n} {status.value}")
+    external = sum(1 for r in records if r.external)
+    if external:
+        parts.append(f"{external} external (*: imported, not issued here)")
     return " · ".join(parts)
 
 

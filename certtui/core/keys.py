@@ -15,6 +15,8 @@ from certtui.core.models import KeySpec
 from certtui.errors import CerttuiError, WrongPassphrase
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+# A public key of any type certtui reads (a CSR's, a certificate's): what the key rules judge.
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
 
 # RSA public exponent: 65537 is what every TLS stack expects (RFC 4871 §3.3.1, NIST SP 800-89).
 RSA_EXPONENT = 65537

@@ -172,3 +172,23 @@ class CertRecord:
             "renewed_by": self.renewed_by,
             "origin": self.origin,
         }
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What an ID the user typed named: the certificate, and the external certificates with the
+    same name that the store's own one won over (the caller says they were skipped)."""
+
+    record: CertRecord
+    skipped: tuple[CertRecord, ...] = ()
+
+    @property
+    def note(self) -> str | None:
+        """One line saying which external certificates were skipped, or None."""
+        if not self.skipped:
+            return None
+        others = ", ".join(f"{r.id} ({r.kind.value}, external)" for r in self.skipped)
+        return (
+            f"took the store's own {self.record.kind.value} {self.record.id}; skipped {others} "
+            "with the same name, imported from elsewhere (give its id to use it)"
+        )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from certtui.core import policy
-from certtui.core.models import CertRecord, Kind, Status
+from certtui.core.models import CertRecord, Kind, Resolved, Status
 from certtui.core.timefmt import iso, utcnow
 from certtui.errors import CerttuiError, NoStore, NotFound, StoreError
 
@@ -744,17 +744,26 @@ class Store:
 
     # -- resolving what the user typed ---------------------------------------------------
 
-    def resolve(self, ref: str, *, unique: bool = False) -> CertRecord:
-        """An exact id, else a unique serial prefix (4+ hex digits), else a name.
+    def resolve(self, ref: str) -> CertRecord:
+        """The certificate an ID the user typed names (see `lookup`), without the note."""
+        return self.lookup(ref).record
 
-        A name gives the most recently issued non-revoked certificate carrying it (the most
-        recent revoked one when no other has it). With `unique`, a name carried by more than
-        one non-revoked certificate is refused, listing their ids.
+    def lookup(self, ref: str) -> Resolved:
+        """An exact id, else a unique serial prefix (4+ hex digits), else a name; see below.
+
+        A name (case-insensitive; a host name also in its normalised form) means the current
+        certificates carrying it: neither revoked nor replaced by a renewal, or, when none is
+        current, all of them. The store's own certificates come first: when exactly one own
+        certificate is meant, it wins, and the external ones carrying the name are returned as
+        `skipped` so the caller can say so. An external certificate is meant only when no own
+        one carries the name. A name that means more than one certificate is refused, one line
+        listing each candidate's id, kind and whether it is external: an imported certificate
+        never stands in for the store's own, and two of the store's own are never guessed between.
         """
         ref = ref.strip()
         exact = self._query("SELECT id FROM certificates WHERE id = ?", (ref.lower(),))
         if exact:
-            return self.get(exact[0][0])
+            return Resolved(self.get(exact[0][0]))
         prefix_ids: list[str] = []
         if _HEX.fullmatch(ref):
             prefix_ids = [
@@ -765,7 +774,7 @@ class Store:
                 )
             ]
             if len(prefix_ids) == 1:
-                return self.get(prefix_ids[0])
+                return Resolved(self.get(prefix_ids[0]))
         candidates = {ref.lower()}
         try:
             from certtui.core.names import parse_name
@@ -775,26 +784,32 @@ class Store:
             pass
         marks = ", ".join("?" for _ in candidates)
         rows = self._query(
-            "SELECT DISTINCT c.id, c.revoked_at, c.seq FROM cert_names n "
-            f"JOIN certificates c ON c.id = n.cert_id WHERE n.name IN ({marks}) "
+            "SELECT DISTINCT c.id, c.seq, c.external, c.revoked_at IS NULL AND c.renewed_by IS NULL "
+            f"FROM cert_names n JOIN certificates c ON c.id = n.cert_id WHERE n.name IN ({marks}) "
             "ORDER BY c.seq DESC",
             tuple(sorted(candidates)),
         )
-        live = [r[0] for r in rows if r[1] is None]
-        if unique and len(live) > 1:
-            raise NotFound(
-                f"{ref!r} names {len(live)} certificates ({', '.join(live)}); give one of these ids"
+        if not rows:
+            hint = (
+                f"; the serial prefix matches {', '.join(prefix_ids)}, so give more digits"
+                if prefix_ids
+                else "; run `certtui list` to see the ids"
             )
-        if live:
-            return self.get(live[0])
-        if rows:
-            return self.get(rows[0][0])
-        hint = (
-            f"; the serial prefix matches {', '.join(prefix_ids)}, so give more digits"
-            if prefix_ids
-            else "; run `certtui list` to see the ids"
-        )
-        raise NotFound(f"no certificate matches {ref!r}{hint}")
+            raise NotFound(f"no certificate matches {ref!r}{hint}")
+
+        def meant(group: list[tuple[Any, ...]]) -> list[str]:
+            current = [r[0] for r in group if r[3]]
+            return current or [r[0] for r in group]
+
+        own = [r for r in rows if not r[2]]
+        external = [r for r in rows if r[2]]
+        chosen = meant(own) if own else meant(external)
+        if len(chosen) == 1:
+            skipped = tuple(self.get(r[0]) for r in external) if own else ()
+            return Resolved(self.get(chosen[0]), skipped)
+        listed = [self.get(i) for i in chosen + (meant(external) if own else [])]
+        shown = ", ".join(f"{r.id} ({r.kind.value}{', external' if r.external else ''})" for r in listed)
+        raise NotFound(f"{ref!r} names {len(listed)} certificates: {shown}; give one of these ids")
 
     # -- backup --------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""What the enrollment server reports: one event per request, plus the two trust outcomes."""
+"""What the enrollment server reports: one event per request, the trust verdicts, and non-verdicts."""
 
 from __future__ import annotations
 
@@ -36,11 +36,17 @@ def escape(text: str, limit: int = MAX_CLIENT_TEXT) -> str:
 
 
 class EventKind(StrEnum):
-    """A request, or one of the two outcomes of the trust test."""
+    """A request, one of the two verdicts of the trust test, or a trust-test event that is no verdict."""
 
     REQUEST = "request"
     TRUSTED = "phone-trusted-root"
     REJECTED = "phone-rejected-certificate"
+    # A TLS client that did not load the page or the profile from its address in this session
+    # completed (or refused) the test: not the phone, so no verdict.
+    OTHER_CLIENT = "trust-test-other-client"
+    # The handshake failed in a way that says nothing about trust: not TLS, no common version
+    # or cipher, another alert, a timeout.
+    NO_VERDICT = "trust-test-no-verdict"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
 from certtui.enroll import page
 from certtui.enroll.events import EnrollEvent, EventKind, escape
-from certtui.enroll.trust import TrustCertificate, server_context
+from certtui.enroll.trust import HANDSHAKE, Handshake, TrustCertificate, server_context
 from certtui.errors import CerttuiError
 
 if TYPE_CHECKING:
@@ -60,6 +60,33 @@ MAX_CONNECTIONS_PER_CLIENT = 16
 SHUTDOWN_TIMEOUT_S = 2.0
 # Events kept for late subscribers and tests; the oldest are dropped first.
 EVENT_HISTORY = 1000
+# The alerts a client sends when it does not accept the server's certificate (RFC 8446, 6.2),
+# by OpenSSL's name for them: only these (after a real ClientHello) are a refusal of the root.
+CERTIFICATE_ALERTS = {
+    "TLSV1_ALERT_UNKNOWN_CA": "unknown_ca",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "bad_certificate",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "certificate_unknown",
+}
+# OpenSSL's reasons for a ClientHello it cannot agree with (version, cipher, group, signature):
+# a client too old or too odd for the test, not a verdict on the root.
+NEGOTIATION_FAILURES = frozenset(
+    {
+        "UNSUPPORTED_PROTOCOL",
+        "VERSION_TOO_LOW",
+        "NO_PROTOCOLS_AVAILABLE",
+        "NO_SHARED_CIPHER",
+        "NO_SHARED_GROUPS",
+        "NO_SHARED_SIGNATURE_ALGORITHMS",
+        "NO_SUITABLE_SIGNATURE_ALGORITHM",
+        "INAPPROPRIATE_FALLBACK",
+    }
+)
+# Addresses that loaded the page or the profile in this session, the only ones whose trust
+# test is a verdict: a home LAN has tens of devices, and beyond this the oldest is forgotten
+# (a flood of addresses costs memory, never a verdict).
+MAX_PAGE_CLIENTS = 256
+# The routes of the plain-HTTP port that count as loading the page or the profile.
+PAGE_ROUTES = frozenset({"/", "root.mobileconfig", "root.crt", "root.pem"})
 # The first byte of a TLS ClientHello (content type 22, handshake): anything else on the TLS
 # port is not a browser trying the test certificate.
 TLS_HANDSHAKE_RECORD = b"\x16"
@@ -127,12 +154,44 @@ def _quiet_aiohttp() -> None:
             log.addHandler(logging.NullHandler())
 
 
-def _handshake_failure(exc: BaseException) -> str:
+def _what(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError):
-        what = exc.reason or type(exc).__name__
-    else:
-        what = escape(str(exc), 80) or type(exc).__name__
-    return f"the TLS handshake failed ({what}): the device does not trust the root yet"
+        return str(exc.reason or type(exc).__name__)
+    return type(exc).__name__
+
+
+def _judge(exc: BaseException, handshake: Handshake) -> tuple[bool, str]:
+    """(whether a failed handshake is the device refusing the test certificate, what to say).
+
+    Only a real ClientHello ending in a certificate alert, or in a close right after the
+    server answered it with its certificate, is a refusal; anything else is no verdict.
+    """
+    what = _what(exc)
+    if isinstance(exc, ssl.SSLError) and exc.reason in CERTIFICATE_ALERTS and handshake.hello:
+        alert = CERTIFICATE_ALERTS[str(exc.reason)]
+        return (
+            True,
+            f"the device refused the test certificate (alert {alert}): it does not trust the root yet",
+        )
+    if isinstance(exc, ssl.SSLError) and exc.reason in NEGOTIATION_FAILURES:
+        return False, (
+            f"the client and the test server share no TLS version or cipher ({what}): "
+            "this says nothing about trust"
+        )
+    if not handshake.hello:
+        return False, f"what arrived is not a TLS ClientHello ({what}): this says nothing about trust"
+    if isinstance(exc, ConnectionAbortedError | TimeoutError):
+        return False, (
+            f"the client went silent after the server's certificate ({what}): this says nothing about trust"
+        )
+    if isinstance(exc, ConnectionResetError | BrokenPipeError | ssl.SSLEOFError | ssl.SSLZeroReturnError) or (
+        isinstance(exc, ssl.SSLError) and exc.reason == "UNEXPECTED_EOF_WHILE_READING"
+    ):
+        return True, (
+            "the device closed the connection right after the server's certificate: "
+            "it does not trust the root yet"
+        )
+    return False, f"the TLS handshake failed ({what}): this says nothing about trust"
 
 
 class EnrollmentSession:
@@ -160,6 +219,8 @@ class EnrollmentSession:
         self.trust_skipped = trust_skipped if trust is None else None
         self.token = token or new_token()
         self.events: deque[EnrollEvent] = deque(maxlen=EVENT_HISTORY)
+        # Client addresses that loaded the page or the profile (insertion order: oldest first).
+        self.page_clients: dict[str, None] = {}
         self.refused_connections = 0
         self.evicted_connections = 0
         self.reason = ""
@@ -391,9 +452,10 @@ class EnrollmentSession:
         return False
 
     async def _connect(self, sock: socket.socket, client: str, ssl_ctx: ssl.SSLContext | None) -> None:
-        """Hand the socket to aiohttp; on the TLS port, a failed handshake is the trust verdict."""
+        """Hand the socket to aiohttp; on the TLS port, a failed handshake is judged (`_judge`)."""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
+        handshake = Handshake()
         try:
             if ssl_ctx is not None:
                 assert task is not None
@@ -403,6 +465,8 @@ class EnrollmentSession:
                 if not await self._sent_tls(sock, client):
                     sock.close()
                     return
+                # This task's context: the SSLObject asyncio makes for the socket reports here.
+                HANDSHAKE.set(handshake)
             await loop.connect_accepted_socket(
                 self._server,
                 sock,
@@ -412,7 +476,7 @@ class EnrollmentSession:
         except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
             sock.close()
             if ssl_ctx is not None:
-                self._emit(EnrollEvent(utcnow(), EventKind.REJECTED, client, detail=_handshake_failure(exc)))
+                self._handshake_failed(client, exc, handshake)
         except asyncio.CancelledError:
             sock.close()  # evicted to make room, or the session stops
             raise
@@ -460,6 +524,28 @@ class EnrollmentSession:
                 )
             )
         return False
+
+    def _handshake_failed(self, client: str, exc: BaseException, handshake: Handshake) -> None:
+        refused, detail = _judge(exc, handshake)
+        if not refused:
+            self._emit(EnrollEvent(utcnow(), EventKind.NO_VERDICT, client, detail=detail))
+        elif client in self.page_clients:
+            self._emit(EnrollEvent(utcnow(), EventKind.REJECTED, client, detail=detail))
+        else:
+            self._emit(
+                EnrollEvent(
+                    utcnow(),
+                    EventKind.OTHER_CLIENT,
+                    client,
+                    detail=f"a TLS client at {client} refused the test certificate without loading the page",
+                )
+            )
+
+    def _page_loaded(self, client: str) -> None:
+        self.page_clients.pop(client, None)
+        self.page_clients[client] = None
+        while len(self.page_clients) > MAX_PAGE_CLIENTS:
+            del self.page_clients[next(iter(self.page_clients))]
 
     # -- requests --------------------------------------------------------------------------
 
@@ -581,13 +667,28 @@ class EnrollmentSession:
                 detail,
             )
         )
-        if request.get(self._trusted_key):
-            self._emit(
-                EnrollEvent(
-                    utcnow(),
-                    EventKind.TRUSTED,
-                    client,
-                    platform,
-                    detail="the device completed TLS with the test certificate: it trusts the root",
+        if not request.secure and response.status == 200 and request.method == "GET":
+            if request.get(self._route_key) in PAGE_ROUTES:
+                self._page_loaded(client)
+        if request.get(self._trusted_key) and response.status == 200:
+            if client in self.page_clients:
+                self._emit(
+                    EnrollEvent(
+                        utcnow(),
+                        EventKind.TRUSTED,
+                        client,
+                        platform,
+                        detail="the device that loaded the page completed TLS with the test "
+                        "certificate: it trusts the root",
+                    )
                 )
-            )
+            else:
+                self._emit(
+                    EnrollEvent(
+                        utcnow(),
+                        EventKind.OTHER_CLIENT,
+                        client,
+                        platform,
+                        detail=f"a TLS client at {client} completed the trust test without loading the page",
+                    )
+                )

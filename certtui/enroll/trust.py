@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import ssl
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -107,6 +110,43 @@ def sign_test(store: Store, plan: IssuePlan, now: datetime | None = None) -> Tru
     return TrustCertificate(cert, intermediates, key, host)
 
 
+@dataclass
+class Handshake:
+    """What one connection's TLS handshake got to; `WatchedContext` fills it in."""
+
+    hello: bool = False
+    """OpenSSL parsed a real ClientHello (and answered it, unless it raised its own error)."""
+
+
+HANDSHAKE: contextvars.ContextVar[Handshake] = contextvars.ContextVar("certtui_handshake")
+"""Set by the task handing a socket to asyncio: the handshake its connection reports into."""
+
+
+class WatchedContext(ssl.SSLContext):
+    """A server context that tells each connection's `Handshake` when its ClientHello parsed.
+
+    asyncio builds the connection's SSLObject inside the task that accepted the socket, so the
+    task's `HANDSHAKE` is tied to the object there; OpenSSL's server-name callback, which runs
+    for every parsed ClientHello (with or without SNI), then marks it.
+    """
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        obj = super().wrap_bio(*args, **kwargs)
+        handshake = HANDSHAKE.get(None)
+        if handshake is not None:
+            _HANDSHAKES[obj] = handshake
+        return obj
+
+
+_HANDSHAKES: weakref.WeakKeyDictionary[ssl.SSLObject, Handshake] = weakref.WeakKeyDictionary()
+
+
+def _hello_parsed(obj: ssl.SSLSocket | ssl.SSLObject, server_name: str | None, ctx: ssl.SSLContext) -> None:
+    handshake = _HANDSHAKES.get(obj) if isinstance(obj, ssl.SSLObject) else None
+    if handshake is not None:
+        handshake.hello = True
+
+
 def server_context(test: TrustCertificate) -> ssl.SSLContext:
     """A TLS server context holding the test chain, loaded from a memfd so the key never hits disk."""
     pem = b"".join(
@@ -114,8 +154,9 @@ def server_context(test: TrustCertificate) -> ssl.SSLContext:
     ) + test.key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx = WatchedContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = MIN_TLS
+    ctx.sni_callback = _hello_parsed
     # load_cert_chain only takes paths; an anonymous memory file has one under /proc.
     fd = os.memfd_create("certtui-trust-test", os.MFD_CLOEXEC)
     try:

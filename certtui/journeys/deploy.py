@@ -144,7 +144,7 @@ def add(store: Store, req: TargetRequest) -> DeployTarget:
     from certtui.core import tlsprobe
     from certtui.journeys.secret_files import check_private
 
-    rec = store.resolve(req.cert_ref, unique=True)
+    rec = store.resolve(req.cert_ref)
     if rec.kind.is_ca:
         raise CerttuiError(f"{rec.id} is a CA; deploy targets take server and client certificates")
     files = {
@@ -446,7 +446,7 @@ def targets_for(store: Store, ref: str | None) -> list[DeployTarget]:
         return every
     if ref.isdigit() and any(t.id == int(ref) for t in every):
         return [t for t in every if t.id == int(ref)]
-    rec = store.resolve(ref, unique=True)
+    rec = store.resolve(ref)
     head = upkeep.lineage_head(store, rec.id)
     mine = [t for t in every if upkeep.lineage_head(store, t.cert_id) == head]
     if not mine:

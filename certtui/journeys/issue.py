@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from certtui.core.issuance import IssuePlan, Signed
-    from certtui.core.keys import PrivateKey
+    from certtui.core.keys import PrivateKey, PublicKey
 
 T = TypeVar("T")
 Unlock = Callable[[], Store]
@@ -96,19 +96,21 @@ def guarded(
     unlock: Unlock | None = None,
     warn: Report | None = None,
     now: datetime | None = None,
+    public_keys: Sequence[PublicKey] | None = None,
 ) -> tuple[Store, list[T]]:
     """Sign the plans behind the guardrail, storing nothing; returns the (unlocked) store and
     what `sign_all` signed.
 
     A locked store is judged before the passphrase is asked, on previews of the plans; an
     unlocked one signs first and the guardrail judges the very certificates about to be
-    stored, so none is signed twice.
+    stored, so none is signed twice. `public_keys` are the keys to certify when they are not
+    the plans' own (a CSR's): the preview judges those.
     """
     from certtui.core.checks import guardrail
 
     previewed = not store.unlocked
     if previewed:
-        for line in guardrail(store, plans, force=force, now=now):
+        for line in guardrail(store, plans, force=force, now=now, public_keys=public_keys):
             if warn is not None:
                 warn(line)
         if unlock is None:
@@ -197,5 +199,6 @@ def sign_csr(
         unlock=unlock,
         warn=warn,
         now=now,
+        public_keys=[adopt.csr_key(req.csr)],
     )
     return adopt.store_signed_csr(store, p, signed[0])

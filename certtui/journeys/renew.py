@@ -40,7 +40,7 @@ def plan(store: Store, req: RenewRequest, now: datetime | None = None) -> list[t
     from certtui.core import issuance
 
     if req.ref is not None:
-        olds = [store.resolve(req.ref, unique=True)]
+        olds = [store.resolve(req.ref)]
     else:
         olds = issuance.renewable(store, req.expiring_within or 0, now=now)
     return [(old, issuance.plan_renewal(store, old)) for old in olds]

@@ -55,5 +55,5 @@ def target(store: Store, ref: str) -> tuple[CertRecord, CertRecord]:
     certificates no CA of this store issued."""
     from certtui.core.revocation import check_revocable
 
-    rec = store.resolve(ref, unique=True)
+    rec = store.resolve(ref)
     return rec, check_revocable(store, rec)

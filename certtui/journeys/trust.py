@@ -181,7 +181,7 @@ def load_ca(store: Store, ref: str | None) -> TrustCA:
             raise CerttuiError("this store has no root yet; create one with `certtui init`")
         rec = store.get(root_id)
     else:
-        rec = store.resolve(ref, unique=True)
+        rec = store.resolve(ref)
     if rec.kind not in (Kind.ROOT, Kind.INTERMEDIATE):
         raise CerttuiError(
             f"{ref} is a {rec.kind.value} certificate, not a CA; give a root or intermediate to --ca"

@@ -230,13 +230,15 @@ class CertTable(ScrollView, can_focus=True):
         label = rec.subject or (rec.names[0] if rec.names else rec.id)
         cells = {
             # Names from a certificate made elsewhere may hold terminal control characters.
+            # `*` before the name marks an external certificate (the summary line says so).
             "name": "  " * row.depth
+            + ("*" if rec.external else "")
             + printable(label)
             + (" (deployed)" if rec.extra.get("deployed") else ""),
             "names": printable(", ".join(rec.names)),
             "kind": KIND_LABEL[rec.kind],
             "expires": expires_in(rec.not_after, self.clock()),
-            "status": rec.status.value + ("*" if rec.external else ""),
+            "status": rec.status.value,
             "key": rec.key_type.replace("EC ", "").replace("RSA ", "RSA"),
         }
         return (" " * GAP).join(_fit(cells[n], w).ljust(w) for n, w in columns(width))
