@@ -109,7 +109,11 @@ def test_root_dir_layout_writes_the_anchor_and_prints_the_refresh(
     status = cli.json("trust", "status", "--json", "--root-dir", str(root))
     assert [p["label"] for p in status["places"] if p["target"] == "system"] == [family]
     out = cli.ok("trust", "uninstall", "--system", "--root-dir", str(root)).stdout
-    assert out.splitlines()[0] == f"system: removed {anchor}"
+    removal = "update-ca-certificates --fresh" if layout == "debian" else refresh
+    assert out.splitlines() == [
+        f"system: removed {anchor}",
+        f"system: to run inside {root}: {removal} (e.g. chroot {root} {removal})",
+    ]
     assert not anchor.exists()
     # Uninstall takes only what install added: a file of the same root under another name stays.
     assert other.exists()

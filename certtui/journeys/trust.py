@@ -334,7 +334,7 @@ def _system(req: TrustRequest, ca: TrustCA, doer: _Doer) -> None:
     root = _root(req)
     anchors = root / family.anchor_dir
     ours = [path for path, fp in _our_files(anchors) if fp == ca.sha256]
-    refresh = list(family.refresh)
+    refresh = list(family.refresh if req.install else family.refresh_after_removal)
     if req.install:
         in_bundle = ca.sha256 in tp.pem_fingerprints(_read(root / family.bundle))
         if ours and (in_bundle or req.root_dir is not None):
@@ -357,6 +357,31 @@ def _system(req: TrustRequest, ca: TrustCA, doer: _Doer) -> None:
         )
     else:
         doer.run(Target.SYSTEM, refresh, what=family.name, timeout=REFRESH_TIMEOUT_S)
+        if not req.install and not req.dry_run:
+            _java_leftovers(req, ca, doer)
+
+
+def _java_leftovers(req: TrustRequest, ca: TrustCA, doer: _Doer) -> None:
+    """Debian's ca-certificates-java (20230710) keeps a removed anchor in its keystore even after
+    update-ca-certificates --fresh; take out the entry its hook made for ours (alias and fingerprint)."""
+    keystore = _root(req) / DEBIAN_JAVA_CACERTS
+    if not keystore.is_file() or shutil.which("keytool") is None:
+        return
+    keytool = _keytool(None)
+    alias = f"debian:{tp.anchor_name(ca.sha256).removesuffix('.crt')}.pem"
+    for name, fp in _java_entries(keytool, keystore):
+        if name == alias and fp == ca.sha256:
+            argv = [
+                keytool,
+                "-delete",
+                "-keystore",
+                str(keystore),
+                "-storepass",
+                JAVA_STOREPASS,
+                "-alias",
+                name,
+            ]
+            doer.run(Target.SYSTEM, argv, what=f"ca-certificates-java left it in {keystore}")
 
 
 # -- NSS -----------------------------------------------------------------------------------------
