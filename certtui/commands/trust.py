@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,6 @@ from certtui.errors import CerttuiError
 pass_session = click.make_pass_decorator(Session)
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
-
-
-def _program() -> list[str]:
-    """How this certtui was started, absolute, so the sudo line works from any folder."""
-    arg0 = sys.argv[0] if sys.argv and sys.argv[0] else "certtui"
-    if arg0.endswith("__main__.py") or arg0 == "-m":
-        return [sys.executable, "-m", "certtui"]
-    path = Path(arg0)
-    return [str(path.resolve())] if path.parent != Path() or path.exists() else [arg0]
 
 
 def _shared(command: Any) -> Any:
@@ -98,9 +88,8 @@ def _act(session: Session, install: bool, flags: dict[str, Any]) -> None:
         places = " and ".join(
             "the system trust store" if t is tj.Target.SYSTEM else "Firefox's policy" for t in sorted(missing)
         )
-        line = (
-            f"{verb} {places} needs root; run: {tj.sudo_command(_program(), session.db.parent, req, missing)}"
-        )
+        command = tj.sudo_command(tj.invoked_program(), session.db.parent, req, missing)
+        line = f"{verb} {places} needs root; run: {command}"
         if explicit:
             raise CerttuiError(line)
         # The default (system and NSS): this user's databases now, the root part by the user.
@@ -176,3 +165,7 @@ def status(
         click.echo(printable(f"stale: {item.path}: {item.what}, SHA-256 {item.sha256}"))
     for note in report.notes:
         click.echo(f"note: {printable(note)}")
+
+
+# Reached through the group only: a module-level click command is a top-level one (cli.COMMAND_MODULES).
+del install, uninstall, status

@@ -789,6 +789,15 @@ def status(store: Store, req: TrustRequest) -> TrustStatus:
     return out
 
 
+def invoked_program() -> list[str]:
+    """How this certtui was started, absolute, so the sudo line works from any folder."""
+    arg0 = sys.argv[0] if sys.argv and sys.argv[0] else "certtui"
+    if arg0.endswith("__main__.py") or arg0 == "-m":
+        return [sys.executable, "-m", "certtui"]
+    path = Path(arg0)
+    return [str(path.resolve())] if path.parent != Path() or path.exists() else [arg0]
+
+
 def user_home() -> Path:
     """$HOME (what Chromium and Firefox use), else the password database's entry."""
     return Path(os.environ.get("HOME") or os.path.expanduser("~"))
