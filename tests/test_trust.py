@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Cli, assert_user_error
-from trust_support import TOOL_TIMEOUT_S, certutil, hash_tree, nss_nicknames, pem
+from trust_support import TOOL_TIMEOUT_S, certutil, hash_tree, nss_nicknames, pem, sha256_file
 
 from certtui.core import trustplaces as tp
 from certtui.core.store import Store
@@ -271,6 +271,11 @@ def nss_home(user_home: Path, make_store: MakeStore, tmp_path: Path) -> dict[str
     dbs["classic"] = classic / "abc.default"
     (classic / "legacy.old").mkdir()
     (classic / "legacy.old/cert8.db").write_bytes(b"\0" * 64)
+    flatpak = user_home / ".var/app/org.mozilla.firefox/.mozilla/firefox"
+    profiles_ini(flatpak, "flat.default")
+    (flatpak / "flat.default").mkdir()
+    certutil("-N", "-d", f"sql:{flatpak / 'flat.default'}", "--empty-password")
+    dbs["flatpak"] = flatpak / "flat.default"
     snap = user_home / "snap/firefox/common/.mozilla/firefox"
     profiles_ini(snap, "snp.default")
     (snap / "snp.default").mkdir()
@@ -534,3 +539,65 @@ def test_status_flags_an_earlier_root_of_this_store(
         f"note: remove {inter} with: certtui trust uninstall --ca {inter}"
         in cli.ok("trust", "status", "--root-dir", str(image)).stdout
     )
+
+
+@pytest.mark.skipif(
+    shutil.which("update-ca-certificates") is None, reason="needs a Debian-family system store"
+)
+def test_dry_run_on_the_real_system_store_changes_nothing(
+    make_store: MakeStore, cli: Cli, user_home: Path
+) -> None:
+    """No root needed for a dry run, and the real anchors folder and bundle stay byte for byte."""
+    store = make_store()
+    fp = root_fp(store)
+    anchors = Path("/usr/local/share/ca-certificates")
+    bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+    before = (hash_tree(anchors), sha256_file(bundle))
+    out = cli.ok("trust", "install", "--system", "--dry-run").stdout
+    assert out.splitlines()[:2] == [
+        f"system: would write {anchors}/certtui-{fp[:16]}.crt",
+        "system: would run update-ca-certificates (Debian/Ubuntu/Alpine)",
+    ]
+    assert cli.ok("trust", "uninstall", "--system", "--dry-run").stdout.startswith("system: not installed:")
+    assert (hash_tree(anchors), sha256_file(bundle)) == before
+
+
+@needs_certutil
+def test_all_is_every_place(
+    make_store: MakeStore, cli: Cli, tmp_path: Path, user_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    store = make_store()
+    fp = root_fp(store)
+    root = tmp_path / "image"
+    make_tree(root, "arch")
+    nssdb = user_home / ".pki/nssdb"
+    nssdb.mkdir(parents=True)
+    certutil("-N", "-d", f"sql:{nssdb}", "--empty-password")
+    out = cli.ok("trust", "install", "--all", "--root-dir", str(root)).stdout
+    targets = [line.split(":", 1)[0] for line in out.splitlines() if not line.startswith("note:")]
+    assert targets == ["system", "system", "firefox-policy", "firefox-policy", "nss"]
+    assert (root / f"etc/ca-certificates/trust-source/anchors/certtui-{fp[:16]}.crt").exists()
+    assert (root / "etc/firefox/policies/policies.json").exists()
+    cli.ok("trust", "uninstall", "--all", "--root-dir", str(root))
+    assert [p for p in root.rglob("*") if p.is_file() and "certtui" in p.name] == []
+    assert nss_nicknames(nssdb) == []
+
+
+@needs_certutil
+def test_root_leaves_a_database_another_user_owns(make_store: MakeStore, cli: Cli, user_home: Path) -> None:
+    """sudo with the user's $HOME: root must not write into (and take over) the user's database."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to hand the database to another user")
+    store = make_store()
+    nobody = pwd.getpwnam("nobody")
+    nssdb = user_home / ".pki/nssdb"
+    nssdb.mkdir(parents=True)
+    certutil("-N", "-d", f"sql:{nssdb}", "--empty-password")
+    for path in (nssdb, *nssdb.iterdir()):
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    tree = hash_tree(nssdb)
+    out = cli.ok("trust", "install", "--nss").stdout
+    assert out.startswith(f"nss: skipped {nssdb} (Chromium/Chrome): owned by uid {nobody.pw_uid}; ")
+    assert hash_tree(nssdb) == tree
+    assert f"certtui Test Root CA {root_fp(store)[:16]}" not in nss_nicknames(nssdb)

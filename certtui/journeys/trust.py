@@ -462,6 +462,16 @@ def _nss(req: TrustRequest, ca: TrustCA, doer: _Doer) -> None:
                 f"{db.path} ({db.label}): a legacy cert8.db; certtui changes only cert9.db databases",
             )
             continue
+        owner = db.path.stat().st_uid
+        if owner != req.euid:
+            # Root under sudo with the user's $HOME: files root wrote there would lock the user's
+            # browser out of its own database, and profiles.ini could aim certutil anywhere.
+            doer.say(
+                Target.NSS,
+                "skipped",
+                f"{db.path} ({db.label}): owned by uid {owner}; run certtui as that user for it",
+            )
+            continue
         entries = [] if db.kind == "new" else _nss_entries(certutil, db.path)
         if req.install:
             if any(ca.sha256 in fps and tp.trusted_for_tls(trust) for _n, trust, fps in entries):
