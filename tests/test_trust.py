@@ -601,3 +601,25 @@ def test_root_leaves_a_database_another_user_owns(make_store: MakeStore, cli: Cl
     assert out.startswith(f"nss: skipped {nssdb} (Chromium/Chrome): owned by uid {nobody.pw_uid}; ")
     assert hash_tree(nssdb) == tree
     assert f"certtui Test Root CA {root_fp(store)[:16]}" not in nss_nicknames(nssdb)
+
+
+def test_the_journey_loads_no_front_end() -> None:
+    """certtui.journeys.trust is shared by the CLI and the TUI: it never pulls in click or Textual."""
+    probe = "import sys, certtui.journeys.trust; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=True
+    )
+    loaded = json.loads(done.stdout.replace("'", '"'))
+    assert "certtui" in loaded
+    assert not {"click", "textual", "rich", "aiohttp"} & set(loaded)
+
+
+def test_an_encrypted_store_needs_no_passphrase_to_trust_its_root(
+    make_store: MakeStore, cli: Cli, tmp_path: Path, user_home: Path
+) -> None:
+    """Only the root's public certificate is used: no passphrase is asked (stdin is no terminal)."""
+    store = make_store(passphrase="a long store passphrase")
+    root = tmp_path / "image"
+    make_tree(root, "opensuse")
+    out = cli.ok("trust", "install", "--system", "--root-dir", str(root)).stdout
+    assert f"certtui-{root_fp(store)[:16]}.crt" in out

@@ -45,10 +45,10 @@ async def test_palette_entry_shows_the_table_and_installs_the_nss_part(
         await settle(app, pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "store: trust on this machine" in titles
-        command = next(
-            c for c in app.get_system_commands(app.screen) if c.title == "store: trust on this machine"
-        )
-        command.callback()
+        await pilot.press("ctrl+p")
+        await pilot.press(*"store: trust on this machine")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
         await settle(app, pilot)
         screen = app.screen
         assert isinstance(screen, TrustScreen)
