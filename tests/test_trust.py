@@ -623,3 +623,20 @@ def test_an_encrypted_store_needs_no_passphrase_to_trust_its_root(
     make_tree(root, "opensuse")
     out = cli.ok("trust", "install", "--system", "--root-dir", str(root)).stdout
     assert f"certtui-{root_fp(store)[:16]}.crt" in out
+
+
+@needs_certutil
+def test_the_root_trusted_by_the_user_under_their_own_name_is_left_to_them(
+    make_store: MakeStore, cli: Cli, tmp_path: Path, user_home: Path
+) -> None:
+    """Already trusted (by fingerprint) is not installed again; uninstall takes only certtui's entry."""
+    store = make_store()
+    nssdb = user_home / ".pki/nssdb"
+    nssdb.mkdir(parents=True)
+    certutil("-N", "-d", f"sql:{nssdb}", "--empty-password")
+    own = tmp_path / "root.pem"
+    own.write_bytes(pem(store, store.root_id() or ""))
+    certutil("-A", "-d", f"sql:{nssdb}", "-n", "my home root", "-t", "C,,", "-a", "-i", str(own))
+    assert cli.ok("trust", "install", "--nss").stdout.startswith(f"nss: already trusted: sql:{nssdb} ")
+    assert cli.ok("trust", "uninstall", "--nss").stdout.startswith(f"nss: not installed: sql:{nssdb} ")
+    assert nss_nicknames(nssdb) == ["my home root"]

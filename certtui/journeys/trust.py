@@ -430,13 +430,20 @@ def _certutil() -> str:
 
 
 def _nss_entries(certutil: str, db: Path) -> list[tuple[str, str, list[str]]]:
-    """(nickname, trust, fingerprints of the certificates under that nickname)."""
-    out = []
+    """(nickname, trust, fingerprints of the certificates under that nickname).
+
+    Only certtui's nicknames and TLS-trusted CAs are read: Firefox caches every intermediate it
+    meets (untrusted, `,,`), hundreds of certutil runs that could never change the answer.
+    """
+    out: list[tuple[str, str, list[str]]] = []
     seen: set[str] = set()
     for nick, trust in tp.parse_certutil_list(_run([certutil, "-L", "-d", f"sql:{db}"])):
         if nick in seen:
             continue
         seen.add(nick)
+        if not (nick.startswith(f"{tp.NAME_PREFIX} ") or tp.trusted_for_tls(trust)):
+            out.append((nick, trust, []))
+            continue
         pem = _run([certutil, "-L", "-d", f"sql:{db}", "-n", nick, "-a"])
         out.append((nick, trust, tp.pem_fingerprints(pem.encode())))
     return out
