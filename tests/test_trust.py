@@ -520,6 +520,15 @@ def test_status_flags_the_root_of_a_store_replaced_by_restore(
     cli.ok("trust", "install", "--nss")
     cli.ok("trust", "uninstall", "--nss")
     assert any(n.startswith("certtui First Root") for n in nss_nicknames(nssdb))
+    # --stale takes A's out by its fingerprint; a dry run first changes nothing.
+    tree = hash_tree(tmp_path)
+    cli.ok("trust", "uninstall", "--stale", "--nss", "--system", "--root-dir", str(image), "--dry-run")
+    assert hash_tree(tmp_path) == tree
+    out = cli.ok("trust", "uninstall", "--stale", "--nss", "--system", "--root-dir", str(image)).stdout
+    assert f"system: removed {image}/usr/local/share/ca-certificates/certtui-{first_fp[:16]}.crt" in out
+    assert nss_nicknames(nssdb) == []
+    assert cli.json("trust", "status", "--json", "--root-dir", str(image))["stale"] == []
+    assert cli.ok("trust", "uninstall", "--stale", "--nss").stdout == "nss: no stale root found\n"
 
 
 def test_status_flags_an_earlier_root_of_this_store(
@@ -535,10 +544,11 @@ def test_status_flags_an_earlier_root_of_this_store(
     assert [(s["store_id"], s["what"]) for s in status["stale"]] == [
         (inter, f"another CA of this store (id {inter})")
     ]
-    assert (
-        f"note: remove {inter} with: certtui trust uninstall --ca {inter}"
-        in cli.ok("trust", "status", "--root-dir", str(image)).stdout
-    )
+    text = cli.ok("trust", "status", "--root-dir", str(image)).stdout
+    assert "note: remove the stale certtui roots with: certtui trust uninstall --stale" in text
+    out = cli.ok("trust", "uninstall", "--stale", "--system", "--root-dir", str(image)).stdout
+    assert out.splitlines()[0].startswith(f"system: removed {image}/etc/pki/ca-trust/source/anchors/certtui-")
+    assert cli.json("trust", "status", "--json", "--root-dir", str(image))["stale"] == []
 
 
 @pytest.mark.skipif(

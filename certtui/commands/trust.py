@@ -61,6 +61,7 @@ def _java_home() -> Path | None:
 
 
 def _act(session: Session, install: bool, flags: dict[str, Any]) -> None:
+    stale = flags.pop("stale", False)
     from certtui.journeys import trust as tj
 
     chosen = {t for t in tj.Target if flags[t.value.replace("-", "_")]}
@@ -95,7 +96,7 @@ def _act(session: Session, install: bool, flags: dict[str, Any]) -> None:
         # The default (system and NSS): this user's databases now, the root part by the user.
         later = line
         req = tj.TrustRequest(**{**req.__dict__, "targets": targets - missing})
-    result = tj.apply(session.store(), req)
+    result = (tj.apply_stale if stale else tj.apply)(session.store(), req)
     for change in result.changes:
         click.echo(printable(change.line()))
     for note in result.notes:
@@ -119,6 +120,9 @@ def install(session: Session, **flags: Any) -> None:
 
 @trust.command()
 @_shared
+@click.option(
+    "--stale", is_flag=True, help="Remove the stale certtui roots `status` lists instead (by fingerprint)."
+)
 @pass_session
 def uninstall(session: Session, **flags: Any) -> None:
     """Remove exactly what install added (matched by fingerprint); default: --system and --nss."""

@@ -799,11 +799,38 @@ def status(store: Store, req: TrustRequest) -> TrustStatus:
         honoured = ", ".join(n for n, ok in tp.NAME_CONSTRAINT_CLIENTS if ok)
         ignored = ", ".join(n for n, ok in tp.NAME_CONSTRAINT_CLIENTS if not ok)
         out.notes.append(f"the root is name-constrained: honoured by {honoured}; ignored by {ignored}")
-    for item in out.stale:
-        if item.store_id:
-            out.notes.append(f"remove {item.store_id} with: certtui trust uninstall --ca {item.store_id}")
-            break
+    if out.stale:
+        out.notes.append(
+            "remove the stale certtui roots with: certtui trust uninstall --stale (and --system as root)"
+        )
     return out
+
+
+def apply_stale(store: Store, req: TrustRequest) -> TrustResult:
+    """Uninstall every stale certtui root `status` finds in the targets of `req`, by fingerprint.
+
+    The current CA stays. A root of another store is not in this one, so only its fingerprint
+    (from the file or entry certtui named) says what to take out.
+    """
+    if req.install:
+        raise CerttuiError("--stale applies to uninstall only")
+    missing_root = needs_root(req)
+    if missing_root:
+        raise CerttuiError(f"the {' and '.join(sorted(missing_root))} part needs root")
+    report = status(store, req)
+    result = TrustResult(report.ca)
+    doer = _Doer(result, req.dry_run)
+    done: set[tuple[Target, str]] = set()
+    for item in report.stale:
+        target = item.target
+        if target not in req.targets or (target, item.sha256) in done:
+            continue
+        done.add((target, item.sha256))
+        gone = TrustCA(item.store_id or "", "", item.sha256, b"", False)
+        dict(_STEPS)[target](req, gone, doer)
+    if not done:
+        doer.say(Target.SYSTEM if Target.SYSTEM in req.targets else Target.NSS, "no stale root", "found")
+    return result
 
 
 def invoked_program() -> list[str]:
