@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -89,13 +90,14 @@ def _act(session: Session, install: bool, flags: dict[str, Any]) -> None:
         places = " and ".join(
             "the system trust store" if t is tj.Target.SYSTEM else "Firefox's policy" for t in sorted(missing)
         )
-        command = tj.sudo_command(tj.invoked_program(), session.db.parent, req, missing)
+        extra = ["--stale"] if stale else []
+        command = tj.sudo_command(tj.invoked_program(), session.db.parent, req, missing, extra)
         line = f"{verb} {places} needs root; run: {command}"
         if explicit:
             raise CerttuiError(line)
         # The default (system and NSS): this user's databases now, the root part by the user.
         later = line
-        req = tj.TrustRequest(**{**req.__dict__, "targets": targets - missing})
+        req = dataclasses.replace(req, targets=targets - missing)
     result = (tj.apply_stale if stale else tj.apply)(session.store(), req)
     for change in result.changes:
         click.echo(printable(change.line()))

@@ -216,14 +216,18 @@ def needs_root(req: TrustRequest) -> frozenset[Target]:
 
 
 def sudo_command(
-    program: Sequence[str], store_home: Path, req: TrustRequest, targets: Iterable[Target]
+    program: Sequence[str],
+    store_home: Path,
+    req: TrustRequest,
+    targets: Iterable[Target],
+    extra: Sequence[str] = (),
 ) -> str:
     """The exact command a normal user runs for the root part (certtui never calls sudo)."""
     argv = ["sudo", *program, "--home", str(store_home), "trust", "install" if req.install else "uninstall"]
     argv += [f"--{t.value}" for t in sorted(targets)]
     if req.ca:
         argv += ["--ca", req.ca]
-    return shlex.join(argv)
+    return shlex.join([*argv, *extra])
 
 
 # -- running tools -------------------------------------------------------------------------------
@@ -307,7 +311,9 @@ def _family(req: TrustRequest) -> tp.SystemFamily:
     if family is None:
         known = ", ".join(f"{f.name} ({f.tool})" for f in tp.FAMILIES)
         where = f" under {root}" if req.root_dir is not None else ""
-        raise CerttuiError(f"no system trust store certtui knows was found{where}; it knows {known}")
+        raise CerttuiError(
+            f"no system trust store certtui knows was found{where}; it knows {known} (--nss alone skips it)"
+        )
     return family
 
 
