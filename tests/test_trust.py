@@ -658,3 +658,28 @@ def test_the_root_trusted_by_the_user_under_their_own_name_is_left_to_them(
     assert cli.ok("trust", "install", "--nss").stdout.startswith(f"nss: already trusted: sql:{nssdb} ")
     assert cli.ok("trust", "uninstall", "--nss").stdout.startswith(f"nss: not installed: sql:{nssdb} ")
     assert nss_nicknames(nssdb) == ["my home root"]
+
+
+def test_the_system_lock_is_held_while_the_store_changes(tmp_path: Path) -> None:
+    """A second certtui (another process) cannot take the system-store lock while one holds it."""
+    from certtui.journeys.trust import system_lock
+
+    lock = tmp_path / "trust.lock"
+    probe = (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except BlockingIOError:\n    print('held')\n"
+        "else:\n    print('free')\n"
+    )
+
+    def other() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(lock)], capture_output=True, text=True, timeout=TOOL_TIMEOUT_S
+        )
+        return done.stdout.strip()
+
+    with system_lock(lock):
+        assert other() == "held"
+    assert other() == "free"
+    assert oct(lock.stat().st_mode & 0o777) == "0o600"

@@ -17,6 +17,7 @@ from trust_support import HOST, TOOL_TIMEOUT_S, https_server, sha256_file
 
 from certtui.core import trustplaces as tp
 from certtui.core.store import Store
+from certtui.journeys.trust import system_lock
 
 BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 ETC_CERTS = Path("/etc/ssl/certs")
@@ -98,6 +99,21 @@ def links_to(target: Path) -> list[Path]:
     return [p for p in ETC_CERTS.iterdir() if p.is_symlink() and str(target) in os.readlink(p)]
 
 
+def restore_machine(anchor: Path, fp: str) -> None:
+    """Whatever a failed run left: the anchor, its links, the Java keystore entry (a safety net)."""
+    if anchor.exists():
+        anchor.unlink()
+        subprocess.run(["update-ca-certificates", "--fresh"], capture_output=True, timeout=300, check=False)
+    if fp in java_fingerprints():
+        alias = f"debian:certtui-{fp[:16]}.pem"
+        subprocess.run(
+            ["keytool", "-delete", "-keystore", str(JAVA_CACERTS), "-storepass", "changeit", "-alias", alias],
+            capture_output=True,
+            timeout=TOOL_TIMEOUT_S,
+            check=False,
+        )
+
+
 def urllib_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=TOOL_TIMEOUT_S) as reply:
@@ -155,17 +171,14 @@ def test_system_install_is_trusted_by_curl_python_openssl_and_uninstall_restores
             ]
             # Debian's ca-certificates-java keeps a removed local anchor; certtui takes its entry out.
             assert all(f"-alias debian:certtui-{fp[:16]}.pem" in line for line in lines[2:]), out
+            # Nothing of it is left: no link in /etc/ssl/certs, and Java (rebuilt from it) dropped it.
+            left = (links_to(anchor), fp in java_fingerprints())
         finally:
-            if anchor.exists():
-                anchor.unlink()
-                subprocess.run(
-                    ["update-ca-certificates", "--fresh"], capture_output=True, timeout=300, check=False
-                )
+            with system_lock():
+                restore_machine(anchor, fp)
+        assert left == ([], False)
         assert sha256_file(BUNDLE) == before
         assert sorted(p.name for p in ANCHORS.iterdir()) == others
-        # Nothing of it is left: no link in /etc/ssl/certs, and Java (rebuilt from it) dropped it too.
-        assert links_to(anchor) == []
-        assert fp not in java_fingerprints()
         # After: each client fails again.
         assert not curl_ok(served.url)
         assert not python_ok(served.port)

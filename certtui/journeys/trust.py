@@ -8,7 +8,8 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +29,9 @@ DEBIAN_JAVA_CACERTS = "etc/ssl/certs/java/cacerts"
 TOOL_TIMEOUT_S = 60
 # The refresh scripts rebuild every bundle (and Debian's Java keystore): minutes on a slow disk.
 REFRESH_TIMEOUT_S = 300
+# Two certtui processes refreshing the system store at once race: ca-certificates-java loads the
+# keystore, changes it and writes it whole, so one run's change can undo the other's. Root-owned.
+SYSTEM_LOCK = Path("/run/lock/certtui-trust.lock")
 NSS_PACKAGES = (
     "libnss3-tools (Debian/Ubuntu), nss-tools (Fedora/RHEL, Alpine), nss (Arch), mozilla-nss-tools (openSUSE)"
 )
@@ -335,7 +339,32 @@ def _our_files(folder: Path) -> list[tuple[Path, str]]:
     return out
 
 
+@contextmanager
+def system_lock(path: Path = SYSTEM_LOCK) -> Iterator[None]:
+    """Hold the machine-wide lock for changing the system store (none where /run/lock is missing)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _system(req: TrustRequest, ca: TrustCA, doer: _Doer) -> None:
+    if req.root_dir is None and not req.dry_run:
+        with system_lock():
+            _system_locked(req, ca, doer)
+    else:
+        _system_locked(req, ca, doer)
+
+
+def _system_locked(req: TrustRequest, ca: TrustCA, doer: _Doer) -> None:
     family = _family(req)
     root = _root(req)
     anchors = root / family.anchor_dir
