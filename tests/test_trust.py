@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Cli, assert_user_error
-from trust_support import TOOL_TIMEOUT_S, certutil, hash_tree, nss_nicknames, pem
+from trust_support import TOOL_TIMEOUT_S, certutil, hash_tree, nss_nicknames, pem, sha256_file
 
 from certtui.core import trustplaces as tp
 from certtui.core.store import Store
@@ -109,7 +109,11 @@ def test_root_dir_layout_writes_the_anchor_and_prints_the_refresh(
     status = cli.json("trust", "status", "--json", "--root-dir", str(root))
     assert [p["label"] for p in status["places"] if p["target"] == "system"] == [family]
     out = cli.ok("trust", "uninstall", "--system", "--root-dir", str(root)).stdout
-    assert out.splitlines()[0] == f"system: removed {anchor}"
+    removal = "update-ca-certificates --fresh" if layout == "debian" else refresh
+    assert out.splitlines() == [
+        f"system: removed {anchor}",
+        f"system: to run inside {root}: {removal} (e.g. chroot {root} {removal})",
+    ]
     assert not anchor.exists()
     # Uninstall takes only what install added: a file of the same root under another name stays.
     assert other.exists()
@@ -164,6 +168,14 @@ def test_a_normal_user_gets_the_sudo_line_and_nothing_changes(
         env = {"PATH": os.environ["PATH"], "HOME": str(user), "CERTTUI_HOME": str(store_home)}
         run_as = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
         argv = [*run_as, sys.executable, "-m", "certtui", "trust", "install", "--system"]
+        probe = subprocess.run(
+            [*run_as, sys.executable, "-c", "import certtui.cli"],
+            env=env,
+            capture_output=True,
+            timeout=TOOL_TIMEOUT_S,
+        )
+        if probe.returncode != 0:
+            pytest.skip("nobody cannot read this Python or checkout (a home folder 0700?)")
         before = hash_tree(Path("/usr/local/share/ca-certificates"))
         done = subprocess.run(
             argv, capture_output=True, text=True, env=env, timeout=TOOL_TIMEOUT_S, check=False
@@ -267,6 +279,11 @@ def nss_home(user_home: Path, make_store: MakeStore, tmp_path: Path) -> dict[str
     dbs["classic"] = classic / "abc.default"
     (classic / "legacy.old").mkdir()
     (classic / "legacy.old/cert8.db").write_bytes(b"\0" * 64)
+    flatpak = user_home / ".var/app/org.mozilla.firefox/.mozilla/firefox"
+    profiles_ini(flatpak, "flat.default")
+    (flatpak / "flat.default").mkdir()
+    certutil("-N", "-d", f"sql:{flatpak / 'flat.default'}", "--empty-password")
+    dbs["flatpak"] = flatpak / "flat.default"
     snap = user_home / "snap/firefox/common/.mozilla/firefox"
     profiles_ini(snap, "snp.default")
     (snap / "snp.default").mkdir()
@@ -511,6 +528,15 @@ def test_status_flags_the_root_of_a_store_replaced_by_restore(
     cli.ok("trust", "install", "--nss")
     cli.ok("trust", "uninstall", "--nss")
     assert any(n.startswith("certtui First Root") for n in nss_nicknames(nssdb))
+    # --stale takes A's out by its fingerprint; a dry run first changes nothing.
+    tree = hash_tree(tmp_path)
+    cli.ok("trust", "uninstall", "--stale", "--nss", "--system", "--root-dir", str(image), "--dry-run")
+    assert hash_tree(tmp_path) == tree
+    out = cli.ok("trust", "uninstall", "--stale", "--nss", "--system", "--root-dir", str(image)).stdout
+    assert f"system: removed {image}/usr/local/share/ca-certificates/certtui-{first_fp[:16]}.crt" in out
+    assert nss_nicknames(nssdb) == []
+    assert cli.json("trust", "status", "--json", "--root-dir", str(image))["stale"] == []
+    assert cli.ok("trust", "uninstall", "--stale", "--nss").stdout == "nss: no stale root found\n"
 
 
 def test_status_flags_an_earlier_root_of_this_store(
@@ -526,7 +552,134 @@ def test_status_flags_an_earlier_root_of_this_store(
     assert [(s["store_id"], s["what"]) for s in status["stale"]] == [
         (inter, f"another CA of this store (id {inter})")
     ]
-    assert (
-        f"note: remove {inter} with: certtui trust uninstall --ca {inter}"
-        in cli.ok("trust", "status", "--root-dir", str(image)).stdout
+    text = cli.ok("trust", "status", "--root-dir", str(image)).stdout
+    assert "note: remove the stale certtui roots with: certtui trust uninstall --stale" in text
+    out = cli.ok("trust", "uninstall", "--stale", "--system", "--root-dir", str(image)).stdout
+    assert out.splitlines()[0].startswith(f"system: removed {image}/etc/pki/ca-trust/source/anchors/certtui-")
+    assert cli.json("trust", "status", "--json", "--root-dir", str(image))["stale"] == []
+
+
+@pytest.mark.skipif(
+    shutil.which("update-ca-certificates") is None, reason="needs a Debian-family system store"
+)
+def test_dry_run_on_the_real_system_store_changes_nothing(
+    make_store: MakeStore, cli: Cli, user_home: Path
+) -> None:
+    """No root needed for a dry run, and the real anchors folder and bundle stay byte for byte."""
+    store = make_store()
+    fp = root_fp(store)
+    anchors = Path("/usr/local/share/ca-certificates")
+    bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+    before = (hash_tree(anchors), sha256_file(bundle))
+    out = cli.ok("trust", "install", "--system", "--dry-run").stdout
+    assert out.splitlines()[:2] == [
+        f"system: would write {anchors}/certtui-{fp[:16]}.crt",
+        "system: would run update-ca-certificates (Debian/Ubuntu/Alpine)",
+    ]
+    assert cli.ok("trust", "uninstall", "--system", "--dry-run").stdout.startswith("system: not installed:")
+    assert (hash_tree(anchors), sha256_file(bundle)) == before
+
+
+@needs_certutil
+def test_all_is_every_place(
+    make_store: MakeStore, cli: Cli, tmp_path: Path, user_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    store = make_store()
+    fp = root_fp(store)
+    root = tmp_path / "image"
+    make_tree(root, "arch")
+    nssdb = user_home / ".pki/nssdb"
+    nssdb.mkdir(parents=True)
+    certutil("-N", "-d", f"sql:{nssdb}", "--empty-password")
+    out = cli.ok("trust", "install", "--all", "--root-dir", str(root)).stdout
+    targets = [line.split(":", 1)[0] for line in out.splitlines() if not line.startswith("note:")]
+    assert targets == ["system", "system", "firefox-policy", "firefox-policy", "nss"]
+    assert (root / f"etc/ca-certificates/trust-source/anchors/certtui-{fp[:16]}.crt").exists()
+    assert (root / "etc/firefox/policies/policies.json").exists()
+    cli.ok("trust", "uninstall", "--all", "--root-dir", str(root))
+    assert [p for p in root.rglob("*") if p.is_file() and "certtui" in p.name] == []
+    assert nss_nicknames(nssdb) == []
+
+
+@needs_certutil
+def test_root_leaves_a_database_another_user_owns(make_store: MakeStore, cli: Cli, user_home: Path) -> None:
+    """sudo with the user's $HOME: root must not write into (and take over) the user's database."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to hand the database to another user")
+    store = make_store()
+    nobody = pwd.getpwnam("nobody")
+    nssdb = user_home / ".pki/nssdb"
+    nssdb.mkdir(parents=True)
+    certutil("-N", "-d", f"sql:{nssdb}", "--empty-password")
+    for path in (nssdb, *nssdb.iterdir()):
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    tree = hash_tree(nssdb)
+    out = cli.ok("trust", "install", "--nss").stdout
+    assert out.startswith(f"nss: skipped {nssdb} (Chromium/Chrome): owned by uid {nobody.pw_uid}; ")
+    assert hash_tree(nssdb) == tree
+    assert f"certtui Test Root CA {root_fp(store)[:16]}" not in nss_nicknames(nssdb)
+
+
+def test_the_journey_loads_no_front_end() -> None:
+    """certtui.journeys.trust is shared by the CLI and the TUI: it never pulls in click or Textual."""
+    probe = "import sys, certtui.journeys.trust; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=True
     )
+    loaded = json.loads(done.stdout.replace("'", '"'))
+    assert "certtui" in loaded
+    assert not {"click", "textual", "rich", "aiohttp"} & set(loaded)
+
+
+def test_an_encrypted_store_needs_no_passphrase_to_trust_its_root(
+    make_store: MakeStore, cli: Cli, tmp_path: Path, user_home: Path
+) -> None:
+    """Only the root's public certificate is used: no passphrase is asked (stdin is no terminal)."""
+    store = make_store(passphrase="a long store passphrase")
+    root = tmp_path / "image"
+    make_tree(root, "opensuse")
+    out = cli.ok("trust", "install", "--system", "--root-dir", str(root)).stdout
+    assert f"certtui-{root_fp(store)[:16]}.crt" in out
+
+
+@needs_certutil
+def test_the_root_trusted_by_the_user_under_their_own_name_is_left_to_them(
+    make_store: MakeStore, cli: Cli, tmp_path: Path, user_home: Path
+) -> None:
+    """Already trusted (by fingerprint) is not installed again; uninstall takes only certtui's entry."""
+    store = make_store()
+    nssdb = user_home / ".pki/nssdb"
+    nssdb.mkdir(parents=True)
+    certutil("-N", "-d", f"sql:{nssdb}", "--empty-password")
+    own = tmp_path / "root.pem"
+    own.write_bytes(pem(store, store.root_id() or ""))
+    certutil("-A", "-d", f"sql:{nssdb}", "-n", "my home root", "-t", "C,,", "-a", "-i", str(own))
+    assert cli.ok("trust", "install", "--nss").stdout.startswith(f"nss: already trusted: sql:{nssdb} ")
+    assert cli.ok("trust", "uninstall", "--nss").stdout.startswith(f"nss: not installed: sql:{nssdb} ")
+    assert nss_nicknames(nssdb) == ["my home root"]
+
+
+def test_the_system_lock_is_held_while_the_store_changes(tmp_path: Path) -> None:
+    """A second certtui (another process) cannot take the system-store lock while one holds it."""
+    from certtui.journeys.trust import system_lock
+
+    lock = tmp_path / "trust.lock"
+    probe = (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except BlockingIOError:\n    print('held')\n"
+        "else:\n    print('free')\n"
+    )
+
+    def other() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(lock)], capture_output=True, text=True, timeout=TOOL_TIMEOUT_S
+        )
+        return done.stdout.strip()
+
+    with system_lock(lock):
+        assert other() == "held"
+    assert other() == "free"
+    assert oct(lock.stat().st_mode & 0o777) == "0o600"

@@ -17,8 +17,12 @@ from trust_support import HOST, TOOL_TIMEOUT_S, https_server, sha256_file
 
 from certtui.core import trustplaces as tp
 from certtui.core.store import Store
+from certtui.journeys.trust import system_lock
 
 BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+ETC_CERTS = Path("/etc/ssl/certs")
+# Debian's ca-certificates-java keystore, rebuilt from the system store by update-ca-certificates.
+JAVA_CACERTS = ETC_CERTS / "java/cacerts"
 ANCHORS = Path("/usr/local/share/ca-certificates")
 
 pytestmark = [
@@ -76,6 +80,40 @@ def openssl_ok(port: int) -> bool:
     return done.returncode == 0 and "Verify return code: 0 (ok)" in done.stdout
 
 
+def java_fingerprints() -> set[str]:
+    """The SHA-256 of every entry of Debian's Java keystore (empty when there is none)."""
+    keytool = shutil.which("keytool")
+    if keytool is None or not JAVA_CACERTS.is_file():
+        return set()
+    done = subprocess.run(
+        [keytool, "-list", "-keystore", str(JAVA_CACERTS), "-storepass", "changeit"],
+        capture_output=True,
+        text=True,
+        timeout=TOOL_TIMEOUT_S,
+        check=True,
+    )
+    return {fp for _alias, fp in tp.parse_keytool_list(done.stdout)}
+
+
+def links_to(target: Path) -> list[Path]:
+    return [p for p in ETC_CERTS.iterdir() if p.is_symlink() and str(target) in os.readlink(p)]
+
+
+def restore_machine(anchor: Path, fp: str) -> None:
+    """Whatever a failed run left: the anchor, its links, the Java keystore entry (a safety net)."""
+    if anchor.exists():
+        anchor.unlink()
+        subprocess.run(["update-ca-certificates", "--fresh"], capture_output=True, timeout=300, check=False)
+    if fp in java_fingerprints():
+        alias = f"debian:certtui-{fp[:16]}.pem"
+        subprocess.run(
+            ["keytool", "-delete", "-keystore", str(JAVA_CACERTS), "-storepass", "changeit", "-alias", alias],
+            capture_output=True,
+            timeout=TOOL_TIMEOUT_S,
+            check=False,
+        )
+
+
 def urllib_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=TOOL_TIMEOUT_S) as reply:
@@ -109,6 +147,8 @@ def test_system_install_is_trusted_by_curl_python_openssl_and_uninstall_restores
             assert python_ok(served.port)
             assert urllib_ok(served.url)
             assert openssl_ok(served.port)
+            java = java_fingerprints()
+            assert not JAVA_CACERTS.is_file() or fp in java
             again = cli.ok("trust", "install", "--system").stdout
             assert again.startswith(f"system: already trusted: {anchor} (Debian/Ubuntu/Alpine)\n"), again
             assert "ran" not in again
@@ -124,14 +164,19 @@ def test_system_install_is_trusted_by_curl_python_openssl_and_uninstall_restores
                 }
             ]
             out = cli.ok("trust", "uninstall", "--system").stdout
-            assert (
-                out
-                == f"system: removed {anchor}\nsystem: ran update-ca-certificates (Debian/Ubuntu/Alpine)\n"
-            )
+            lines = out.splitlines()
+            assert lines[:2] == [
+                f"system: removed {anchor}",
+                "system: ran update-ca-certificates --fresh (Debian/Ubuntu/Alpine)",
+            ]
+            # Debian's ca-certificates-java keeps a removed local anchor; certtui takes its entry out.
+            assert all(f"-alias debian:certtui-{fp[:16]}.pem" in line for line in lines[2:]), out
+            # Nothing of it is left: no link in /etc/ssl/certs, and Java (rebuilt from it) dropped it.
+            left = (links_to(anchor), fp in java_fingerprints())
         finally:
-            if anchor.exists():
-                anchor.unlink()
-                subprocess.run(["update-ca-certificates"], capture_output=True, timeout=300, check=False)
+            with system_lock():
+                restore_machine(anchor, fp)
+        assert left == ([], False)
         assert sha256_file(BUNDLE) == before
         assert sorted(p.name for p in ANCHORS.iterdir()) == others
         # After: each client fails again.

@@ -37,6 +37,8 @@ class Served:
 
     port: int
     paths: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    """Handshakes the client broke off (an untrusted certificate, say), as the server saw them."""
     seen: threading.Condition = field(default_factory=threading.Condition)
 
     @property
@@ -46,6 +48,10 @@ class Served:
     def wait_for(self, path: str, timeout: float) -> bool:
         with self.seen:
             return self.seen.wait_for(lambda: path in self.paths, timeout)
+
+    def wait_for_failure(self, timeout: float) -> bool:
+        with self.seen:
+            return self.seen.wait_for(lambda: bool(self.failures), timeout)
 
 
 @contextmanager
@@ -88,7 +94,12 @@ def https_server(store: Store, tmp: Path) -> Iterator[Served]:
             return ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
         def handle_error(self, request, client_address):  # type: ignore[no-untyped-def]
-            pass  # failed handshakes are the point of half the tests
+            # Failed handshakes are the point of half the tests: recorded, not printed.
+            import sys
+
+            with served.seen:
+                served.failures.append(repr(sys.exc_info()[1]))
+                served.seen.notify_all()
 
     server = Server((HOST, 0), Handler)
     served.port = server.server_address[1]

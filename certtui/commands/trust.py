@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +16,6 @@ from certtui.session import Session
 pass_session = click.make_pass_decorator(Session)
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
-
-
-def _program() -> list[str]:
-    """How this certtui was started, absolute, so the sudo line works from any folder."""
-    arg0 = sys.argv[0] if sys.argv and sys.argv[0] else "certtui"
-    if arg0.endswith("__main__.py") or arg0 == "-m":
-        return [sys.executable, "-m", "certtui"]
-    path = Path(arg0)
-    return [str(path.resolve())] if path.parent != Path() or path.exists() else [arg0]
 
 
 def _shared(command: Any) -> Any:
@@ -71,6 +62,7 @@ def _java_home() -> Path | None:
 
 
 def _act(session: Session, install: bool, flags: dict[str, Any]) -> None:
+    stale = flags.pop("stale", False)
     from certtui.journeys import trust as tj
 
     chosen = {t for t in tj.Target if flags[t.value.replace("-", "_")]}
@@ -98,15 +90,15 @@ def _act(session: Session, install: bool, flags: dict[str, Any]) -> None:
         places = " and ".join(
             "the system trust store" if t is tj.Target.SYSTEM else "Firefox's policy" for t in sorted(missing)
         )
-        line = (
-            f"{verb} {places} needs root; run: {tj.sudo_command(_program(), session.db.parent, req, missing)}"
-        )
+        extra = ["--stale"] if stale else []
+        command = tj.sudo_command(tj.invoked_program(), session.db.parent, req, missing, extra)
+        line = f"{verb} {places} needs root; run: {command}"
         if explicit:
             raise CerttuiError(line)
         # The default (system and NSS): this user's databases now, the root part by the user.
         later = line
-        req = tj.TrustRequest(**{**req.__dict__, "targets": targets - missing})
-    result = tj.apply(session.store(), req)
+        req = dataclasses.replace(req, targets=targets - missing)
+    result = (tj.apply_stale if stale else tj.apply)(session.store(), req)
     for change in result.changes:
         click.echo(printable(change.line()))
     for note in result.notes:
@@ -130,6 +122,9 @@ def install(session: Session, **flags: Any) -> None:
 
 @trust.command()
 @_shared
+@click.option(
+    "--stale", is_flag=True, help="Remove the stale certtui roots `status` lists instead (by fingerprint)."
+)
 @pass_session
 def uninstall(session: Session, **flags: Any) -> None:
     """Remove exactly what install added (matched by fingerprint); default: --system and --nss."""
@@ -176,3 +171,7 @@ def status(
         click.echo(printable(f"stale: {item.path}: {item.what}, SHA-256 {item.sha256}"))
     for note in report.notes:
         click.echo(f"note: {printable(note)}")
+
+
+# Reached through the group only: a module-level click command is a top-level one (cli.COMMAND_MODULES).
+del install, uninstall, status

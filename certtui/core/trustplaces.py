@@ -32,6 +32,12 @@ class SystemFamily:
     refresh: tuple[str, ...]
     bundle: str
     """The PEM bundle the refresh writes, which OpenSSL-based clients read."""
+    refresh_removal: tuple[str, ...] = ()
+    """The refresh after an anchor is removed, when it differs from `refresh`."""
+
+    @property
+    def refresh_after_removal(self) -> tuple[str, ...]:
+        return self.refresh_removal or self.refresh
 
 
 # Order matters: Arch and Fedora both ship update-ca-trust and p11-kit's trust, so the marker
@@ -69,6 +75,9 @@ FAMILIES: tuple[SystemFamily, ...] = (
         "usr/local/share/ca-certificates",
         ("update-ca-certificates",),
         "etc/ssl/certs/ca-certificates.crt",
+        # Without --fresh, Debian's script rebuilds the bundle but leaves the removed anchor's
+        # links in /etc/ssl/certs and never tells ca-certificates-java, so Java keeps trusting it.
+        ("update-ca-certificates", "--fresh"),
     ),
 )
 

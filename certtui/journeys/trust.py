@@ -8,7 +8,8 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +29,9 @@ DEBIAN_JAVA_CACERTS = "etc/ssl/certs/java/cacerts"
 TOOL_TIMEOUT_S = 60
 # The refresh scripts rebuild every bundle (and Debian's Java keystore): minutes on a slow disk.
 REFRESH_TIMEOUT_S = 300
+# Two certtui processes refreshing the system store at once race: ca-certificates-java loads the
+# keystore, changes it and writes it whole, so one run's change can undo the other's. Root-owned.
+SYSTEM_LOCK = Path("/run/lock/certtui-trust.lock")
 NSS_PACKAGES = (
     "libnss3-tools (Debian/Ubuntu), nss-tools (Fedora/RHEL, Alpine), nss (Arch), mozilla-nss-tools (openSUSE)"
 )
@@ -216,14 +220,18 @@ def needs_root(req: TrustRequest) -> frozenset[Target]:
 
 
 def sudo_command(
-    program: Sequence[str], store_home: Path, req: TrustRequest, targets: Iterable[Target]
+    program: Sequence[str],
+    store_home: Path,
+    req: TrustRequest,
+    targets: Iterable[Target],
+    extra: Sequence[str] = (),
 ) -> str:
     """The exact command a normal user runs for the root part (certtui never calls sudo)."""
     argv = ["sudo", *program, "--home", str(store_home), "trust", "install" if req.install else "uninstall"]
     argv += [f"--{t.value}" for t in sorted(targets)]
     if req.ca:
         argv += ["--ca", req.ca]
-    return shlex.join(argv)
+    return shlex.join([*argv, *extra])
 
 
 # -- running tools -------------------------------------------------------------------------------
@@ -307,7 +315,9 @@ def _family(req: TrustRequest) -> tp.SystemFamily:
     if family is None:
         known = ", ".join(f"{f.name} ({f.tool})" for f in tp.FAMILIES)
         where = f" under {root}" if req.root_dir is not None else ""
-        raise CerttuiError(f"no system trust store certtui knows was found{where}; it knows {known}")
+        raise CerttuiError(
+            f"no system trust store certtui knows was found{where}; it knows {known} (--nss alone skips it)"
+        )
     return family
 
 
@@ -329,12 +339,37 @@ def _our_files(folder: Path) -> list[tuple[Path, str]]:
     return out
 
 
+@contextmanager
+def system_lock(path: Path = SYSTEM_LOCK) -> Iterator[None]:
+    """Hold the machine-wide lock for changing the system store (none where /run/lock is missing)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _system(req: TrustRequest, ca: TrustCA, doer: _Doer) -> None:
+    if req.root_dir is None and not req.dry_run:
+        with system_lock():
+            _system_locked(req, ca, doer)
+    else:
+        _system_locked(req, ca, doer)
+
+
+def _system_locked(req: TrustRequest, ca: TrustCA, doer: _Doer) -> None:
     family = _family(req)
     root = _root(req)
     anchors = root / family.anchor_dir
     ours = [path for path, fp in _our_files(anchors) if fp == ca.sha256]
-    refresh = list(family.refresh)
+    refresh = list(family.refresh if req.install else family.refresh_after_removal)
     if req.install:
         in_bundle = ca.sha256 in tp.pem_fingerprints(_read(root / family.bundle))
         if ours and (in_bundle or req.root_dir is not None):
@@ -357,6 +392,31 @@ def _system(req: TrustRequest, ca: TrustCA, doer: _Doer) -> None:
         )
     else:
         doer.run(Target.SYSTEM, refresh, what=family.name, timeout=REFRESH_TIMEOUT_S)
+        if not req.install and not req.dry_run:
+            _java_leftovers(req, ca, doer)
+
+
+def _java_leftovers(req: TrustRequest, ca: TrustCA, doer: _Doer) -> None:
+    """Debian's ca-certificates-java (20230710) keeps a removed anchor in its keystore even after
+    update-ca-certificates --fresh; take out the entry its hook made for ours (alias and fingerprint)."""
+    keystore = _root(req) / DEBIAN_JAVA_CACERTS
+    if not keystore.is_file() or shutil.which("keytool") is None:
+        return
+    keytool = _keytool(None)
+    alias = f"debian:{tp.anchor_name(ca.sha256).removesuffix('.crt')}.pem"
+    for name, fp in _java_entries(keytool, keystore):
+        if name == alias and fp == ca.sha256:
+            argv = [
+                keytool,
+                "-delete",
+                "-keystore",
+                str(keystore),
+                "-storepass",
+                JAVA_STOREPASS,
+                "-alias",
+                name,
+            ]
+            doer.run(Target.SYSTEM, argv, what=f"ca-certificates-java left it in {keystore}")
 
 
 # -- NSS -----------------------------------------------------------------------------------------
@@ -405,13 +465,20 @@ def _certutil() -> str:
 
 
 def _nss_entries(certutil: str, db: Path) -> list[tuple[str, str, list[str]]]:
-    """(nickname, trust, fingerprints of the certificates under that nickname)."""
-    out = []
+    """(nickname, trust, fingerprints of the certificates under that nickname).
+
+    Only certtui's nicknames and TLS-trusted CAs are read: Firefox caches every intermediate it
+    meets (untrusted, `,,`), hundreds of certutil runs that could never change the answer.
+    """
+    out: list[tuple[str, str, list[str]]] = []
     seen: set[str] = set()
     for nick, trust in tp.parse_certutil_list(_run([certutil, "-L", "-d", f"sql:{db}"])):
         if nick in seen:
             continue
         seen.add(nick)
+        if not (nick.startswith(f"{tp.NAME_PREFIX} ") or tp.trusted_for_tls(trust)):
+            out.append((nick, trust, []))
+            continue
         pem = _run([certutil, "-L", "-d", f"sql:{db}", "-n", nick, "-a"])
         out.append((nick, trust, tp.pem_fingerprints(pem.encode())))
     return out
@@ -435,6 +502,16 @@ def _nss(req: TrustRequest, ca: TrustCA, doer: _Doer) -> None:
                 Target.NSS,
                 "skipped",
                 f"{db.path} ({db.label}): a legacy cert8.db; certtui changes only cert9.db databases",
+            )
+            continue
+        owner = db.path.stat().st_uid
+        if owner != req.euid:
+            # Root under sudo with the user's $HOME: files root wrote there would lock the user's
+            # browser out of its own database, and profiles.ini could aim certutil anywhere.
+            doer.say(
+                Target.NSS,
+                "skipped",
+                f"{db.path} ({db.label}): owned by uid {owner}; run certtui as that user for it",
             )
             continue
         entries = [] if db.kind == "new" else _nss_entries(certutil, db.path)
@@ -757,11 +834,47 @@ def status(store: Store, req: TrustRequest) -> TrustStatus:
         honoured = ", ".join(n for n, ok in tp.NAME_CONSTRAINT_CLIENTS if ok)
         ignored = ", ".join(n for n, ok in tp.NAME_CONSTRAINT_CLIENTS if not ok)
         out.notes.append(f"the root is name-constrained: honoured by {honoured}; ignored by {ignored}")
-    for item in out.stale:
-        if item.store_id:
-            out.notes.append(f"remove {item.store_id} with: certtui trust uninstall --ca {item.store_id}")
-            break
+    if out.stale:
+        out.notes.append(
+            "remove the stale certtui roots with: certtui trust uninstall --stale (and --system as root)"
+        )
     return out
+
+
+def apply_stale(store: Store, req: TrustRequest) -> TrustResult:
+    """Uninstall every stale certtui root `status` finds in the targets of `req`, by fingerprint.
+
+    The current CA stays. A root of another store is not in this one, so only its fingerprint
+    (from the file or entry certtui named) says what to take out.
+    """
+    if req.install:
+        raise CerttuiError("--stale applies to uninstall only")
+    missing_root = needs_root(req)
+    if missing_root:
+        raise CerttuiError(f"the {' and '.join(sorted(missing_root))} part needs root")
+    report = status(store, req)
+    result = TrustResult(report.ca)
+    doer = _Doer(result, req.dry_run)
+    done: set[tuple[Target, str]] = set()
+    for item in report.stale:
+        target = item.target
+        if target not in req.targets or (target, item.sha256) in done:
+            continue
+        done.add((target, item.sha256))
+        gone = TrustCA(item.store_id or "", "", item.sha256, b"", False)
+        dict(_STEPS)[target](req, gone, doer)
+    if not done:
+        doer.say(Target.SYSTEM if Target.SYSTEM in req.targets else Target.NSS, "no stale root", "found")
+    return result
+
+
+def invoked_program() -> list[str]:
+    """How this certtui was started, absolute, so the sudo line works from any folder."""
+    arg0 = sys.argv[0] if sys.argv and sys.argv[0] else "certtui"
+    if arg0.endswith("__main__.py") or arg0 == "-m":
+        return [sys.executable, "-m", "certtui"]
+    path = Path(arg0)
+    return [str(path.resolve())] if path.parent != Path() or path.exists() else [arg0]
 
 
 def user_home() -> Path:

@@ -233,6 +233,11 @@ class CerttuiApp(App[None]):
             if isinstance(screen, CertListScreen):
                 screen.reload()
 
+    def action_trust(self) -> None:
+        from certtui.tui.screens.trust import TrustScreen
+
+        self.push_screen(TrustScreen())
+
     def action_help(self) -> None:
         from certtui.tui.screens.help import HelpScreen
 
@@ -247,6 +252,9 @@ class CerttuiApp(App[None]):
         if self.store is not None:
             yield SystemCommand("view: reload", "Read the store again", self.action_reload)
             yield SystemCommand("store: unlock", "Enter the passphrase now", self.action_unlock)
+            yield SystemCommand(
+                "store: trust on this machine", "Where the root is trusted here", self.action_trust
+            )
         yield from getattr(screen, "palette_commands", lambda: ())()
 
 
