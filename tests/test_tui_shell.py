@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_tui import settle
+from support.tui import settle
 
 from certtui.core.store import Store
 from certtui.demo import DEMO_PASSPHRASE, build_demo_store, demo_clock

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from certtui.enroll.server import EnrollmentSession
     from certtui.session import Session
 
-# The screen is built for an 80-column terminal (DESIGN.md: 80x24 minimum).
+# The screen is built for an 80-column terminal (docs/architecture.md: 80x24 minimum).
 WIDTH = 80
 # Fingerprint groups per line under the QR: 8 groups of 4 hex digits fit beside the label.
 FP_GROUPS_PER_LINE = 8
