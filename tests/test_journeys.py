@@ -180,5 +180,5 @@ def test_enrollment_plans_the_address_and_listens_where_asked(make_store: Callab
     assert planned.host == "127.0.0.1" and planned.test_plan is not None
     test = enroll.sign_trust_test(store, planned)
     assert test is not None
-    session = enroll.new_session(store, planned, test, enroll.ListenOn("127.0.0.1", 0, 0), 5)
+    session = enroll.new_session(store, planned, test, enroll.EnrollOptions("127.0.0.1", 0, 0), 5)
     assert (session.bind, session.timeout, session.trust) == ("127.0.0.1", 5, test)

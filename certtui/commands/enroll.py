@@ -89,7 +89,9 @@ def enroll(
     if planned.test_plan is not None:
         # The issuing CA's key signs the one-day test certificate: ask for the passphrase now.
         test = journey.sign_trust_test(session.unlocked_store(), planned)
-    es = journey.new_session(store, planned, test, journey.ListenOn(bind, port, tls_port), timeout)
+    es = journey.new_session(
+        store, planned, test, journey.EnrollOptions(bind, port, tls_port, advertise), timeout
+    )
     es.subscribe(lambda event: click.echo(event.line()))
 
     def started(running: EnrollmentSession) -> None:
