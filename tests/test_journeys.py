@@ -100,7 +100,7 @@ def test_a_request_that_cannot_be_planned_is_named_by_where_it_came_from(locked:
 
 def test_a_locked_store_without_a_way_to_unlock_is_one_error(locked: Store) -> None:
     with pytest.raises(CerttuiError, match="the store is locked"):
-        journey.issue(locked, IssueRequest(names=("a.home.arpa",)))
+        journey.issue_one(locked, IssueRequest(names=("a.home.arpa",)))
     assert [r.kind for r in locked.records()] == [Kind.ROOT]
 
 
@@ -135,7 +135,7 @@ def test_renew_takes_an_id_or_a_window_not_both(ref: str | None, within: int | N
 
 def test_renew_one_replaces_the_leaf_and_marks_the_old_one(make_store: Callable[..., Store]) -> None:
     store = make_store()
-    old = journey.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    old = journey.issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     planned = renew.plan(store, renew.RenewRequest(old.id))
     assert [o.id for o, _ in planned] == [old.id]
     new = renew.renew_one(store, old)
@@ -147,7 +147,7 @@ def test_renew_one_replaces_the_leaf_and_marks_the_old_one(make_store: Callable[
 
 def test_revoke_needs_the_key_once_and_says_what_it_did(make_store: Callable[..., Store]) -> None:
     store = make_store(intermediate=True)
-    leaf = journey.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    leaf = journey.issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     rec, ca = revoke.target(store, leaf.id)
     assert ca.id == leaf.issuer_id and revoke.needs_key(store, rec)
     done = revoke.revoke(store, revoke.RevokeRequest(leaf.id, "superseded"))
@@ -161,7 +161,7 @@ def test_revoke_needs_the_key_once_and_says_what_it_did(make_store: Callable[...
 
 def test_show_and_the_screen_read_one_inspection(make_store: Callable[..., Store]) -> None:
     store = make_store()
-    leaf = journey.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    leaf = journey.issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     found = inspect.inspect(store, leaf, utcnow())
     show, screen = dict(found.show_rows()), dict(found.screen_rows())
     for key in ("ID", "Kind", "Status", "Names", "Subject", "Not after", "SHA-256"):

@@ -159,7 +159,7 @@ def issue_batch(
     return records
 
 
-def issue(store: Store, req: IssueRequest, now: datetime | None = None) -> CertRecord:
+def issue_one(store: Store, req: IssueRequest, now: datetime | None = None) -> CertRecord:
     """One certificate from an unlocked store (the TUI unlocks first): failing rules refuse
     unless `req.force`."""
     return issue_batch(store, BatchRequest((req,), force=req.force), now=now)[0]
