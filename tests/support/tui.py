@@ -53,3 +53,15 @@ async def wait_preview(app: Any, pilot: Any) -> None:
 
     await wait_until(pilot, current, "the checklist of the request in the form")
     await settle(app, pilot)
+
+
+def palette_shows(app: Any, title: str) -> bool:
+    """Whether the command palette is open with `title` as its highlighted command."""
+    from textual.command import CommandList, CommandPalette
+
+    screen = app.screen
+    if not isinstance(screen, CommandPalette):
+        return False
+    results = screen.query_one(CommandList)
+    option = results.highlighted_option
+    return option is not None and title in str(option.prompt)
