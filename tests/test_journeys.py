@@ -15,7 +15,7 @@ from certtui.core.models import IssueRequest, Kind
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
 from certtui.errors import CerttuiError, PolicyError
-from certtui.journeys import enroll, inspect, renew, revoke
+from certtui.journeys import adopt, enroll, inspect, renew, revoke
 from certtui.journeys import issue as journey
 from certtui.paths import db_path
 
@@ -117,10 +117,10 @@ def _csr(*names: str) -> x509.CertificateSigningRequest:
 def test_a_csr_goes_through_the_same_guardrail_and_keeps_its_key(locked: Store) -> None:
     calls = Calls(locked)
     with pytest.raises(PolicyError, match=r"leaf\.lifetime-825"):
-        journey.sign_csr(locked, journey.CsrRequest(_csr("nas.home.arpa"), days=900), unlock=calls.unlock)
+        adopt.sign_csr(locked, adopt.CsrRequest(_csr("nas.home.arpa"), days=900), unlock=calls.unlock)
     assert calls.log == []
     csr = _csr("nas.home.arpa", "nas2.home.arpa")
-    rec = journey.sign_csr(locked, journey.CsrRequest(csr, kind=Kind.CLIENT), unlock=calls.unlock)
+    rec = adopt.sign_csr(locked, adopt.CsrRequest(csr, kind=Kind.CLIENT), unlock=calls.unlock)
     assert calls.log == ["unlock"]
     assert rec.kind is Kind.CLIENT and not rec.has_key
     assert rec.names == ("nas.home.arpa", "nas2.home.arpa")
