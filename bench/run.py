@@ -26,7 +26,7 @@ REPO = BENCH.parent
 PYTHON = Path(sys.executable)
 CERTTUI = str(PYTHON.with_name("certtui"))
 
-# The budgets of issue 9.
+# The budgets README's Performance section states.
 ISSUE_VS_FLOOR = 1.5
 INPROC_MS = 5.0
 FROM_MS_PER_CERT = 10.0

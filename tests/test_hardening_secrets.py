@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from hardening_support import made_ca, record
-from test_tui import settle
+from support.tui import settle
 
 from certtui.core import keys as keymod
 from certtui.core.store import Store

@@ -13,7 +13,7 @@ import pytest
 
 from certtui.core.store import Store
 
-# The core is cryptography, idna and the stdlib (DESIGN.md); these must never come along.
+# The core is cryptography, idna and the stdlib (docs/architecture.md); these must never come along.
 FORBIDDEN_IN_CORE = ("textual", "rich", "click", "aiohttp")
 # Not UI stacks, but still outside the core's allowance: platformdirs belongs to certtui.paths,
 # qrcode to certtui.enroll.

@@ -1,4 +1,4 @@
-"""The shape of the fast paths (issue 9), never their speed: what is imported, signed and parsed."""
+"""The shape of the fast paths (README: Performance), not their speed: what is imported, signed, parsed."""
 
 from __future__ import annotations
 

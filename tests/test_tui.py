@@ -7,31 +7,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.tui import settle
 
 from certtui.core.issuance import init_store, issue
 from certtui.core.models import InitRequest, IssueRequest, Kind
 from certtui.core.store import Store
 from certtui.demo import build_demo_store, demo_clock
 from certtui.paths import db_path
-from certtui.tui.app import CerttuiApp, make_app
+from certtui.tui.app import make_app
 from certtui.tui.screens.cert_list import CertListScreen
 from certtui.tui.screens.inspect import InspectScreen
 from certtui.tui.screens.setup import SetupScreen
 from certtui.tui.screens.unlock import UnlockScreen
 from certtui.tui.widgets.cert_table import CertTable
 from certtui.tui.widgets.checklist import ChecklistPanel, severity_of
-
-
-async def settle(app: CerttuiApp, pilot: object) -> None:
-    """Wait for every worker, then for the messages they posted."""
-    from textual.worker import WorkerFailed
-
-    for _ in range(3):
-        try:
-            await app.workers.wait_for_complete()
-        except WorkerFailed:
-            pass  # the app's handler has reported it; the test checks what it showed
-        await pilot.pause()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

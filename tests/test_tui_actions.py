@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from test_tui import settle
+from support.tui import settle, wait_preview
 
 from certtui.core.issuance import init_store
 from certtui.core.models import InitRequest
@@ -36,11 +36,6 @@ async def type_into(pilot, selector: str, text: str) -> None:  # type: ignore[no
     field = pilot.app.screen.query_one(selector)
     field.value = text
     await pilot.pause()
-
-
-async def wait_preview(app, pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause(0.4)  # the debounce
-    await settle(app, pilot)
 
 
 async def test_issue_server_and_see_its_row_selected(plain: Store) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_tui import settle
+from support.tui import palette_shows, settle, wait_until
 
 from certtui.core.store import Store
 from certtui.demo import DEMO_PASSPHRASE, build_demo_store, demo_clock
@@ -66,7 +66,7 @@ async def test_palette_offers_actions_as_category_verb(demo: Store) -> None:
         # and running one through the palette works
         await pilot.press("ctrl+p")
         await pilot.press(*"cert: inspect")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: palette_shows(app, "cert: inspect"), "the palette to offer it")
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, InspectScreen)

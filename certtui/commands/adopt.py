@@ -148,7 +148,7 @@ def sign(
     """
     from certtui.core import adopt, export
     from certtui.core.models import Kind
-    from certtui.journeys.issue import CsrRequest, sign_csr
+    from certtui.journeys.adopt import CsrRequest, sign_csr
 
     csr = adopt.load_csr(read_user_file(csr_path, "certificate request"), str(csr_path))
     req = CsrRequest(csr, Kind.CLIENT if client else Kind.SERVER, days=days, issuer=issuer, force=force)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from certtui.enroll.server import EnrollmentSession
     from certtui.session import Session
 
-# The screen is built for an 80-column terminal (DESIGN.md: 80x24 minimum).
+# The screen is built for an 80-column terminal (docs/architecture.md: 80x24 minimum).
 WIDTH = 80
 # Fingerprint groups per line under the QR: 8 groups of 4 hex digits fit beside the label.
 FP_GROUPS_PER_LINE = 8
@@ -89,7 +89,9 @@ def enroll(
     if planned.test_plan is not None:
         # The issuing CA's key signs the one-day test certificate: ask for the passphrase now.
         test = journey.sign_trust_test(session.unlocked_store(), planned)
-    es = journey.new_session(store, planned, test, journey.ListenOn(bind, port, tls_port), timeout)
+    es = journey.new_session(
+        store, planned, test, journey.EnrollOptions(bind, port, tls_port, advertise), timeout
+    )
     es.subscribe(lambda event: click.echo(event.line()))
 
     def started(running: EnrollmentSession) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -12,9 +11,6 @@ from certtui.core import policy
 from certtui.core.models import InitRequest, IssueRequest, KeySpec, Kind, Status
 from certtui.errors import CerttuiError
 from certtui.session import Session
-
-if TYPE_CHECKING:
-    pass
 
 KEY_CHOICE = click.Choice([k.value for k in KeySpec])
 pass_session = click.make_pass_decorator(Session)
@@ -253,9 +249,9 @@ def show(session: Session, ref: str, pem: bool) -> None:
     store = session.store()
     rec = resolve(store, ref)
     if pem:
-        from certtui.core.export import cert_pem
+        from cryptography.hazmat.primitives import serialization
 
-        click.echo(cert_pem(store.certificate(rec.id)).decode(), nl=False)
+        click.echo(store.certificate(rec.id).public_bytes(serialization.Encoding.PEM).decode(), nl=False)
         return
     from certtui.core.timefmt import utcnow
     from certtui.journeys.inspect import inspect

@@ -1,4 +1,4 @@
-"""The iOS trust checklist: each rule of ios-trust-rules.md as a finding with evidence and a fix."""
+"""The iOS trust checklist: each rule of docs/trust-rules.md as a finding with evidence and a fix."""
 
 from __future__ import annotations
 
@@ -277,7 +277,7 @@ def store_roots(store: Store) -> list[x509.Certificate]:
 
 
 def classify(cert: x509.Certificate, *, store: Store | None = None, host_given: bool = False) -> Kind:
-    """The kind a certificate is checked as (issue 3's classification)."""
+    """The kind a certificate is checked as: root, intermediate, server or client."""
     rec = store_record(store, cert) if store is not None else None
     if rec is not None:
         return rec.kind

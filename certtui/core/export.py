@@ -190,7 +190,7 @@ def _cn(cert: x509.Certificate) -> str:
 def root_profile(
     root: x509.Certificate, file_stem: str = "root", target_device_type: int | None = None
 ) -> bytes:
-    """A `com.apple.security.root` profile as ios-trust-rules.md describes it.
+    """A `com.apple.security.root` profile as docs/trust-rules.md describes it.
 
     `target_device_type` is left out of exported files so a Mac installs them too; the
     enrollment server passes 1 (iPhone/iPad) for an iOS user agent.

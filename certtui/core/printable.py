@@ -10,13 +10,22 @@ import unicodedata
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
-def printable(text: str) -> str:
-    r"""`text` with each control or format character shown as \xNN or \uNNNN."""
-    if text.isprintable():
-        return text
-    return "".join(
-        (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-        if unicodedata.category(ch) in _UNPRINTABLE
-        else ch
-        for ch in text
-    )
+def printable(text: str, *, limit: int | None = None, backslashes: bool = False) -> str:
+    r"""`text` with each control or format character shown as \xNN or \uNNNN.
+
+    `backslashes` doubles each backslash, so that text from a client can never forge an
+    escape; `limit` cuts the text to that many characters, then adds `…`.
+    """
+    cut = text if limit is None else text[:limit]
+    more = "…" if limit is not None and len(text) > limit else ""
+    if cut.isprintable() and not (backslashes and "\\" in cut):
+        return cut + more
+    out: list[str] = []
+    for ch in cut:
+        if backslashes and ch == "\\":
+            out.append("\\\\")
+        elif unicodedata.category(ch) in _UNPRINTABLE:
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out) + more

@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from certtui.core.printable import printable
 
 # Client text (path, User-Agent) is cut to this many characters in an event: one event is one
 # terminal line, and nothing a phone sends legitimately comes close.
 MAX_CLIENT_TEXT = 120
 
-# Unicode categories escaped besides C0/DEL/C1 (category Cc): format characters such as the
-# bidi overrides (Cf), line and paragraph separators (Zl, Zp) and lone surrogates (Cs) can
-# reorder or break a terminal line just as well.
-_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
-
 
 def escape(text: str, limit: int = MAX_CLIENT_TEXT) -> str:
     r"""Client text made safe for a terminal: every control character shown as \xNN/\uNNNN.
 
-    C0, DEL and C1 (and the format/separator characters above) are escaped; a backslash
+    C0, DEL and C1, format characters such as bidi overrides, line and paragraph separators
+    and lone surrogates are escaped (core/printable.py); a backslash
     becomes `\\` so that an escape can never be forged; text over `limit` is cut with `…`.
     """
-    out: list[str] = []
-    for ch in text[:limit]:
-        if ch == "\\":
-            out.append("\\\\")
-        elif unicodedata.category(ch) in _ESCAPED_CATEGORIES:
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out) + ("…" if len(text) > limit else "")
+    return printable(text, limit=limit, backslashes=True)
 
 
 class EventKind(StrEnum):

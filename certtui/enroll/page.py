@@ -9,7 +9,7 @@ from enum import StrEnum
 from html import escape
 
 # Chrome on iOS hands a profile to Settings from version 95; before that it only saved the
-# file, as Firefox (FxiOS) and DuckDuckGo still do (ios-trust-rules.md, "Browser").
+# file, as Firefox (FxiOS) and DuckDuckGo still do (docs/trust-rules.md, "Browser").
 CRIOS_HANDS_OVER_PROFILES = 95
 
 IOS_STEPS = (

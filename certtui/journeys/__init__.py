@@ -1,1 +1,1 @@
-"""Each journey once (issue, renew, revoke, export, inspect, enroll); every front end calls these."""
+"""Each journey once (issue, adopt, renew, revoke, export, inspect, enroll); every front end calls these."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from certtui.core import policy
 from certtui.core.store import Store
@@ -16,26 +16,15 @@ if TYPE_CHECKING:
     from certtui.enroll.trust import TrustCertificate
 
 
-class Listen(Protocol):
-    """Where the session listens (the `certtui enroll` flags; the TUI's EnrollOptions)."""
-
-    @property
-    def bind(self) -> str: ...
-    @property
-    def port(self) -> int: ...
-    @property
-    def tls_port(self) -> int: ...
-    @property
-    def token(self) -> str | None: ...
-
-
 @dataclass(frozen=True)
-class ListenOn:
-    """A plain `Listen`: what `certtui enroll` was given."""
+class EnrollOptions:
+    """The `certtui enroll` flags: where the session listens and the host the QR code names
+    (the TUI gets them from `certtui [--bind ...]`; tests fix the token)."""
 
     bind: str = policy.ENROLL_BIND
     port: int = policy.ENROLL_PORT
     tls_port: int = policy.ENROLL_TLS_PORT
+    advertise: str | None = None
     token: str | None = None
 
 
@@ -67,7 +56,7 @@ def sign_trust_test(store: Store, p: EnrollmentPlan, now: datetime | None = None
 
 
 def new_session(
-    store: Store, p: EnrollmentPlan, test: TrustCertificate | None, listen: Listen, seconds: float
+    store: Store, p: EnrollmentPlan, test: TrustCertificate | None, listen: EnrollOptions, seconds: float
 ) -> EnrollmentSession:
     """The session, not listening yet: `run()` it (the CLI) or `await start()` (the TUI)."""
     from certtui.enroll.server import EnrollmentSession, RootInfo
@@ -86,7 +75,7 @@ def new_session(
 
 
 async def start(
-    store: Store, p: EnrollmentPlan, test: TrustCertificate | None, listen: Listen, seconds: float
+    store: Store, p: EnrollmentPlan, test: TrustCertificate | None, listen: EnrollOptions, seconds: float
 ) -> EnrollmentSession:
     """Start the session on the running loop (the app's) and return it, listening."""
     session = new_session(store, p, test, listen, seconds)

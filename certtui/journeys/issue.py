@@ -1,8 +1,9 @@
-"""Issue one certificate or a batch, or sign a device's CSR: preview, plan, sign, guardrail, commit.
+"""Issue one certificate or a batch: preview, plan, sign, guardrail, commit.
 
-One implementation for `certtui issue` (one or `--from FILE`), `certtui sign` and the TUI's
-issue form. Typed requests in, records out, `CerttuiError` on failure; nothing is stored
-unless every certificate of the batch passed the guardrail (or `force`).
+One implementation for `certtui issue` (one or `--from FILE`) and the TUI's issue form;
+`guarded` is also the guardrail of `certtui sign` (journeys/adopt.py). Typed requests in,
+records out, `CerttuiError` on failure; nothing is stored unless every certificate of the
+batch passed the guardrail (or `force`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from certtui.core.models import CertRecord, IssueRequest, Kind
+from certtui.core.models import CertRecord, IssueRequest
 from certtui.core.store import Store
 from certtui.errors import CerttuiError
 
@@ -161,44 +162,7 @@ def issue_batch(
     return records
 
 
-def issue(store: Store, req: IssueRequest, now: datetime | None = None) -> CertRecord:
+def issue_one(store: Store, req: IssueRequest, now: datetime | None = None) -> CertRecord:
     """One certificate from an unlocked store (the TUI unlocks first): failing rules refuse
     unless `req.force`."""
     return issue_batch(store, BatchRequest((req,), force=req.force), now=now)[0]
-
-
-@dataclass(frozen=True)
-class CsrRequest:
-    """Sign a device's certificate request: its names and key; the key stays on the device."""
-
-    csr: x509.CertificateSigningRequest
-    kind: Kind = Kind.SERVER
-    days: int | None = None
-    issuer: str | None = None
-    force: bool = False
-
-
-def sign_csr(
-    store: Store,
-    req: CsrRequest,
-    *,
-    unlock: Unlock | None = None,
-    warn: Report | None = None,
-    now: datetime | None = None,
-) -> CertRecord:
-    """Plan the CSR like `issue` plans names, sign it behind the guardrail, store it (no key)."""
-    from certtui.core import adopt
-
-    p = adopt.plan_csr(store, req.csr, kind=req.kind, days=req.days, issuer=req.issuer)
-    store, signed = guarded(
-        store,
-        [p],
-        lambda unlocked: [adopt.csr_certificate(unlocked, p, req.csr, now=now)],
-        lambda cert: cert,
-        force=req.force,
-        unlock=unlock,
-        warn=warn,
-        now=now,
-        public_keys=[adopt.csr_key(req.csr)],
-    )
-    return adopt.store_signed_csr(store, p, signed[0])

@@ -17,7 +17,7 @@ from certtui.journeys.export import ExportRequest as ExportRequest
 from certtui.journeys.export import export as export
 from certtui.journeys.export import needs_key as export_needs_key
 from certtui.journeys.issue import Preview as Preview
-from certtui.journeys.issue import issue as issue
+from certtui.journeys.issue import issue_one as issue
 from certtui.journeys.issue import issuers as issuers
 from certtui.journeys.issue import preview as preview
 from certtui.journeys.renew import renew_one as renew

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,23 +18,13 @@ from certtui.core.printable import printable
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
 from certtui.errors import CerttuiError, WrongPassphrase
+from certtui.journeys.enroll import EnrollOptions as EnrollOptions
 
 T = TypeVar("T")
 
 # Another certtui process (a second SSH session, a cron job) may change the store; check
 # `PRAGMA data_version` this often so the list follows without a key press.
 POLL_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class EnrollOptions:
-    """The `certtui enroll` flags, passed to a TUI enrollment session."""
-
-    bind: str = policy.ENROLL_BIND
-    port: int = policy.ENROLL_PORT
-    tls_port: int = policy.ENROLL_TLS_PORT
-    advertise: str | None = None
-    token: str | None = None
 
 
 class CerttuiApp(App[None]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,9 @@ DEMO_ADDRESS = "192.168.1.2"
 DEMO_PORT = 8555
 # The export form shows the folder certtui started in; the picture must not depend on it.
 DEMO_EXPORT_DIR = Path("/srv/certs")
-# How many times (0.1 s apart, and steady) the enrollment shot looks for its screen: up to
-# 30 s, for a loaded 2-core machine importing aiohttp while other test suites run.
-ENROLL_POLLS = 300
+# The enrollment shot waits for a state (its screen mounted over a listening server), not a
+# time; this deadline only stops a hung run (aiohttp's import alone takes seconds when loaded).
+ENROLL_DEADLINE_S = 300.0
 
 Steps = Callable[[Any], Awaitable[None]]
 
@@ -65,13 +66,14 @@ async def _enroll(pilot: Any) -> None:
     from certtui.tui.screens.enroll import EnrollScreen
 
     await press(pilot, "p")
-    # Between its jobs no worker runs, so `steady` alone can return before the
-    # server has started (aiohttp's import alone takes a second on a loaded machine).
-    for _ in range(ENROLL_POLLS):
-        if isinstance(pilot.app.screen, EnrollScreen):
-            break
+    # Between its jobs no worker runs, so `steady` alone can return before the server has
+    # started: wait until the screen is there and mounted (the session listens before it is).
+    give_up = time.monotonic() + ENROLL_DEADLINE_S
+    while not (isinstance(pilot.app.screen, EnrollScreen) and pilot.app.screen.is_mounted):
+        if time.monotonic() > give_up:
+            raise TimeoutError(f"the enrollment screen did not open within {ENROLL_DEADLINE_S:g} s")
         await steady(pilot)
-        await pilot.pause(0.1)
+        await pilot.pause(0.05)
     await steady(pilot)
 
 
