@@ -305,7 +305,10 @@ def renew(
     if every or min_days or quiet:
         raise CerttuiError("--all, --min-days and --quiet go with --due")
     store = session.store()
-    req = journey.RenewRequest(None if ref is None else resolve(store, ref).id, expiring_within)
+    req = journey.RenewRequest(ref, expiring_within)
+    if ref is not None:
+        # The ID resolved here says on stderr which external certificates it won over.
+        req = journey.RenewRequest(resolve(store, ref).id)
     planned = journey.plan(store, req)
     if not planned:
         click.echo(f"nothing expires within {expiring_within} days", err=True)
