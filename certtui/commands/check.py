@@ -162,7 +162,12 @@ def check(
     out = []
     failed = False
     for t in targets:
-        kind = t.kind or checks.classify(t.cert, store=store, host_given=bool(host))
+        # With a host, a presented or named certificate is a server's whatever the store says.
+        kind = (
+            checks.classify(t.cert, store=store, host_given=True)
+            if host
+            else t.kind or checks.classify(t.cert, store=store)
+        )
         findings = checks.ordered(
             checks.check(
                 t.cert,

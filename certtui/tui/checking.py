@@ -12,4 +12,6 @@ from certtui.core.store import Store
 def findings_for(store: Store, rec: CertRecord, now: datetime) -> list[Any]:
     from certtui.core import checks
 
-    return list(checks.check(store.certificate(rec.id), store.chain(rec.id), store=store, now=now))
+    cert = store.certificate(rec.id)
+    kind = checks.inspected_kind(rec, cert)
+    return list(checks.check(cert, store.chain(rec.id), store=store, now=now, kind=kind))
