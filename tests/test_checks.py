@@ -596,7 +596,9 @@ def test_leaf_san_host_ignores_the_common_name(pki: tuple[Made, Made]) -> None:
         ("*.local", Severity.FAIL),
         ("w*.home.arpa", Severity.FAIL),
         ("nas.*.arpa", Severity.FAIL),
-        ("*.home.arpa", Severity.PASS),
+        # Chromium refuses a wildcard right under home.arpa (tests/test_interop_clients.py).
+        ("*.home.arpa", Severity.WARN),
+        ("*.lab.home.arpa", Severity.PASS),
         ("nas.home.arpa", Severity.PASS),
     ],
 )

@@ -551,3 +551,15 @@ def test_every_severity_the_engine_gives_is_documented(make_store: MakeStore) ->
     for f in found:
         allowed = {s.strip() for s in checks.SEVERITIES[f.id].split("/")} | {"pass"}
         assert f.severity.value in allowed, f
+
+
+def test_wildcard_right_under_home_arpa_warns(make_store: MakeStore) -> None:
+    """Chromium refuses it (tests/test_interop_clients.py::test_chromium); one level deeper passes."""
+    store = make_store(permit=WIZARD)
+    chain = store.chain(store.root_id() or "")
+    _, top = issue(store, "*.home.arpa")
+    f = by_id(checks.check(top, [store.certificate(store.root_id() or "")], store=store))["leaf.wildcard"]
+    assert f.severity is checks.Severity.WARN and "Chromium" in f.detail
+    assert "*.lab.home.arpa" in f.fix
+    _, deeper = issue(store, "*.lab.home.arpa")
+    assert by_id(checks.check(deeper, chain, store=store))["leaf.wildcard"].severity is checks.Severity.PASS

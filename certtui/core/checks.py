@@ -39,6 +39,9 @@ MAX_LEAF_DAYS = 825
 # HT211025: 398 days binds only certificates under Apple's preinstalled roots; shown as info
 # (docs/trust-rules.md, leaf.lifetime-398, with the CA/B Forum's SC-081v3 steps below it).
 PUBLIC_LEAF_DAYS = 398
+# Chromium 156 rejects `*.home.arpa` in the real-client matrix (tests/test_interop_clients.py)
+# while accepting `*.lab.home.arpa`: it treats home.arpa like a registry.
+CHROMIUM_NO_WILDCARD = "home.arpa"
 # Time to renew a leaf (as ACME clients do), and to replace a root (every phone re-enrolls).
 LEAF_WARN_LEFT = timedelta(days=30)
 ROOT_WARN_LEFT = timedelta(days=90)
@@ -168,7 +171,7 @@ SEVERITIES: dict[str, str] = {
     "chain.revoked": "fail",
     "leaf.san-present": "fail",
     "leaf.san-host": "fail",
-    "leaf.wildcard": "fail",
+    "leaf.wildcard": "fail / warn",
     "leaf.eku-serverauth": "fail",
     "leaf.lifetime-825": "fail",
     "leaf.lifetime-398": "info",
@@ -944,7 +947,18 @@ def _leaf_wildcard(c: _Ctx) -> Finding:
             Severity.FAIL,
             f"{', '.join(bad)}: '*' must be the whole left-most label with two or more "
             "labels after it (*.lan or *.local never match)",
-            "name the hosts, or put the wildcard deeper: `certtui issue '*.home.arpa'`",
+            "name the hosts, or put the wildcard deeper: `certtui issue '*.lab.home.arpa'`",
+        )
+    # Measured (docs/trust-rules.md, leaf.wildcard): Chromium refuses `*.home.arpa`, as it
+    # refuses a wildcard right above a registry such as `*.com`; iOS, OpenSSL and Go take it.
+    shallow = [d for d in wild if d.lower().rstrip(".") == "*." + CHROMIUM_NO_WILDCARD]
+    if shallow:
+        return _finding(
+            "leaf.wildcard",
+            Severity.WARN,
+            f"{', '.join(shallow)}: Chromium (Chrome, Edge, Android WebView) refuses a wildcard "
+            f"directly under {CHROMIUM_NO_WILDCARD}",
+            "put the wildcard one level deeper, `certtui issue '*.lab.home.arpa'`, or name the hosts",
         )
     if not wild:
         return _finding("leaf.wildcard", Severity.PASS, "no wildcard names")
