@@ -5,7 +5,7 @@ IDN, and a client certificate where the client can present one) and reject a wro
 another root, a server that sends only its leaf, a leaf outside the constraints signed with
 the intermediate's key, a client certificate served as a server's, and (in each client that
 takes a CRL) a revoked leaf. One PKI and one set of servers serve the whole module; the Go
-and Java clients are compiled once.
+and Java clients are compiled once, and one Java and one Firefox process judge every case.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -483,3 +484,115 @@ def test_java(pki: Pki, java_client: tuple[Path, Path]) -> None:
         return [line == "ok" for line in lines]
 
     assert_matrix(pki, crl=True, mtls=False, batch=batch)
+
+
+# -- Firefox ESR ----------------------------------------------------------------------------------
+
+FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
+# Quiet: nothing but the pages asked for leaves the browser (and nothing leaves 127.0.0.1).
+FIREFOX_PREFS = {
+    "app.update.enabled": False,
+    "browser.shell.checkDefaultBrowser": False,
+    "browser.safebrowsing.malware.enabled": False,
+    "browser.safebrowsing.phishing.enabled": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "extensions.update.enabled": False,
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+    "network.proxy.type": 0,
+    "security.OCSP.enabled": 0,
+    "toolkit.telemetry.enabled": False,
+}
+
+
+# What the page is: its address (about:certerror for an interstitial) and its text.
+PAGE_TEXT = "document.documentURI + ' ' + (document.body ? document.body.textContent : '')"
+
+
+def _firefox_pages(pki: Pki, urls: list[str]) -> list[str]:
+    """Each URL's page text in one headless Firefox, driven over WebDriver BiDi; an
+    interstitial (about:certerror) never holds the marker."""
+    import asyncio
+    import json
+    import re
+
+    import aiohttp
+
+    profile = pki.folder / "firefox-profile"
+    profile.mkdir()
+    names = ",".join(c.host for c in pki.cases.values() if not c.is_ip)
+    prefs = {**FIREFOX_PREFS, "network.dns.localDomains": names}
+    (profile / "user.js").write_text(
+        "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in prefs.items())
+    )
+    run(["certutil", "-N", "-d", f"sql:{profile}", "--empty-password"]).check_returncode()
+    run(
+        ["certutil", "-A", "-d", f"sql:{profile}", "-n", "Interop Root", "-t", "C,,", "-i", str(pki.root)]
+    ).check_returncode()
+    browser = subprocess.Popen(
+        [str(FIREFOX), "--headless", "--no-remote", "--profile", str(profile), "--remote-debugging-port=0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=scratch_env(pki.folder / "firefox-home"),
+    )
+    try:
+        assert browser.stderr is not None
+        address = None
+        for line in browser.stderr:
+            if m := re.search(r"WebDriver BiDi listening on (ws://\S+)", line):
+                address = m.group(1)
+                break
+        assert address is not None, "Firefox did not start its WebDriver BiDi server"
+
+        async def drive() -> list[str]:
+            async with aiohttp.ClientSession() as http, http.ws_connect(f"{address}/session") as ws:
+                counter = iter(range(1, 10_000))
+
+                async def call(method: str, **params: Any) -> dict[str, Any]:
+                    n = next(counter)
+                    await ws.send_json({"id": n, "method": method, "params": params})
+                    while True:
+                        msg = await ws.receive_json(timeout=60)
+                        if msg.get("id") == n:
+                            return msg  # type: ignore[no-any-return]
+
+                await call("session.new", capabilities={})
+                tree = await call("browsingContext.getTree")
+                context = tree["result"]["contexts"][0]["context"]
+                pages = []
+                for url in urls:
+                    await call("browsingContext.navigate", context=context, url=url, wait="complete")
+                    got = await call(
+                        "script.evaluate",
+                        expression=PAGE_TEXT,
+                        target={"context": context},
+                        awaitPromise=False,
+                    )
+                    pages.append(str(got.get("result", {}).get("result", {}).get("value", "")))
+                await call("session.end")
+                return pages
+
+        return asyncio.run(drive())
+    finally:
+        browser.terminate()
+        browser.wait(timeout=30)
+        if browser.stderr is not None:
+            browser.stderr.close()
+
+
+@needs(
+    FIREFOX is None or not have("certutil"),
+    reason="firefox-esr and libnss3-tools are installed by the README's test command",
+)
+def test_firefox(pki: Pki) -> None:
+    """Headless Firefox ESR with the root in its profile's NSS database: the real page holds the
+    marker, Firefox's certificate error page never does."""
+
+    def batch(plan: list[tuple[Case, bool]]) -> list[bool]:
+        pages = _firefox_pages(pki, [c.url for c, _ in plan])
+        return [MARKER in page and not page.startswith("about:") for page in pages]
+
+    # Firefox checks no CRL for a private root (CRLite covers public CAs only).
+    assert_matrix(pki, crl=False, mtls=False, batch=batch)

@@ -24,7 +24,7 @@ from certtui.errors import CerttuiError, PolicyError
 TEST_CERT_DAYS = 1
 # EC P-256: every phone accepts it (HT210176) and it takes a millisecond to make.
 TEST_KEY = KeySpec.EC256
-# iOS 14+ needs TLS 1.2 or later (ios-trust-rules.md, server.tls12); nothing older is offered.
+# iOS 14+ needs TLS 1.2 or later (docs/trust-rules.md, server.tls12); nothing older is offered.
 MIN_TLS = ssl.TLSVersion.TLSv1_2
 # The audit log's action for the test certificate, the only trace it leaves in the store.
 AUDIT_ACTION = "enroll-test-cert"
