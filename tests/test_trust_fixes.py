@@ -563,3 +563,18 @@ def test_wildcard_right_under_home_arpa_warns(make_store: MakeStore) -> None:
     assert "*.lab.home.arpa" in f.fix
     _, deeper = issue(store, "*.lab.home.arpa")
     assert by_id(checks.check(deeper, chain, store=store))["leaf.wildcard"].severity is checks.Severity.PASS
+
+
+def test_tui_intermediate_carries_the_roots_constraints_and_a_first_crl(make_store: MakeStore) -> None:
+    """The TUI's issue action (tui/actions.py) goes through the same plan and commit."""
+    from certtui.tui import actions
+
+    store = make_store(permit=WIZARD)
+    req = IssueRequest(kind=Kind.INTERMEDIATE, cn="TUI CA")
+    rec = actions.issue(store, req, datetime.now(UTC))
+    assert _nc(store.certificate(rec.id)) == _nc(store.certificate(store.root_id() or ""))
+    assert revocation.latest_crl(store, rec.id) is not None
+    refused = actions.preview(
+        store, IssueRequest(kind=Kind.INTERMEDIATE, cn="Bad CA", permit=("example.com",)), datetime.now(UTC)
+    )
+    assert refused.error is not None and "outside" in refused.error
