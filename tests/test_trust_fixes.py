@@ -181,6 +181,34 @@ def test_stored_leaf_with_an_ip_cn_under_dns_constraints_warns(make_store: MakeS
     assert by_id(checks.check(good, chain, store=store))["leaf.cn-not-dns"].severity is checks.Severity.PASS
 
 
+def test_cn_rule_ignores_a_cn_no_client_reads_as_a_host(make_store: MakeStore) -> None:
+    """OpenSSL only checks a CN that looks like a host name; an email address is not one."""
+    store = make_store(permit=WIZARD, intermediate=True)
+    cert = _leaf_with_cn(store, "alice@home.arpa", "192.168.1.53")
+    issuer_id = store.default_issuer_id() or ""
+    chain = [store.certificate(issuer_id), *store.chain(issuer_id)]
+    assert by_id(checks.check(cert, chain, store=store))["leaf.cn-not-dns"].severity is checks.Severity.PASS
+
+
+@pytest.mark.skipif(OPENSSL is None, reason="openssl is installed by the README")
+def test_check_of_an_imported_router_id_agrees_with_the_tui(
+    cli: Cli, passphrase_file: Path, tmp_path: Path
+) -> None:
+    cli.ok("init", "--name", "Home Root")
+    crt, _ = _router(tmp_path)
+    cli.ok("import", str(crt))
+    [rec] = [
+        r for r in cli.json("list", "--json") if r["kind"] == "root" and r["subject"] == "router.home.arpa"
+    ]
+    result = cli("check", rec["id"], "--json")
+    assert result.exit_code == 1, result.stdout
+    import json
+
+    [out] = json.loads(result.stdout)
+    assert out["kind"] == "server"
+    assert {f["id"]: f["severity"] for f in out["findings"]}["leaf.san-present"] == "fail"
+
+
 def test_cn_rule_passes_a_cn_inside_the_dns_constraints(make_store: MakeStore) -> None:
     store = make_store(permit=WIZARD, intermediate=True)
     cert = _leaf_with_cn(store, "nas.home.arpa", "192.168.1.52")

@@ -81,7 +81,11 @@ def _target(ref: str, store: Any) -> Target:
         rec = store.resolve(ref)
     except NotFound as exc:
         raise CerttuiError(f"{ref!r} is not a file, and {exc}") from None
-    return Target(ref, store.certificate(rec.id), tuple(store.chain(rec.id)), rec.kind)
+    from certtui.core.checks import inspected_kind
+
+    cert = store.certificate(rec.id)
+    # As the TUI judges it: an imported certificate that could serve TLS is a server's.
+    return Target(ref, cert, tuple(store.chain(rec.id)), inspected_kind(rec, cert))
 
 
 _TAGS = {"fail": "FAIL", "warn": "WARN", "info": "INFO", "pass": "pass"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +43,9 @@ PUBLIC_LEAF_DAYS = 398
 # Chromium 156 rejects `*.home.arpa` in the real-client matrix (tests/test_interop_clients.py)
 # while accepting `*.lab.home.arpa`: it treats home.arpa like a registry.
 CHROMIUM_NO_WILDCARD = "home.arpa"
+# OpenSSL's cn2dnsid checks a CN against DNS constraints when it looks like a host name:
+# labels of letters, digits, '-' and '_', two or more of them (an IPv4 literal qualifies).
+_HOST_LIKE_CN = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+\.?")
 # Time to renew a leaf (as ACME clients do), and to replace a root (every phone re-enrolls).
 LEAF_WARN_LEFT = timedelta(days=30)
 ROOT_WARN_LEFT = timedelta(days=90)
@@ -364,8 +368,10 @@ def inspected_kind(rec: CertRecord, cert: x509.Certificate) -> Kind:
     if _san(cert) is not None:
         return Kind.SERVER
     cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    cn = str(cns[0].value) if cns else ""
+    # A dotted host name or an IP: a root called "HomeCA" or "Home Lab Root CA" stays a root.
     try:
-        parsed = namesmod.parse_name(str(cns[0].value)) if cns else None
+        parsed = namesmod.parse_name(cn) if _HOST_LIKE_CN.fullmatch(cn) or ":" in cn else None
     except CerttuiError:
         parsed = None
     if parsed is not None and parsed.type.value in ("dns", "ip"):
@@ -1057,6 +1063,8 @@ def _leaf_cn_not_dns(c: _Ctx) -> Finding:
         return _finding(
             "leaf.cn-not-dns", Severity.PASS, "the SAN has a DNS name, so no client checks the CN"
         )
+    if not _HOST_LIKE_CN.fullmatch(cns[0]):
+        return _finding("leaf.cn-not-dns", Severity.PASS, f"CN={cns[0]} does not look like a host name")
     ncs = [
         (ca, nc)
         for ca in c.path[1:]
