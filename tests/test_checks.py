@@ -189,14 +189,13 @@ def problems(findings: dict[str, Finding]) -> dict[str, Severity]:
 
 
 def test_every_rule_of_the_contract_has_a_title_and_nothing_else() -> None:
-    text = Path(__file__).resolve().parents[2] / "shared" / "ios-trust-rules.md"
-    if not text.exists():
-        pytest.skip(f"the rule contract is not beside the repository ({text})")
+    # The contract lives in the repository, so this never skips; severities and titles are
+    # compared by test_trust_fixes.py::test_trust_rules_document_matches_the_registry.
+    text = Path(__file__).resolve().parents[1] / "docs" / "trust-rules.md"
     import re
 
     documented = set(re.findall(r"^\| `([a-z0-9]+\.[a-z0-9-]+)` \|", text.read_text(), re.MULTILINE))
-    # client.p12-compat is a property of a PKCS#12 export, not of a certificate (the export issue).
-    assert set(checks.TITLES) == documented - {"client.p12-compat"}
+    assert set(checks.TITLES) == documented
 
 
 # -- a good PKI passes -----------------------------------------------------------------------------
@@ -205,7 +204,9 @@ def test_every_rule_of_the_contract_has_a_title_and_nothing_else() -> None:
 def test_good_root_intermediate_and_leaf_have_no_fail_or_warn(pki: tuple[Made, Made]) -> None:
     r, i = pki
     leaf = server(i, ("nas.home.arpa",), ips=("192.168.1.10",))
-    for cert, chain in ((r, []), (i, [r]), (leaf, [i, r]), (leaf, [i])):
+    for cert, chain in ((r, []), (i, [r])):
+        assert problems(run(cert, chain, roots=[r.cert])) == {}
+    for cert, chain in ((leaf, [i, r]), (leaf, [i])):
         findings = run(cert, chain, roots=[r.cert], host="nas.home.arpa")
         assert problems(findings) == {}
     findings = run(leaf, [i], roots=[r.cert], host="192.168.1.10")
@@ -227,6 +228,7 @@ def test_root_checklist_has_root_rules_and_no_leaf_rules(pki: tuple[Made, Made])
         "root.validity",
         "root.path-len",
         "root.ski",
+        "root.android-user-ca",
         "cert.critical-ext",
         "cert.ext-wellformed",
     }
@@ -594,7 +596,9 @@ def test_leaf_san_host_ignores_the_common_name(pki: tuple[Made, Made]) -> None:
         ("*.local", Severity.FAIL),
         ("w*.home.arpa", Severity.FAIL),
         ("nas.*.arpa", Severity.FAIL),
-        ("*.home.arpa", Severity.PASS),
+        # Chromium refuses a wildcard right under home.arpa (tests/test_interop_clients.py).
+        ("*.home.arpa", Severity.WARN),
+        ("*.lab.home.arpa", Severity.PASS),
         ("nas.home.arpa", Severity.PASS),
     ],
 )
@@ -843,7 +847,9 @@ def test_chain_revoked(plain_store: Store) -> None:
 def test_classification_uses_the_stores_kind(plain_store: Store) -> None:
     rec = issue(plain_store, IssueRequest(names=("nas.home.arpa",), kind=Kind.CLIENT))
     cert = plain_store.certificate(rec.id)
-    assert checks.classify(cert, store=plain_store, host_given=True) is Kind.CLIENT
+    assert checks.classify(cert, store=plain_store) is Kind.CLIENT
+    # With a host it is judged as the server certificate it is presented as (issue 14).
+    assert checks.classify(cert, store=plain_store, host_given=True) is Kind.SERVER
     assert checks.classify(cert, host_given=True) is Kind.SERVER
 
 

@@ -444,11 +444,12 @@ def test_base_name_keeps_files_in_their_folder() -> None:
 
 def test_crl_export_is_the_last_signed_crl(pki: dict[str, str], store: Store, out: Path) -> None:
     inter = pki["Test Root CA Intermediate"]
-    result = run("export", inter, "--format", "crl", "--out", str(out))
-    assert result.exit_code == 2
-    assert (
-        result.stderr == f"error: CA {inter} has no CRL yet; sign one with `certtui crl --issuer {inter}`\n"
-    )
+    # `init` signed a first, empty CRL for every CA it made (issue 14).
+    ok("export", inter, "--format", "crl", "--out", str(out))
+    first = x509.load_der_x509_crl((out / "Test-Root-CA-Intermediate.crl").read_bytes())
+    assert first.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 1
+    assert len(first) == 0
+    (out / "Test-Root-CA-Intermediate.crl").unlink()
     ok("revoke", "nas.home.arpa")
     before = store.conn.execute("SELECT COUNT(*) FROM crls").fetchone()[0]
     ok("export", inter, "--format", "crl", "--out", str(out))

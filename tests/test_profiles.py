@@ -331,8 +331,8 @@ def test_client_leaf(make_store: MakeStore, now: datetime) -> None:
 
     assert rec.kind is Kind.CLIENT
     assert rec.names == ("alice@home.arpa",)
-    # No DNS name: the CN is the first name of any type that fits.
-    assert cn(cert) == "alice@home.arpa"
+    # No DNS name, so no CN: an empty subject and a critical SAN (docs/trust-rules.md, leaf.cn-not-dns).
+    assert cn(cert) is None and cert.subject == x509.Name([])
     assert_serial(cert, rec)
     assert_hash(cert, "sha256")
     assert_validity(cert, now, 397)
@@ -345,7 +345,7 @@ def test_client_leaf(make_store: MakeStore, now: datetime) -> None:
     assert (eku.critical, eku.value) == (False, x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]))
     san = ext(cert, SAN)
     assert (san.critical, san.value) == (
-        False,
+        True,
         x509.SubjectAlternativeName([x509.RFC822Name("alice@home.arpa")]),
     )
     assert_aki(cert, root)
@@ -429,10 +429,13 @@ URI_LONG = "https://" + DNS_65 + "/"
     [
         ((DNS_64,), DNS_64),
         ((DNS_65, "short.home.arpa"), "short.home.arpa"),
-        ((DNS_65, "192.168.1.10"), "192.168.1.10"),
-        ((DNS_65, "fd00::1", "192.168.1.10"), "fd00::1"),
-        ((DNS_65, "alice@home.arpa"), "alice@home.arpa"),
-        ((DNS_65, "https://nas.home.arpa/"), "https://nas.home.arpa/"),
+        # Only a DNS name becomes the CN: OpenSSL and GnuTLS check any other CN against the
+        # DNS name constraints (docs/trust-rules.md, leaf.cn-not-dns).
+        ((DNS_65, "192.168.1.10"), None),
+        (("192.168.1.10",), None),
+        ((DNS_65, "fd00::1", "192.168.1.10"), None),
+        ((DNS_65, "alice@home.arpa"), None),
+        ((DNS_65, "https://nas.home.arpa/"), None),
         ((DNS_65,), None),
         ((DNS_65, URI_LONG), None),
     ],

@@ -85,7 +85,8 @@ def test_cli_names_match_core() -> None:
 
 def test_openssl_crl_check_accepts_valid_and_rejects_revoked(pki: dict[str, str], tmp_path: Path) -> None:
     result = ok("revoke", pki["bad.home.arpa"], "--reason", "keyCompromise")
-    assert "signed CRL number 1 of CA Test Root CA Intermediate" in result.stdout
+    # `init` signed number 1, the first CRL of every CA it creates.
+    assert "signed CRL number 2 of CA Test Root CA Intermediate" in result.stdout
     crl = tmp_path / "int.crl.pem"
     ok("crl", "--out", str(crl))
     root = pem_of(pki["Test Root CA"], tmp_path / "root.pem")
@@ -139,22 +140,27 @@ def test_second_revocation_raises_the_crl_number(pki: dict[str, str], lc_home: P
     ok("revoke", pki["bad.home.arpa"], "--reason", "superseded")
     ok("revoke", pki["good.home.arpa"])
     store = Store.open(db_path())
-    first, second = (
-        x509.load_der_x509_crl(row[0]) for row in store.conn.execute("SELECT der FROM crls ORDER BY number")
+    # Number 1 is the empty CRL `init` signed.
+    empty, first, second = (
+        x509.load_der_x509_crl(row[0])
+        for row in store.conn.execute(
+            "SELECT der FROM crls WHERE issuer_id = ? ORDER BY number", (pki["Test Root CA Intermediate"],)
+        )
     )
     number = lambda crl: crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number  # noqa: E731
-    assert (number(first), number(second)) == (1, 2)
+    assert (number(empty), number(first), number(second)) == (1, 2, 3)
+    assert len(empty) == 0
     # A certificate's id is the first 12 hex digits of its serial.
     assert [format(r.serial_number, "x")[:12] for r in first] == [pki["bad.home.arpa"]]
     assert sorted(format(r.serial_number, "x")[:12] for r in second) == sorted(
         [pki["bad.home.arpa"], pki["good.home.arpa"]]
     )
     latest = revocation.latest_crl(store, pki["Test Root CA Intermediate"])
-    assert latest is not None and latest.number == 2
+    assert latest is not None and latest.number == 3
     third = run("crl")
     assert third.exit_code == 0
     crl = x509.load_pem_x509_crl(third.stdout.encode())
-    assert number(crl) == 3
+    assert number(crl) == 4
     store.close()
 
 
@@ -223,7 +229,11 @@ def test_already_revoked_says_when_and_why(pki: dict[str, str]) -> None:
     assert result.exit_code == 0
     assert result.stdout == f"{pki['bad.home.arpa']} was already revoked on {when} (cessationOfOperation)\n"
     store = Store.open(db_path())
-    assert [n for (n,) in store.conn.execute("SELECT number FROM crls")] == [1]
+    inter = pki["Test Root CA Intermediate"]
+    assert [n for (n,) in store.conn.execute("SELECT number FROM crls WHERE issuer_id = ?", (inter,))] == [
+        1,
+        2,
+    ]
     assert [e[2] for e in store.events(pki["bad.home.arpa"])] == ["issue", "revoke"]
     store.close()
 
@@ -243,7 +253,7 @@ def test_revoke_needs_the_passphrase_and_writes_nothing_without_it(
     assert "a passphrase is needed" in result.stderr
     assert records()[x_id]["status"] == "valid"
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(secret))
-    assert "signed CRL number 1" in ok("revoke", x_id).stdout
+    assert "signed CRL number 2" in ok("revoke", x_id).stdout
 
 
 def _ca_without_crl_sign(store: Store, root_id: str) -> str:
@@ -297,7 +307,7 @@ def test_ca_without_crl_sign(lc_home: Path) -> None:
     assert result.stderr == f"warning: {sentence}\n"
     assert result.stdout.startswith(f"revoked server leaf.home.arpa (id {leaf_id}")
     assert records()[leaf_id]["status"] == "revoked"
-    assert store.conn.execute("SELECT COUNT(*) FROM crls").fetchone()[0] == 0
+    assert store.conn.execute("SELECT COUNT(*) FROM crls WHERE issuer_id = ?", (ca_id,)).fetchone()[0] == 0
     crl = run("crl", "--issuer", ca_id)
     assert crl.exit_code == 2
     assert crl.stderr == f"error: {sentence}\n"
@@ -306,7 +316,7 @@ def test_ca_without_crl_sign(lc_home: Path) -> None:
 
 
 def test_crl_url_goes_into_later_certificates(lc_home: Path) -> None:
-    url = "http://nas.home.arpa/crl/int.crl"
+    url = "http://nas.home.arpa/crl/"
     assert url in ok("init", "--name", "Test Root CA", "--no-passphrase", "--crl-url", url).stdout
     ok("issue", "web.home.arpa")
     ok("issue", "--client", "me@home.arpa")
@@ -316,7 +326,9 @@ def test_crl_url_goes_into_later_certificates(lc_home: Path) -> None:
     for name in ("web.home.arpa", "me@home.arpa"):
         cdp = store.certificate(ids[name]).extensions.get_extension_for_class(x509.CRLDistributionPoints)
         assert not cdp.critical
-        assert [p.full_name for p in cdp.value] == [[x509.UniformResourceIdentifier(url)]]
+        # Each certificate points at its own issuer's CRL (docs/trust-rules.md, Revocation).
+        own = x509.UniformResourceIdentifier(f"{url}{ids['Test Root CA']}.crl")
+        assert [p.full_name for p in cdp.value] == [[own]]
     with pytest.raises(x509.ExtensionNotFound):
         store.certificate(ids["Test Root CA"]).extensions.get_extension_for_class(x509.CRLDistributionPoints)
     store.close()
@@ -435,7 +447,8 @@ def test_a_failed_signing_leaves_nothing_revoked(
         revocation.revoke(store, pki["bad.home.arpa"], "keyCompromise")
     assert store.get(pki["bad.home.arpa"]).revoked_at is None
     assert [e[2] for e in store.events(pki["bad.home.arpa"])] == ["issue"]
-    assert store.conn.execute("SELECT COUNT(*) FROM crls").fetchone()[0] == 0
+    # Only the empty CRLs `init` signed.
+    assert [n for (n,) in store.conn.execute("SELECT number FROM crls")] == [1, 1]
     store.close()
 
 
@@ -461,8 +474,8 @@ def test_concurrent_revocations_get_distinct_crl_numbers(pki: dict[str, str]) ->
     for t in threads:
         t.join(timeout=30)
     assert errors == []
-    assert sorted(results.values()) == [1, 2]
+    assert sorted(results.values()) == [2, 3]
     store = Store.open(db_path())
     latest = revocation.latest_crl(store, pki["Test Root CA Intermediate"])
-    assert latest is not None and latest.number == 2 and len(list(latest.crl())) == 2
+    assert latest is not None and latest.number == 3 and len(list(latest.crl())) == 2
     store.close()

@@ -85,7 +85,11 @@ def _target(ref: str, store: Any) -> Target:
         rec = resolve(store, ref)
     except NotFound as exc:
         raise CerttuiError(f"{ref!r} is not a file, and {exc}") from None
-    return Target(ref, store.certificate(rec.id), tuple(store.chain(rec.id)), rec.kind)
+    from certtui.core.checks import inspected_kind
+
+    cert = store.certificate(rec.id)
+    # As the TUI judges it: an imported certificate that could serve TLS is a server's.
+    return Target(ref, cert, tuple(store.chain(rec.id)), inspected_kind(rec, cert))
 
 
 _TAGS = {"fail": "FAIL", "warn": "WARN", "info": "INFO", "pass": "pass"}
@@ -166,7 +170,12 @@ def check(
     out = []
     failed = False
     for t in targets:
-        kind = t.kind or checks.classify(t.cert, store=store, host_given=bool(host))
+        # With a host, a presented or named certificate is a server's whatever the store says.
+        kind = (
+            checks.classify(t.cert, store=store, host_given=True)
+            if host
+            else t.kind or checks.classify(t.cert, store=store)
+        )
         findings = checks.ordered(
             checks.check(
                 t.cert,

@@ -78,13 +78,24 @@ def revoke(session: Session, ref: str, reason: str) -> None:
     metavar="PATH",
     help="The file to write (a folder gets NAME.crl); default: PEM to stdout.",
 )
+@click.option(
+    "--all",
+    "all_cas",
+    is_flag=True,
+    help="Sign every CA's CRL and write each as DER to --out DIR as ID.crl, the names --crl-url uses.",
+)
 @pass_session
-def crl(session: Session, issuer: str | None, days: int, der: bool, out: Path | None) -> None:
+def crl(session: Session, issuer: str | None, days: int, der: bool, out: Path | None, all_cas: bool) -> None:
     """Sign a fresh CRL for a CA and store it."""
     from certtui.core import export, revocation
     from certtui.errors import PolicyError
 
     revocation.check_days(days)
+    if all_cas:
+        if out is None or issuer is not None:
+            raise CerttuiError("--all writes every CA's CRL to a folder: give --out DIR, and no --issuer")
+        _crl_all(session, days, out)
+        return
     if der and out is None:
         raise CerttuiError("--der writes binary, which certtui does not print; add --out PATH")
     store = session.store()
@@ -102,6 +113,31 @@ def crl(session: Session, issuer: str | None, days: int, der: bool, out: Path | 
     path = export.target_path(out, export.file_name(ca, export.Format.CRL))
     export.write_atomic(path, stored.der if der else export.crl_pem(stored.der), private=False)
     click.echo(f"wrote {path} (CRL number {stored.number}, next update {stored.next_update})")
+
+
+def _crl_all(session: Session, days: int, out: Path) -> None:
+    """Every CA of this store with its key: a fresh CRL each, written as DER to out/ID.crl."""
+    from certtui.core import export, profiles, revocation
+    from certtui.core.models import Kind
+
+    if out.exists() and not out.is_dir():
+        raise CerttuiError(f"{out} is a file; --all writes one CRL per CA into a folder")
+    store = session.store()
+    cas = [r for k in (Kind.ROOT, Kind.INTERMEDIATE) for r in store.records(kind=k) if not r.external]
+    signable = [ca for ca in cas if revocation.crl_blocker(store, ca) is None]
+    for ca in cas:
+        if ca not in signable:
+            warn(revocation.crl_blocker(store, ca) or "")
+    if not signable:
+        raise CerttuiError("no CA of this store can sign a CRL; create one with `certtui init --name NAME`")
+    out.mkdir(mode=0o755, exist_ok=True)
+    store = session.unlocked_store()
+    for ca in signable:
+        stored = revocation.sign_crl(store, ca.id, days=days)
+        # DER: what an http:// CRL distribution point serves (RFC 5280 4.2.1.13).
+        path = out / profiles.crl_file_name(ca.id)
+        export.write_atomic(path, stored.der, private=False)
+        click.echo(f"wrote {path} (CA {printable(ca.subject or ca.id)}, CRL number {stored.number})")
 
 
 def ask_password(fmt: str) -> str:

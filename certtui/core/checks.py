@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,12 +36,19 @@ GOOD_CURVES = frozenset({"secp256r1", "secp384r1"})
 DOUBTFUL_CURVES = frozenset({"secp521r1"})
 # HT210176: SHA-1 (and MD5) signatures are no longer trusted for TLS; SHA-2 only.
 GOOD_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
-# The 825/398-day limits, the expiry windows and the backdate: core/policy.py, with reasons.
+# The 825/398-day limits, the expiry windows and the backdate: core/policy.py, with reasons
+# (docs/trust-rules.md, leaf.lifetime-398, with the CA/B Forum's SC-081v3 steps below it).
 MAX_LEAF_DAYS = policy.MAX_LEAF_DAYS
 PUBLIC_LEAF_DAYS = policy.PUBLIC_LEAF_DAYS
 LEAF_WARN_LEFT = timedelta(days=policy.LEAF_EXPIRING_DAYS)
 ROOT_WARN_LEFT = timedelta(days=policy.CA_EXPIRING_DAYS)
 MIN_BACKDATE = policy.MIN_BACKDATE
+# Chromium 156 rejects `*.home.arpa` in the real-client matrix (tests/test_interop_clients.py)
+# while accepting `*.lab.home.arpa`: it treats home.arpa like a registry.
+CHROMIUM_NO_WILDCARD = "home.arpa"
+# OpenSSL's cn2dnsid checks a CN against DNS constraints when it looks like a host name:
+# labels of letters, digits, '-' and '_', two or more of them (an IPv4 literal qualifies).
+_HOST_LIKE_CN = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+\.?")
 # The extensions Apple's SecCertificate.c parses (SecCertificateInitializeExtensionParsers);
 # any other extension marked critical makes iOS reject the certificate.
 KNOWN_CRITICAL = frozenset(
@@ -117,6 +125,7 @@ TITLES: dict[str, str] = {
     "root.path-len": "Path length allows the intermediates below",
     "root.ski": "Root has a subject key identifier",
     "root.name-constraints": "Name constraints",
+    "root.android-user-ca": "Android apps and user-installed roots",
     "int.ca-bc": "Intermediate is a CA that may sign certificates",
     "int.key-strength": "Intermediate key is RSA 2048+ or EC P-256/P-384",
     "int.sig-hash": "Intermediate is signed with SHA-2",
@@ -130,6 +139,7 @@ TITLES: dict[str, str] = {
     "leaf.eku-serverauth": "Extended key usage includes serverAuth",
     "leaf.lifetime-825": "Lifetime is at most 825 days",
     "leaf.lifetime-398": "Lifetime is at most 398 days (binds public CAs only)",
+    "leaf.cn-not-dns": "Common name passes the DNS name constraints (OpenSSL, GnuTLS)",
     "leaf.key-strength": "Key is RSA 2048+ or EC P-256/P-384",
     "leaf.sig-hash": "Signed with SHA-2",
     "leaf.validity": "Within its validity period",
@@ -141,7 +151,46 @@ TITLES: dict[str, str] = {
     "store.key-unencrypted": "Store keys are encrypted with a passphrase",
     "store.no-name-constraints": "Root has name constraints",
 }
-"""Every rule id the engine can emit, with the title shown beside it."""
+"""Every rule id the engine can emit, with the title shown beside it (docs/trust-rules.md)."""
+
+SEVERITIES: dict[str, str] = {
+    "root.ca-bc": "fail / warn",
+    "root.self-signed": "fail",
+    "root.subject-cn": "fail",
+    "root.key-usage": "fail / warn",
+    "root.key-strength": "fail / warn",
+    "root.validity": "fail / warn",
+    "root.path-len": "fail",
+    "root.ski": "warn",
+    "root.name-constraints": "info / fail",
+    "root.android-user-ca": "info",
+    "int.ca-bc": "fail",
+    "int.key-strength": "fail / warn",
+    "int.sig-hash": "fail",
+    "chain.complete": "fail",
+    "chain.aki-link": "fail",
+    "chain.trusted": "fail",
+    "chain.revoked": "fail",
+    "leaf.san-present": "fail",
+    "leaf.san-host": "fail",
+    "leaf.wildcard": "fail / warn",
+    "leaf.eku-serverauth": "fail",
+    "leaf.lifetime-825": "fail",
+    "leaf.lifetime-398": "info",
+    "leaf.cn-not-dns": "warn",
+    "leaf.key-strength": "fail / warn",
+    "leaf.sig-hash": "fail",
+    "leaf.validity": "fail / warn",
+    "leaf.not-ca": "warn",
+    "cert.critical-ext": "fail",
+    "cert.ext-wellformed": "fail",
+    "server.tls12": "warn",
+    "client.eku": "warn",
+    "store.key-unencrypted": "warn",
+    "store.no-name-constraints": "info",
+}
+"""Each rule's severity when it does not hold, as docs/trust-rules.md gives it (a test keeps
+the two in step)."""
 
 
 def _finding(rule: str, severity: Severity, detail: str, fix: str = "") -> Finding:
@@ -277,19 +326,55 @@ def store_roots(store: Store) -> list[x509.Certificate]:
 
 
 def classify(cert: x509.Certificate, *, store: Store | None = None, host_given: bool = False) -> Kind:
-    """The kind a certificate is checked as: root, intermediate, server or client."""
+    """The kind a certificate is checked as.
+
+    With a host (`--host`, or a certificate a server presented), it is a server certificate
+    whatever kind the store records: a phone judges what the server sends as one
+    (docs/trust-rules.md, "Which rules apply"). A self-signed one also meets the root rules.
+    """
+    if host_given:
+        return Kind.SERVER
     rec = store_record(store, cert) if store is not None else None
     if rec is not None:
         return rec.kind
     if _is_ca(cert):
         return Kind.ROOT if self_signed(cert) else Kind.INTERMEDIATE
-    if host_given:
-        return Kind.SERVER
     eku = _ext(cert, x509.ExtendedKeyUsage)
     usages = list(eku) if eku is not None else []
     if ExtendedKeyUsageOID.CLIENT_AUTH in usages and ExtendedKeyUsageOID.SERVER_AUTH not in usages:
         return Kind.CLIENT
     return Kind.SERVER
+
+
+def inspected_kind(rec: CertRecord, cert: x509.Certificate) -> Kind:
+    """The kind the TUI judges a stored certificate as: the recorded one, except that an
+    imported certificate that could be a TLS server's (its EKU allows serverAuth, or it has
+    none) is judged as the server certificate it is.
+
+    An imported self-signed CA counts as a server's when it names a host (a SAN, or a CN that
+    is a host name), as a router's `openssl req -x509 -subj /CN=router.home.arpa` does; a root
+    named like "Home Lab Root CA" stays a root.
+    """
+    if not rec.external or rec.kind in (Kind.SERVER, Kind.CLIENT, Kind.INTERMEDIATE):
+        return rec.kind
+    eku = _ext(cert, x509.ExtendedKeyUsage)
+    if eku is not None and not {
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+    } & set(eku):
+        return rec.kind
+    if _san(cert) is not None:
+        return Kind.SERVER
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    cn = str(cns[0].value) if cns else ""
+    # A dotted host name or an IP: a root called "HomeCA" or "Home Lab Root CA" stays a root.
+    try:
+        parsed = namesmod.parse_name(cn) if _HOST_LIKE_CN.fullmatch(cn) or ":" in cn else None
+    except CerttuiError:
+        parsed = None
+    if parsed is not None and parsed.type.value in ("dns", "ip"):
+        return Kind.SERVER
+    return rec.kind
 
 
 # -- the context every rule reads ---------------------------------------------------------
@@ -395,6 +480,21 @@ def _root_subject_cn(c: _Ctx) -> Finding:
         Severity.FAIL,
         "no commonName: iOS did not list such roots under Certificate Trust Settings",
         "make a root with a name: `certtui init --name 'Home Lab Root CA'`",
+    )
+
+
+def _root_android_user_ca(c: _Ctx) -> Finding | None:
+    # docs/trust-rules.md, root.android-user-ca: Android's network security config defaults.
+    if c.kind is not Kind.ROOT:
+        return None
+    return _finding(
+        "root.android-user-ca",
+        Severity.INFO,
+        "on Android, apps that target API 24+ ignore user-installed CAs unless their network "
+        'security config opts in (<certificates src="user"/>); browsers (Chrome, and Firefox '
+        "120+) honour them",
+        'for an app you build, add <certificates src="user"/> to its network security config; '
+        "other apps cannot be made to trust a user-installed root",
     )
 
 
@@ -761,12 +861,17 @@ def _leaf_san_present(c: _Ctx) -> Finding:
     san = _san(c.cert)
     if san is None or not len(san):
         what = "no subjectAltName extension" if san is None else "an empty subjectAltName"
-        return _finding(
-            "leaf.san-present",
-            Severity.FAIL,
-            f"{what}: iOS never matches the common name",
-            "issue it with the names the phone uses: `certtui issue NAME...`",
-        )
+        fix = "issue it with the names the phone uses: `certtui issue NAME...`"
+        if c.is_self_signed or c.record is None or c.record.external:
+            # A device's own certificate (a router's self-signed one, say): it cannot be
+            # renewed here, but the device can use one this store signs.
+            fix = (
+                "have the device make a certificate request (CSR) with its names and sign it: "
+                "`certtui sign device.csr`; or issue one for it (`certtui issue NAME...`) and "
+                "upload the full chain and key (`certtui export ID --format fullchain`, "
+                "`--format key`) in the device's certificate settings"
+            )
+        return _finding("leaf.san-present", Severity.FAIL, f"{what}: iOS never matches the common name", fix)
     return _finding("leaf.san-present", Severity.PASS, ", ".join(_san_entries(san)))
 
 
@@ -846,7 +951,18 @@ def _leaf_wildcard(c: _Ctx) -> Finding:
             Severity.FAIL,
             f"{', '.join(bad)}: '*' must be the whole left-most label with two or more "
             "labels after it (*.lan or *.local never match)",
-            "name the hosts, or put the wildcard deeper: `certtui issue '*.home.arpa'`",
+            "name the hosts, or put the wildcard deeper: `certtui issue '*.lab.home.arpa'`",
+        )
+    # Measured (docs/trust-rules.md, leaf.wildcard): Chromium refuses `*.home.arpa`, as it
+    # refuses a wildcard right above a registry such as `*.com`; iOS, OpenSSL and Go take it.
+    shallow = [d for d in wild if d.lower().rstrip(".") == "*." + CHROMIUM_NO_WILDCARD]
+    if shallow:
+        return _finding(
+            "leaf.wildcard",
+            Severity.WARN,
+            f"{', '.join(shallow)}: Chromium (Chrome, Edge, Android WebView) refuses a wildcard "
+            f"directly under {CHROMIUM_NO_WILDCARD}",
+            "put the wildcard one level deeper, `certtui issue '*.lab.home.arpa'`, or name the hosts",
         )
     if not wild:
         return _finding("leaf.wildcard", Severity.PASS, "no wildcard names")
@@ -891,9 +1007,20 @@ def _lifetime(c: _Ctx) -> timedelta:
     return c.cert.not_valid_after_utc - c.cert.not_valid_before_utc
 
 
+# Apple's SecPolicyCheckValidityPeriodMaximums (SecPolicyServer.c) skips "user-anchored
+# leafs": a certificate that is itself the trusted anchor has no lifetime limit; every other
+# leaf meets SecPolicyCheckOtherTrustValidityPeriodMaximums (docs/trust-rules.md).
+_ANCHOR_EXEMPT = (
+    "; exempt as its own trust anchor (a self-signed certificate the phone trusts directly "
+    "has no lifetime limit: Apple's SecPolicyCheckOtherTrustValidityPeriod skips it)"
+)
+
+
 def _leaf_lifetime_825(c: _Ctx) -> Finding:
     span = _lifetime(c)
     detail = f"valid for {_days(span)} days; limit {MAX_LEAF_DAYS}"
+    if c.is_self_signed:
+        return _finding("leaf.lifetime-825", Severity.PASS, detail + _ANCHOR_EXEMPT)
     if span > timedelta(days=MAX_LEAF_DAYS):
         return _finding(
             "leaf.lifetime-825",
@@ -907,15 +1034,60 @@ def _leaf_lifetime_825(c: _Ctx) -> Finding:
 
 def _leaf_lifetime_398(c: _Ctx) -> Finding:
     span = _lifetime(c)
+    if c.is_self_signed:
+        return _finding("leaf.lifetime-398", Severity.PASS, f"valid for {_days(span)} days" + _ANCHOR_EXEMPT)
     if span > timedelta(days=PUBLIC_LEAF_DAYS):
+        # docs/trust-rules.md, leaf.lifetime-398: the public limits as of December 2026.
         return _finding(
             "leaf.lifetime-398",
             Severity.INFO,
-            f"valid for {_days(span)} days; the {PUBLIC_LEAF_DAYS}-day limit binds only "
-            "certificates under Apple's preinstalled roots, not your own root",
+            f"valid for {_days(span)} days. Public CAs are capped by CA/Browser Forum ballot "
+            "SC-081v3: 200 days for certificates issued from 2026-03-15, 100 days from "
+            "2027-03-15, 47 days from 2029-03-15. Those limits do not bind a root you install: "
+            f"Apple's trust evaluator applies {PUBLIC_LEAF_DAYS} days to its own roots and "
+            f"{MAX_LEAF_DAYS} to user-installed ones, and Chrome's root policy does not cover "
+            "locally trusted CAs",
             f"nothing to do for a private root; --days {policy.LEAF_DAYS} if you want to be safe",
         )
     return _finding("leaf.lifetime-398", Severity.PASS, f"valid for {_days(span)} days")
+
+
+def _leaf_cn_not_dns(c: _Ctx) -> Finding:
+    """docs/trust-rules.md, leaf.cn-not-dns: measured against the clients of tests/test_interop_clients.py."""
+    cns = [str(a.value) for a in c.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if not cns:
+        return _finding("leaf.cn-not-dns", Severity.PASS, "no common name")
+    names = _names_of(c.cert)
+    if names.dns:
+        return _finding(
+            "leaf.cn-not-dns", Severity.PASS, "the SAN has a DNS name, so no client checks the CN"
+        )
+    if not _HOST_LIKE_CN.fullmatch(cns[0]):
+        return _finding("leaf.cn-not-dns", Severity.PASS, f"CN={cns[0]} does not look like a host name")
+    ncs = [
+        (ca, nc)
+        for ca in c.path[1:]
+        if (nc := _ext(ca, x509.NameConstraints)) is not None
+        and any(
+            isinstance(n, x509.DNSName) for n in (nc.permitted_subtrees or []) + (nc.excluded_subtrees or [])
+        )
+    ]
+    if not ncs:
+        return _finding("leaf.cn-not-dns", Severity.PASS, f"CN={cns[0]}, and no DNS name constraints above")
+    bad = namesmod.chain_constraint_violations(Names(dns=(cns[0],)), [nc for _, nc in ncs])
+    if not bad:
+        return _finding("leaf.cn-not-dns", Severity.PASS, f"CN={cns[0]} fits the DNS name constraints")
+    where = ", ".join(label(ca) for ca, _ in ncs)
+    return _finding(
+        "leaf.cn-not-dns",
+        Severity.WARN,
+        f"CN={cns[0]} and no DNS name in the SAN, under the DNS name constraints of {where}: "
+        "OpenSSL checks such a CN against the DNS subtrees and GnuTLS checks every CN, so curl, "
+        'Python, wget and other OpenSSL or GnuTLS clients reject it ("permitted subtree '
+        'violation"); NSS, Go, Java, Chromium, Firefox and iPhones accept it',
+        "renew it (`certtui renew ID`): certtui now issues leaves without a DNS name with no "
+        "CN; for a device's CSR, sign a new one (`certtui sign device.csr`)",
+    )
 
 
 def _leaf_key_strength(c: _Ctx) -> Finding:
@@ -1056,6 +1228,7 @@ _NEEDS_EXTENSIONS = frozenset(
         _leaf_wildcard,
         _leaf_eku,
         _leaf_not_ca,
+        _leaf_cn_not_dns,
         _client_eku,
         _cert_critical_ext,
         _chain_aki_link,
@@ -1071,6 +1244,7 @@ _ROOT_RULES: tuple[Rule, ...] = (
     _root_path_len,
     _root_ski,
     _root_name_constraints,
+    _root_android_user_ca,
 )
 # Below a root, the root's path-length and name-constraint rules judge the path above.
 _DESCENDANT_RULES: tuple[Rule, ...] = (_root_path_len, _root_name_constraints)
@@ -1083,7 +1257,13 @@ _CHAIN_RULES: tuple[Rule, ...] = (
     _chain_trusted,
     _chain_revoked,
 )
-_LEAF_RULES: tuple[Rule, ...] = (_leaf_key_strength, _leaf_sig_hash, _leaf_validity, _leaf_not_ca)
+_LEAF_RULES: tuple[Rule, ...] = (
+    _leaf_key_strength,
+    _leaf_sig_hash,
+    _leaf_validity,
+    _leaf_not_ca,
+    _leaf_cn_not_dns,
+)
 _SERVER_RULES: tuple[Rule, ...] = (
     _leaf_san_present,
     _leaf_san_host,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,6 +78,65 @@ def _constraints(permit: Sequence[str]) -> x509.NameConstraints | None:
     return namesmod.name_constraints_extension([namesmod.parse_constraint(p) for p in permit])
 
 
+def _subtree_within(name: x509.GeneralName, base: x509.GeneralName) -> bool:
+    """Whether the subtree `name` lies inside the subtree `base` (same type only)."""
+    if isinstance(name, x509.DNSName) and isinstance(base, x509.DNSName):
+        inner, outer = name.value.lower().rstrip("."), base.value.lower().rstrip(".")
+        if outer.startswith("."):
+            return inner.endswith(outer)
+        return not outer or inner == outer or inner.endswith("." + outer)
+    if isinstance(name, x509.IPAddress) and isinstance(base, x509.IPAddress):
+        inner_net, outer_net = ipaddress.ip_network(name.value), ipaddress.ip_network(base.value)
+        if isinstance(inner_net, ipaddress.IPv4Network) and isinstance(outer_net, ipaddress.IPv4Network):
+            return inner_net.subnet_of(outer_net)
+        if isinstance(inner_net, ipaddress.IPv6Network) and isinstance(outer_net, ipaddress.IPv6Network):
+            return inner_net.subnet_of(outer_net)
+        return False
+    return False
+
+
+def _show(names: Sequence[x509.GeneralName] | None) -> str:
+    return ", ".join(str(n.value) for n in names or ()) or "none"
+
+
+def intermediate_constraints(
+    above: Sequence[x509.NameConstraints], permit: Sequence[str]
+) -> x509.NameConstraints | None:
+    """The NameConstraints of a new intermediate below CAs whose constraints are `above`
+    (nearest first): the nearest CA's own subtrees, or the narrower `permit` ones.
+
+    Java (and other clients) check name constraints only on intermediates, so an intermediate
+    without them lets its key, the one used every day, sign for any site those clients accept
+    (docs/trust-rules.md, root.name-constraints). A type the user does not narrow keeps the
+    nearest CA's subtrees of that type, and its excluded subtrees always come along.
+    """
+    nearest = above[0] if above else None
+    if not permit:
+        return nearest
+    own = namesmod.name_constraints_extension([namesmod.parse_constraint(p) for p in permit])
+    mine = list(own.permitted_subtrees or ())
+    for text, name in zip(permit, mine, strict=True):
+        for nc in above:
+            same = [b for b in nc.permitted_subtrees or () if type(b) is type(name)]
+            outside = same and not any(_subtree_within(name, b) for b in same)
+            excluded = any(_subtree_within(name, b) for b in nc.excluded_subtrees or ())
+            if outside or excluded:
+                raise PolicyError(
+                    f"--permit {text} lies outside the name constraints of the CA above "
+                    f"(permitted: {_show(nc.permitted_subtrees)}; excluded: "
+                    f"{_show(nc.excluded_subtrees)}), so the intermediate could issue nothing "
+                    "for it; give a name or network inside them"
+                )
+    if nearest is None:
+        return own
+    given = {type(n) for n in mine}
+    kept = [n for n in nearest.permitted_subtrees or () if type(n) not in given]
+    return x509.NameConstraints(
+        permitted_subtrees=mine + kept or None,
+        excluded_subtrees=list(nearest.excluded_subtrees or ()) or None,
+    )
+
+
 def _build(
     *,
     subject: x509.Name,
@@ -133,8 +193,8 @@ def init_store(
     path: Path, req: InitRequest, passphrase: str | None, now: datetime | None = None
 ) -> tuple[Store, list[CertRecord]]:
     """Create the store with its root (and intermediate); nothing exists if anything fails."""
-    # Only `init` takes a CRL URL: `issue` does not load the revocation module.
-    from certtui.core.revocation import check_crl_url
+    # Only `init` takes a CRL URL and signs CRLs: `issue` does not load the revocation module.
+    from certtui.core.revocation import check_crl_url, first_crl
 
     now = now or utcnow()
     name = _check_cn(req.name)
@@ -166,6 +226,9 @@ def init_store(
             store.set_meta("default_issuer", root_id)
             if crl_url:
                 store.set_meta("crl_url", crl_url)
+            # A CRL for every CA from the start: clients that check the whole chain
+            # (openssl -crl_check_all, curl --crlfile, Java) need the root's too.
+            first_crl(store, root_id, root_key, now)
             ids.append(root_id)
             if int_key is not None:
                 inter = _build(
@@ -176,7 +239,12 @@ def init_store(
                     serial=fresh_serial(store),
                     not_before=not_before,
                     days=min(profiles.INTERMEDIATE_DAYS, root_days),
-                    extensions=profiles.intermediate_extensions(int_key.public_key(), root),
+                    extensions=profiles.intermediate_extensions(
+                        int_key.public_key(),
+                        root,
+                        intermediate_constraints(_nc_chain([root]), ()),
+                        profiles.crl_url_for(crl_url, root_id) if crl_url else None,
+                    ),
                 )
                 int_id = store.add_certificate(
                     inter,
@@ -187,6 +255,7 @@ def init_store(
                     action="init",
                 )
                 store.set_meta("default_issuer", int_id)
+                first_crl(store, int_id, int_key, now)
                 ids.append(int_id)
 
     store = Store.create(path, passphrase, populate)
@@ -224,7 +293,9 @@ def plan(store: Store, req: IssueRequest) -> IssuePlan:
                 f"{issuer.subject or issuer.id} has path length 0, so it cannot have an "
                 "intermediate; issue leaves from it directly"
             )
-        return IssuePlan(Kind.INTERMEDIATE, Names(), cn, days, req.key, issuer.id, _constraints(req.permit))
+        above = _nc_chain([issuer_cert, *store.chain(issuer.id)])
+        constraints = intermediate_constraints(above, req.permit)
+        return IssuePlan(Kind.INTERMEDIATE, Names(), cn, days, req.key, issuer.id, constraints)
     if req.permit:
         raise PolicyError("--permit applies to CAs only; use it with --intermediate or init")
     names = namesmod.parse_names(req.names)
@@ -237,7 +308,8 @@ def plan(store: Store, req: IssueRequest) -> IssuePlan:
     bad = namesmod.chain_constraint_violations(names, _nc_chain(chain))
     if bad:
         raise PolicyError(f"{'; '.join(bad)}: the CA's name constraints forbid it; use a name inside them")
-    return IssuePlan(req.kind, names, namesmod.common_name(names), days, req.key, issuer_id, None)
+    leaf_cn = profiles.leaf_common_name(names.dns)
+    return IssuePlan(req.kind, names, leaf_cn, days, req.key, issuer_id, None)
 
 
 def _ca_with_key(store: Store, rec: CertRecord) -> x509.Certificate:
@@ -259,7 +331,11 @@ def build_certificate(
     now: datetime,
     crl_url: str | None = None,
 ) -> x509.Certificate:
-    """Sign the certificate a plan describes (no store access; the issue form previews with it)."""
+    """Sign the certificate a plan describes (no store access; the issue form previews with it).
+
+    `crl_url` is the store's CRL base URL; the certificate points at its issuer's CRL there.
+    """
+    crl_url = profiles.crl_url_for(crl_url, p.issuer_id) if crl_url else None
     if p.kind is Kind.INTERMEDIATE:
         exts = profiles.intermediate_extensions(public_key, issuer_cert, p.constraints, crl_url)
     else:
@@ -345,6 +421,10 @@ def commit(store: Store, s: Signed) -> CertRecord:
         )
         if p.renews:
             store.mark_renewed(p.renews, cert_id)
+        if p.kind is Kind.INTERMEDIATE:
+            from certtui.core.revocation import first_crl
+
+            first_crl(store, cert_id, s.key, s.cert.not_valid_before_utc + profiles.BACKDATE)
     return store.get(cert_id)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -25,6 +26,20 @@ DEFAULT_DAYS = {
 }
 
 Extension = tuple[x509.ExtensionType, bool]
+
+
+def leaf_common_name(dns_names: Sequence[str]) -> str | None:
+    """A leaf's CN: its first DNS name of at most 64 characters, else no CN at all.
+
+    OpenSSL checks a CN that looks like a host name against the DNS name constraints when the
+    leaf has no DNS SAN, and GnuTLS checks every CN, so `CN=192.168.1.50` under a `home.arpa`
+    root is a "permitted subtree violation" to curl, Python and wget (docs/trust-rules.md,
+    leaf.cn-not-dns). Of the two ways out we take the empty subject with a critical SAN
+    (RFC 5280 4.2.1.6), not a subject of some other attribute: it invents no name, and every
+    client tested (docs/trust-rules.md, "Verified clients") and pkilint accept it.
+    """
+    # RFC 5280 upper bound ub-common-name: 64 characters.
+    return next((name for name in dns_names if len(name) <= 64), None)
 
 
 def _ca_key_usage() -> x509.KeyUsage:
@@ -50,6 +65,23 @@ def authority_key_identifier(issuer: x509.Certificate) -> x509.AuthorityKeyIdent
         return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
     except x509.ExtensionNotFound:
         return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key())  # type: ignore[arg-type]
+
+
+def crl_file_name(ca_id: str) -> str:
+    """The file name of a CA's CRL in the published folder: its 12-hex id, which never changes."""
+    return f"{ca_id}.crl"
+
+
+def crl_url_for(base: str, ca_id: str) -> str:
+    """Where the CRL of the CA `ca_id` is published: the base URL's folder plus `<ca id>.crl`.
+
+    `init --crl-url http://nas.home.arpa/crl/` makes every certificate point at its own
+    issuer's CRL, `http://nas.home.arpa/crl/<issuer id>.crl`, the names `certtui crl --all
+    --out DIR` writes. A base that names a file (the form before issue 14) keeps its folder.
+    """
+    parts = urlsplit(base)
+    folder = parts.path if parts.path.endswith("/") else parts.path.rsplit("/", 1)[0] + "/"
+    return urlunsplit((parts.scheme, parts.netloc, folder + crl_file_name(ca_id), "", ""))
 
 
 def _crl_dp(crl_url: str | None) -> list[Extension]:

@@ -70,7 +70,8 @@ class Revocation:
 
 
 def check_crl_url(url: str) -> str:
-    """The URL `init --crl-url` writes into CRLDPs: an ASCII http(s) URL with a host."""
+    """The base URL of `init --crl-url`: an ASCII http(s) URL with a host. Each certificate's
+    CRLDP is its issuer's file under it (`profiles.crl_url_for`)."""
     url = url.strip()
     try:
         parts = urlsplit(url)
@@ -80,8 +81,8 @@ def check_crl_url(url: str) -> str:
     # A CRLDP URI is an IA5String, so ASCII only (RFC 5280 4.2.1.13).
     if not ok or not url.isascii() or any(c.isspace() for c in url):
         raise PolicyError(
-            f"--crl-url {url!r} is not an http:// URL; give the address the CRL will be served "
-            "at, such as http://nas.home.arpa/crl/root.crl"
+            f"--crl-url {url!r} is not an http:// URL; give the folder the CRLs will be served "
+            "from, such as http://nas.home.arpa/crl/"
         )
     return url
 
@@ -198,6 +199,11 @@ def _sign_and_store(
     )
     store.event("crl", ca.id, f"CRL number {number}, {len(revoked)} revoked")
     return stored
+
+
+def first_crl(store: Store, ca_id: str, ca_key: keymod.PrivateKey, now: datetime) -> StoredCrl:
+    """Inside `write()`: the first, empty CRL of a CA just created (`init`, a new intermediate)."""
+    return _sign_and_store(store, store.get(ca_id), ca_key, now, DEFAULT_CRL_DAYS)
 
 
 def sign_crl(

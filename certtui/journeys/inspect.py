@@ -83,4 +83,7 @@ def findings(store: Store, rec: CertRecord, now: datetime) -> list[Any]:
     """The iOS checklist of one stored certificate, judged with its chain from the store."""
     from certtui.core import checks
 
-    return list(checks.check(store.certificate(rec.id), store.chain(rec.id), store=store, now=now))
+    cert = store.certificate(rec.id)
+    # An imported certificate a server could present is judged as the server certificate it is.
+    kind = checks.inspected_kind(rec, cert)
+    return list(checks.check(cert, store.chain(rec.id), store=store, now=now, kind=kind))
