@@ -265,7 +265,8 @@ def test_issue_same_name_again(cli: Cli, plain: str) -> None:
 def test_issue_client(cli: Cli, plain: str) -> None:
     rec = cli.json("issue", "--client", "alice@home.arpa", "--json")
     assert rec["kind"] == "client"
-    assert rec["subject"] == "alice@home.arpa"
+    # No DNS name, so no CN (docs/trust-rules.md, leaf.cn-not-dns); the email is in the SAN.
+    assert rec["subject"] == ""
     eku = pem_cert(cli, rec["id"]).extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     assert list(eku.value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
 

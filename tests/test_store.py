@@ -102,7 +102,10 @@ def test_round_trip(make_store: MakeStore, home: Path) -> None:
         assert [e[2:4] for e in again.events()] == [
             ("create", None),
             ("init", root_id),
+            # `init` signs a first CRL for every CA it creates (issue 14).
+            ("crl", root_id),
             ("init", inter_id),
+            ("crl", inter_id),
             ("issue", leaf.id),
             ("issue", client.id),
         ]
@@ -189,6 +192,7 @@ def test_every_change_is_an_audit_event(make_store: MakeStore, tmp_path: Path) -
     assert [e[1:] for e in events] == [
         (user, "create", None, f"schema {SCHEMA_VERSION}"),
         (user, "init", root_id, "Test Root CA"),
+        (user, "crl", root_id, "CRL number 1, 0 revoked"),
         (user, "issue", old.id, "nas.home.arpa"),
         (user, "renew", new.id, f"renews {old.id}"),
         (user, "backup", None, str(tmp_path / "b.db")),
@@ -196,7 +200,7 @@ def test_every_change_is_an_audit_event(make_store: MakeStore, tmp_path: Path) -
     for at, *_ in events:
         assert timedelta(0) <= utcnow() - parse(at) < timedelta(minutes=1)
     assert store.get(old.id).renewed_by == new.id
-    assert store.events(new.id) == [events[3]]
+    assert store.events(new.id) == [events[4]]
 
 
 # ---------------------------------------------------------------- file modes

@@ -305,7 +305,8 @@ def plan(store: Store, req: IssueRequest) -> IssuePlan:
     issuer_rec = store.get(issuer_id)
     issuer_cert = _ca_with_key(store, issuer_rec)
     chain = [issuer_cert] + store.chain(issuer_id)
-    bad = namesmod.chain_constraint_violations(names, _nc_chain(chain))
+    # Each violation once: an intermediate now repeats its root's constraints.
+    bad = list(dict.fromkeys(namesmod.chain_constraint_violations(names, _nc_chain(chain))))
     if bad:
         raise PolicyError(f"{'; '.join(bad)}: the CA's name constraints forbid it; use a name inside them")
     leaf_cn = profiles.leaf_common_name(names.dns)
