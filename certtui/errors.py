@@ -29,3 +29,7 @@ class StoreError(CerttuiError):
 
 class PolicyError(CerttuiError):
     """A request that the PKI's rules refuse (name constraints, kinds, lifetimes)."""
+
+
+class PassphraseChanged(StoreError):
+    """Another certtui process changed the store's passphrase since this one unlocked it."""

@@ -205,7 +205,7 @@ def passwd(session: Session, no_passphrase: bool, yes: bool) -> None:
     new = None
     if not no_passphrase:
         new = read_passphrase(confirm=True, env_name=NEW_PASSPHRASE_ENV, prompt="New store passphrase")
-    count = change_passphrase(store, new)
+    count, clean = change_passphrase(store, new)
     keys = f"{count} key{'' if count == 1 else 's'}"
     if new is None:
         click.echo(f"removed the passphrase: {keys} now stored unencrypted")
@@ -214,6 +214,13 @@ def passwd(session: Session, no_passphrase: bool, yes: bool) -> None:
         click.echo(
             f"changed the passphrase: {keys} re-sealed; the old passphrase no longer "
             "opens the store (backups made before still open with it)"
+        )
+    if not clean:
+        from certtui.core.store import CHECKPOINT_WAIT_S
+
+        warn(
+            "another certtui process is reading the store, so the old sealed keys remain in its "
+            f"files until that process ends (waited {CHECKPOINT_WAIT_S:.0f} s)"
         )
 
 

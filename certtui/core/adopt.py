@@ -485,9 +485,10 @@ def sign_csr(
 # -- passwd ------------------------------------------------------------------------------
 
 
-def change_passphrase(store: Store, new_passphrase: str | None) -> int:
+def change_passphrase(store: Store, new_passphrase: str | None) -> tuple[int, bool]:
     """Re-seal every key under a new passphrase and a new salt (None: no passphrase), in one
-    transaction; returns the number of keys. The store must be unlocked."""
+    transaction; returns the number of keys, and whether the old sealed copies are gone from
+    the store's files (see `Store.reseal_all`). The store must be unlocked."""
     if not store.unlocked:
         raise CerttuiError("the store is locked; unlock it with the current passphrase first")
     if new_passphrase is None:

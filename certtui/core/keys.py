@@ -8,11 +8,12 @@ from dataclasses import asdict, dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from certtui.core.models import KeySpec
-from certtui.errors import CerttuiError, WrongPassphrase
+from certtui.errors import CerttuiError, StoreError, WrongPassphrase
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
@@ -34,9 +35,30 @@ NONCE_BYTES = 12
 # before any key is decrypted.
 _CHECK_PLAINTEXT = b"certtui passphrase check v1"
 _CHECK_AAD = b"certtui-check"
-# Sealed-blob format bytes.
+# Sealed-blob format bytes. v1 bound a blob to its key id only; v2 also to the SHA-256 of the
+# certificate's public key, so a certificate whose key was swapped does not open. v1 blobs
+# still open (checked against the certificate) and are re-sealed as v2 at the next unlock.
 _PLAIN = b"\x00"
 _AESGCM = b"\x01"
+_AESGCM_BOUND = b"\x02"
+_BOUND_AAD = b"certtui-key-v2\x00"
+
+# -- the bounds a store's KDF parameters must keep (the one policy place) ---------------
+# Below the weakest Argon2id option of OWASP's Password Storage Cheat Sheet (19 MiB, t=2,
+# p=1, about a third of certtui's own cost) a guess is cheap enough to make a stolen backup a
+# dictionary attack: such a store is refused at restore and fails the root's checklist.
+KDF_MIN_MEMORY_KIB = 19456
+KDF_MIN_ITERATIONS = 2
+# At most the work of RFC 9106's first, most expensive recommended option (2 GiB, t=1: about
+# 6 s here): more is no standard's choice, and a file that asks for it hangs or exhausts the
+# machine (1e6 passes, 16 GiB) instead of opening.
+KDF_MAX_MEMORY_KIB = 2 * 1024 * 1024
+KDF_MAX_WORK_KIB = 2 * 1024 * 1024
+# Argon2 lanes are threads; more than any home server has buys nothing, and each needs 8 KiB.
+KDF_MAX_LANES = 64
+# RFC 9106 recommends 128-bit salts; 64 bytes is more than any tool writes.
+KDF_MIN_SALT_BYTES = 16
+KDF_MAX_SALT_BYTES = 64
 
 
 def generate(spec: KeySpec) -> PrivateKey:
@@ -123,9 +145,65 @@ class KdfParams:
 
     @classmethod
     def from_json(cls, text: str) -> KdfParams:
+        """Parse and bound the stored parameters; StoreError (one line) for anything else."""
         import json
 
-        return cls(**json.loads(text))
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            raw = None
+        fields = {"salt", "iterations", "lanes", "memory_cost", "alg"}
+        if not isinstance(raw, dict) or set(raw) != fields:
+            raise StoreError(_kdf_refusal("its key derivation parameters are not readable"))
+        if raw["alg"] != "argon2id":
+            raise StoreError(_kdf_refusal(f"it names an unknown key derivation {str(raw['alg'])[:40]!r}"))
+        numbers = [raw[k] for k in ("iterations", "lanes", "memory_cost")]
+        if not all(type(n) is int for n in numbers) or not isinstance(raw["salt"], str):
+            raise StoreError(_kdf_refusal("its key derivation parameters are not numbers"))
+        params = cls(**raw)
+        params.check_bounds()
+        return params
+
+    def check_bounds(self) -> None:
+        """Refuse parameters that would hang, exhaust memory or not derive at all."""
+        try:
+            salt = bytes.fromhex(self.salt)
+        except ValueError:
+            salt = b""
+        if not KDF_MIN_SALT_BYTES <= len(salt) <= KDF_MAX_SALT_BYTES:
+            raise StoreError(_kdf_refusal("its key derivation salt is not 16 to 64 bytes of hex"))
+        if not 1 <= self.lanes <= KDF_MAX_LANES:
+            raise StoreError(_kdf_refusal(f"it asks for {self.lanes} Argon2 lanes (1 to {KDF_MAX_LANES})"))
+        if not 1 <= self.iterations or not 8 * self.lanes <= self.memory_cost <= KDF_MAX_MEMORY_KIB:
+            raise StoreError(
+                _kdf_refusal(
+                    f"it asks for {self.memory_cost} KiB and {self.iterations} passes of Argon2 "
+                    f"(at most {KDF_MAX_MEMORY_KIB} KiB)"
+                )
+            )
+        if self.iterations * self.memory_cost > KDF_MAX_WORK_KIB:
+            raise StoreError(
+                _kdf_refusal(
+                    f"it asks for {self.iterations} passes over {self.memory_cost} KiB, more work than "
+                    "any standard Argon2 setting"
+                )
+            )
+
+    @property
+    def weak(self) -> str | None:
+        """Why guessing this store's passphrase is cheap, or None when the cost is adequate."""
+        if self.memory_cost < KDF_MIN_MEMORY_KIB or self.iterations < KDF_MIN_ITERATIONS:
+            return (
+                f"its passphrase is stretched with {self.memory_cost} KiB and {self.iterations} "
+                f"pass{'' if self.iterations == 1 else 'es'} of Argon2id, below the minimum of "
+                f"{KDF_MIN_MEMORY_KIB} KiB and {KDF_MIN_ITERATIONS} passes: a stolen copy can be "
+                "guessed fast"
+            )
+        return None
+
+
+def _kdf_refusal(why: str) -> str:
+    return f"the store's passphrase settings were altered ({why}); restore a backup you trust"
 
 
 def derive_kek(passphrase: str, params: KdfParams) -> bytes:
@@ -157,26 +235,65 @@ def verify_check(kek: bytes, check: bytes) -> None:
         raise WrongPassphrase("wrong passphrase: the store did not open; try again")
 
 
-def seal(kek: bytes | None, key_id: str, der: bytes) -> bytes:
-    """Encrypt a PKCS#8 DER key with AES-256-GCM, its id as associated data (plain if no KEK)."""
+def public_key_hash(public_key: CertificatePublicKeyTypes) -> bytes:
+    """SHA-256 of a public key's SubjectPublicKeyInfo: what a sealed key is bound to."""
+    import hashlib
+
+    spki = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(spki).digest()
+
+
+def _bound_aad(key_id: str, public_hash: bytes) -> bytes:
+    return _BOUND_AAD + key_id.encode() + b"\x00" + public_hash
+
+
+def seal(kek: bytes | None, key_id: str, der: bytes, public_hash: bytes) -> bytes:
+    """Encrypt a PKCS#8 DER key with AES-256-GCM (plain if no KEK); the associated data binds
+    it to its row (key id) and its certificate (the public key's hash)."""
     if kek is None:
         return _PLAIN + der
     nonce = os.urandom(NONCE_BYTES)
-    return _AESGCM + nonce + AESGCM(kek).encrypt(nonce, der, key_id.encode())
+    return _AESGCM_BOUND + nonce + AESGCM(kek).encrypt(nonce, der, _bound_aad(key_id, public_hash))
 
 
-def unseal(kek: bytes | None, key_id: str, blob: bytes) -> bytes:
-    """The PKCS#8 DER key inside a sealed blob."""
+def is_current(blob: bytes, encrypted: bool) -> bool:
+    """The blob is in the format this store seals today (v2 when encrypted)."""
+    return blob[:1] == (_AESGCM_BOUND if encrypted else _PLAIN)
+
+
+def unseal(kek: bytes | None, key_id: str, blob: bytes, public_hash: bytes, *, encrypted: bool) -> bytes:
+    """The PKCS#8 DER key inside a sealed blob; `encrypted` is whether the store has a passphrase.
+
+    A key in the clear in a store with a passphrase, or a sealed one in a store without, was
+    put there by something other than certtui: refused.
+    """
     kind, body = blob[:1], blob[1:]
+    tampered = (
+        f"the stored key {key_id} was altered (a key in the clear in a store with a passphrase, "
+        "or the reverse); restore a backup you trust"
+    )
     if kind == _PLAIN:
+        if encrypted:
+            raise StoreError(tampered)
         return body
-    if kind != _AESGCM:
-        raise CerttuiError(f"the stored key {key_id} is in an unknown format; restore from a backup")
+    if kind not in (_AESGCM, _AESGCM_BOUND):
+        raise StoreError(f"the stored key {key_id} is in an unknown format; restore from a backup")
+    if not encrypted:
+        raise StoreError(tampered)
     if kek is None:
         raise CerttuiError("the store is locked; unlock it with the passphrase first")
+    aad = key_id.encode() if kind == _AESGCM else _bound_aad(key_id, public_hash)
     try:
-        return AESGCM(kek).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], key_id.encode())
+        return AESGCM(kek).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], aad)
     except InvalidTag:
-        raise CerttuiError(
-            f"the stored key {key_id} does not decrypt (damaged store?); restore from a backup"
+        raise StoreError(
+            f"the stored key {key_id} does not open for its certificate (moved, swapped or damaged); "
+            "restore a backup you trust"
         ) from None
+
+
+def matches(key: PrivateKey, public_key: CertificatePublicKeyTypes) -> bool:
+    """The private key is the one for this public key."""
+    return public_key_hash(key.public_key()) == public_key_hash(public_key)

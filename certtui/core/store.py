@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from certtui.core.models import CertRecord, Kind, Status
 from certtui.core.timefmt import iso, utcnow
-from certtui.errors import CerttuiError, NoStore, NotFound, StoreError
+from certtui.errors import CerttuiError, NoStore, NotFound, PassphraseChanged, StoreError
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -38,6 +38,10 @@ LIST_BATCH = 1000
 # The folder and database hold the sealed root key: owner only, whatever the umask.
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+# After `passwd`, how long the checkpoint that overwrites the old sealed keys waits for another
+# process's read snapshot (`certtui list --json | less`) to end: long enough for a listing to
+# finish printing, short enough that passwd does not look hung.
+CHECKPOINT_WAIT_S = 5.0
 
 # Numbered migrations: MIGRATIONS[i] takes PRAGMA user_version from i to i + 1.
 MIGRATIONS: list[list[str]] = [
@@ -171,8 +175,13 @@ class Store:
         self.conn = conn
         self.path = path
         self._kek: bytes | None = None
-        kdf = self.meta("kdf")
+        # The key material (KDF parameters and check value) this session seals under: every
+        # write that seals or reads a sealed key checks that no other process changed it.
+        self._material = self._read_material()
+        kdf = self._material[0]
         self.encrypted = bool(kdf) and kdf != "none"
+        # What `open` fixed on its way (a folder mode tightened): the caller tells the user.
+        self.notices: list[str] = []
 
     # -- opening and creating ------------------------------------------------------------
 
@@ -247,9 +256,10 @@ class Store:
                     store.set_meta("check", keymod.make_check(kek).hex())
                     store._kek = kek
                 store.encrypted = passphrase is not None
+                store._material = store._read_material()
                 store.event("create", None, f"schema {SCHEMA_VERSION}")
             populate(store)
-            kek = store._kek
+            sealing_kek = store._kek
             conn.close()
             try:
                 os.link(tmp, path)
@@ -260,7 +270,7 @@ class Store:
         finally:
             _unlink_db(tmp)
         store = cls.open(path)
-        store._kek = kek
+        store._kek = sealing_kek
         return store
 
     def close(self) -> None:
@@ -327,23 +337,107 @@ class Store:
     def unlocked(self) -> bool:
         return not self.encrypted or self._kek is not None
 
+    def _read_material(self) -> tuple[str | None, str | None]:
+        rows = dict(self._query("SELECT key, value FROM meta WHERE key IN ('kdf', 'check')"))
+        return rows.get("kdf"), rows.get("check")
+
+    def _forget_key(self, material: tuple[str | None, str | None]) -> PassphraseChanged:
+        """Drop the KEK of a passphrase that no longer opens the store; the session asks again."""
+        self._kek = None
+        self._material = material
+        self.encrypted = bool(material[0]) and material[0] != "none"
+        return PassphraseChanged("the passphrase changed in another certtui session; unlock again")
+
+    def _same_material(self) -> None:
+        """Inside `write()`: raise PassphraseChanged if another process changed the passphrase."""
+        now = self._read_material()
+        if now != self._material:
+            raise self._forget_key(now)
+
     def unlock(self, passphrase: str) -> None:
-        """Derive the KEK (Argon2id) and check it before any key is touched."""
+        """Derive the KEK (Argon2id) and check it before any key is touched; then check every
+        CA's certificate against its key, and re-seal keys of an older format (once)."""
+        material = self._read_material()
+        self._material = material
+        self.encrypted = bool(material[0]) and material[0] != "none"
         if not self.encrypted:
             return
         from certtui.core import keys as keymod
 
-        params = keymod.KdfParams.from_json(self.meta("kdf") or "")
+        params = keymod.KdfParams.from_json(material[0] or "")
         kek = keymod.derive_kek(passphrase, params)
-        keymod.verify_check(kek, bytes.fromhex(self.meta("check") or ""))
+        try:
+            check = bytes.fromhex(material[1] or "")
+        except ValueError:
+            check = b""
+        keymod.verify_check(kek, check)
         self._kek = kek
+        try:
+            self.check_ca_keys()
+            self._upgrade_seals()
+        except BaseException:
+            self._kek = None
+            raise
 
-    def reseal_all(self, new_kek: bytes | None, kdf_meta: str) -> int:
+    def _sealed_rows(self, where: str = "", args: tuple[object, ...] = ()) -> list[tuple[str, bytes, bytes]]:
+        """(key id, sealed blob, certificate DER) of keys, with the key material in one snapshot."""
+        rows = self._query(
+            "SELECT k.id, k.sealed, c.der, (SELECT value FROM meta WHERE key = 'kdf'), "
+            "(SELECT value FROM meta WHERE key = 'check') "
+            f"FROM keys k JOIN certificates c ON c.key_id = k.id {where} ORDER BY k.id",
+            args,
+        )
+        if rows and (rows[0][3], rows[0][4]) != self._material:
+            raise self._forget_key((rows[0][3], rows[0][4]))
+        return [(r[0], bytes(r[1]), bytes(r[2])) for r in rows]
+
+    def _open_key(self, key_id: str, sealed: bytes, der: bytes) -> keymod.PrivateKey:
+        """Unseal a key bound to its certificate, and insist that it is that certificate's key."""
+        from cryptography import x509
+
+        from certtui.core import keys as keymod
+
+        public = x509.load_der_x509_certificate(der).public_key()
+        key = keymod.from_der(
+            keymod.unseal(self._kek, key_id, sealed, keymod.public_key_hash(public), encrypted=self.encrypted)
+        )
+        if not keymod.matches(key, public):
+            raise StoreError(
+                f"the stored key {key_id} is not the key of its certificate (the store was altered); "
+                "restore a backup you trust"
+            )
+        return key
+
+    def check_ca_keys(self) -> None:
+        """Every CA certificate with a key in the store is checked against that key."""
+        for key_id, sealed, der in self._sealed_rows("WHERE c.kind IN ('root', 'intermediate')"):
+            self._open_key(key_id, sealed, der)
+
+    def _upgrade_seals(self) -> None:
+        """Re-seal keys sealed before they were bound to their certificate (format v1), once."""
+        from certtui.core import keys as keymod
+
+        old = self._query("SELECT count(*) FROM keys WHERE substr(sealed, 1, 1) = x'01'")[0][0]
+        if not old:
+            return
+        with self.write():
+            self._same_material()
+            for key_id, sealed, der in self._sealed_rows("WHERE substr(k.sealed, 1, 1) = x'01'"):
+                key = self._open_key(key_id, sealed, der)
+                blob = keymod.seal(
+                    self._kek, key_id, keymod.to_der(key), keymod.public_key_hash(key.public_key())
+                )
+                self.conn.execute("UPDATE keys SET sealed = ? WHERE id = ?", (blob, key_id))
+            self.event("reseal", None, f"{old} keys bound to their certificates")
+
+    def reseal_all(self, new_kek: bytes | None, kdf_meta: str) -> tuple[int, bool]:
         """Re-seal every key under `new_kek` (None: unencrypted) and switch the KDF meta and
-        check value, all in one transaction; returns the number of keys.
+        check value, all in one transaction; returns the number of keys, and whether the old
+        sealed copies are gone from the store's files.
 
-        The old sealed blobs are zeroed (secure_delete) and the WAL is truncated afterwards,
-        so nothing the old passphrase opens is left in the store's files.
+        The old sealed blobs are zeroed (secure_delete) and the WAL is checkpointed and
+        truncated afterwards. Another process's read snapshot keeps the old pages until it
+        ends: the checkpoint waits CHECKPOINT_WAIT_S for it, then the caller says so.
         """
         if not self.unlocked:
             raise CerttuiError("the store is locked; unlock it with the passphrase first")
@@ -351,12 +445,14 @@ class Store:
 
         self.conn.execute("PRAGMA secure_delete = ON")
         with self.write():
-            rows = self.conn.execute("SELECT id, sealed FROM keys ORDER BY id").fetchall()
-            for key_id, sealed in rows:
-                der = keymod.unseal(self._kek, key_id, bytes(sealed))
-                self.conn.execute(
-                    "UPDATE keys SET sealed = ? WHERE id = ?", (keymod.seal(new_kek, key_id, der), key_id)
+            self._same_material()
+            rows = self._sealed_rows()
+            for key_id, sealed, der in rows:
+                key = self._open_key(key_id, sealed, der)
+                blob = keymod.seal(
+                    new_kek, key_id, keymod.to_der(key), keymod.public_key_hash(key.public_key())
                 )
+                self.conn.execute("UPDATE keys SET sealed = ? WHERE id = ?", (blob, key_id))
             self.set_meta("kdf", kdf_meta)
             if new_kek is None:
                 self.conn.execute("DELETE FROM meta WHERE key = 'check'")
@@ -365,13 +461,22 @@ class Store:
             self.event(
                 "passwd", None, f"{len(rows)} keys re-sealed, " + ("encrypted" if new_kek else "unencrypted")
             )
+            material = self._read_material()
         self._kek = new_kek
+        self._material = material
         self.encrypted = new_kek is not None
+        return len(rows), self._checkpoint()
+
+    def _checkpoint(self) -> bool:
+        """Copy the WAL into the database and truncate it; False if a reader kept it busy."""
+        self.conn.execute(f"PRAGMA busy_timeout = {int(CHECKPOINT_WAIT_S * 1000)}")
         try:
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         except sqlite3.OperationalError:
-            pass  # another process is reading; its own last checkpoint overwrites the old pages
-        return len(rows)
+            busy = 1
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        return busy == 0
 
     # -- certificates --------------------------------------------------------------------
 
@@ -414,10 +519,16 @@ class Store:
             raise CerttuiError(f"id {cert_id} is already taken in the store")
         key_id = None
         if key is not None:
+            # Sealed under the key material this very transaction sees, or not at all.
+            self._same_material()
             if self.encrypted and self._kek is None:
                 raise CerttuiError("the store is locked; unlock it with the passphrase first")
+            if not keymod.matches(key, cert.public_key()):
+                raise CerttuiError("the private key is not the certificate's key; nothing was stored")
             key_id = cert_id
-            sealed = keymod.seal(self._kek, key_id, keymod.to_der(key))
+            sealed = keymod.seal(
+                self._kek, key_id, keymod.to_der(key), keymod.public_key_hash(cert.public_key())
+            )
             self.conn.execute(
                 "INSERT INTO keys (id, key_type, sealed, created_at) VALUES (?, ?, ?, ?)",
                 (key_id, keymod.describe(key), sealed, iso(utcnow())),
@@ -596,18 +707,15 @@ class Store:
 
     def private_key(self, cert_id: str) -> keymod.PrivateKey:
         """The certificate's private key; the store must be unlocked if it is encrypted."""
-        rows = self._query(
-            "SELECT k.id, k.sealed FROM certificates c JOIN keys k ON k.id = c.key_id WHERE c.id = ?",
-            (cert_id,),
-        )
-        if not rows:
+        if not self._query("SELECT 1 FROM certificates WHERE id = ? AND key_id IS NOT NULL", (cert_id,)):
             raise NotFound(f"certificate {cert_id} has no private key in the store")
         if self.encrypted and self._kek is None:
             raise CerttuiError("the store is locked; unlock it with the passphrase first")
-        key_id, sealed = rows[0]
-        from certtui.core import keys as keymod
-
-        return keymod.from_der(keymod.unseal(self._kek, key_id, bytes(sealed)))
+        # One statement: the blob and the key material it was sealed under, from one snapshot.
+        rows = self._sealed_rows("WHERE c.id = ?", (cert_id,))
+        if not rows:
+            raise NotFound(f"certificate {cert_id} has no private key in the store")
+        return self._open_key(*rows[0])
 
     def root_id(self) -> str | None:
         return self.meta("root")
