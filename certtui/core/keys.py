@@ -194,7 +194,7 @@ class KdfParams:
         """Why guessing this store's passphrase is cheap, or None when the cost is adequate."""
         if self.memory_cost < KDF_MIN_MEMORY_KIB or self.iterations < KDF_MIN_ITERATIONS:
             return (
-                f"its passphrase is stretched with {self.memory_cost} KiB and {self.iterations} "
+                f"the passphrase is stretched with {self.memory_cost} KiB and {self.iterations} "
                 f"pass{'' if self.iterations == 1 else 'es'} of Argon2id, below the minimum of "
                 f"{KDF_MIN_MEMORY_KIB} KiB and {KDF_MIN_ITERATIONS} passes: a stolen copy can be "
                 "guessed fast"

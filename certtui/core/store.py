@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import getpass
 import hashlib
 import os
@@ -126,6 +128,19 @@ def _busy(exc: sqlite3.OperationalError) -> CerttuiError:
     return StoreError(f"the store could not be read or written ({text}); check the disk and try again")
 
 
+def full_disk(exc: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, or the OS's ENOSPC / EDQUOT."""
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(folder: Path) -> StoreError:
+    return StoreError(
+        f"the disk holding {folder} is full; nothing was written; free some space and try again"
+    )
+
+
 def _corrupt(path: Path) -> StoreError:
     return StoreError(
         f"{path} is not a readable certtui database (damaged or not ours); move it aside and restore a backup"
@@ -191,6 +206,8 @@ class Store:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
+        # A schema someone altered runs no SQL function from a view or trigger (SQLite 3.31+).
+        conn.execute("PRAGMA trusted_schema = OFF")
         return conn
 
     @classmethod
@@ -201,25 +218,25 @@ class Store:
                 f"no certtui store at {path.parent} yet; create one with `certtui init --name NAME`"
             )
         _check_length(path)
+        notices = tighten_modes(path)
+        conn = None
         try:
             conn = cls._connect(path)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            check_schema(conn, path)
         except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise _busy(exc) from None
             raise _corrupt(path) from None
-        if version > SCHEMA_VERSION:
-            conn.close()
-            raise StoreError(
-                f"{path} was written by a newer certtui (schema {version}, this one knows "
-                f"{SCHEMA_VERSION}); upgrade certtui to use it"
-            )
-        if version == 0 or "meta" not in tables:
-            conn.close()
-            raise _corrupt(path)
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
         _migrate(conn)
-        return cls(conn, path)
+        store = cls(conn, path)
+        store.notices = notices
+        return store
 
     @classmethod
     def create(cls, path: Path, passphrase: str | None, populate: Callable[[Store], None]) -> Store:
@@ -228,8 +245,7 @@ class Store:
         `passphrase` None makes an unencrypted store (`init --no-passphrase`).
         """
         folder = path.parent
-        folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        os.chmod(folder, DIR_MODE)
+        make_folder(folder)
         if path.exists():
             raise CerttuiError(
                 f"a store already exists at {folder}; certtui never overwrites a root "
@@ -801,6 +817,70 @@ class Store:
             self.event("backup", None, str(dest))
 
 
+# Tables SQLite itself may add (ANALYZE, PRAGMA optimize): statistics, never run as code.
+_SQLITE_STATS = ("sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4")
+
+
+@functools.cache
+def expected_schema(version: int) -> frozenset[tuple[str, str, str, str | None]]:
+    """sqlite_master as MIGRATIONS[:version] make it, on an empty in-memory database: any
+    migration appended later is accepted without a second list to keep in step."""
+    mem = sqlite3.connect(":memory:")
+    try:
+        for step in MIGRATIONS[:version]:
+            for statement in step:
+                mem.execute(statement)
+        return frozenset(mem.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    finally:
+        mem.close()
+
+
+def check_schema(conn: sqlite3.Connection, path: Path) -> int:
+    """Refuse any database but certtui's own: a known user_version and exactly the tables and
+    indexes its migrations make (no trigger, view or virtual table); returns the version.
+
+    Also refuses KDF parameters that would hang or exhaust the machine (keys.KdfParams).
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer certtui (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}); upgrade certtui to use it"
+        )
+    if version < 1:
+        raise _corrupt(path)
+    found = {
+        row
+        for row in conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        if row[1] not in _SQLITE_STATS
+    }
+    expected = expected_schema(version)
+    if found != expected:
+        extra = sorted(found - expected)
+        kinds = {"trigger": "a trigger", "view": "a view"}
+        odd = next((r for r in extra if r[0] in kinds), None)
+        if odd is None:
+            odd = next((r for r in extra if (r[3] or "").upper().startswith("CREATE VIRTUAL")), None)
+            what = f"a virtual table {odd[1]!r}" if odd else None
+        else:
+            what = f"{kinds[odd[0]]} {odd[1]!r}"
+        if what is None:
+            names = ", ".join(sorted({r[1] for r in (found ^ expected)}))
+            what = f"tables or indexes that differ from certtui's ({names[:120]})"
+        raise StoreError(
+            f"{path} holds {what}, which certtui never makes: the file was altered; restore a backup "
+            "you trust"
+        )
+    kdf = conn.execute("SELECT value FROM meta WHERE key = 'kdf'").fetchone()
+    if kdf is None:
+        raise _corrupt(path)
+    if kdf[0] != "none":
+        from certtui.core import keys as keymod
+
+        keymod.KdfParams.from_json(kdf[0])
+    return int(version)
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Apply the numbered migrations this database lacks, all in one transaction."""
     if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
@@ -867,6 +947,38 @@ def _check_length(path: Path) -> None:
         f"{path} is cut short: its header counts {expected:,} bytes but the file holds {size:,} "
         "(an interrupted copy or a full disk); move it aside and restore a backup"
     )
+
+
+def make_folder(folder: Path) -> None:
+    """The store folder and every missing parent, each created 0700 whatever the umask."""
+    missing = []
+    for parent in [folder, *folder.parents]:
+        if parent.exists():
+            break
+        missing.append(parent)
+    for parent in reversed(missing):
+        try:
+            parent.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            pass
+        os.chmod(parent, DIR_MODE)
+    os.chmod(folder, DIR_MODE)
+
+
+def tighten_modes(path: Path) -> list[str]:
+    """Narrow a store folder wider than 0700 (and a database wider than 0600); the notices."""
+    notices = []
+    for target, mode in ((path.parent, DIR_MODE), (path, FILE_MODE)):
+        try:
+            now = os.stat(target).st_mode & 0o777
+            if now & ~mode:
+                os.chmod(target, mode)
+                notices.append(
+                    f"{target} was open to group or others (mode {now:o}); certtui set it back to {mode:o}"
+                )
+        except OSError:
+            pass  # not ours to change (another owner): SQLite's own open says what is wrong
+    return notices
 
 
 def _unlink_db(path: Path) -> None:
