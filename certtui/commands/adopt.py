@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from certtui.cli import Session, read_passphrase, read_secret_file
+from certtui.cli import Session, forbid_core_dumps, read_passphrase, read_secret_file
 from certtui.commands.common import printable, summary, warn
 from certtui.core.userfiles import read_user_file
 from certtui.errors import CerttuiError
@@ -60,6 +60,7 @@ def import_ca(
     certs = adopt.load_certificates(read_user_file(cert_path, "CA certificate"), str(cert_path))
     if len(certs) > 1:
         raise CerttuiError(f"{cert_path} holds {len(certs)} certificates; give the CA's certificate alone")
+    forbid_core_dumps()  # the CA's private key is in this process from here on
     key_data = read_user_file(key_path, "CA's private key")
     password = None
     if key_passphrase_file is not None:

@@ -28,8 +28,9 @@ from certtui.core.store import (
     check_schema,
     disk_full,
     fingerprint,
-    full_disk,
+    full_disk_is_one_line,
     make_folder,
+    out_of_space,
 )
 from certtui.core.timefmt import iso, utcnow
 from certtui.errors import BadName, CerttuiError, PolicyError, StoreError
@@ -526,6 +527,8 @@ def check_backup(conn: sqlite3.Connection, backup: Path) -> None:
     """
     try:
         result = conn.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.OperationalError:
+        raise  # the disk, not the file (the caller says which)
     except sqlite3.DatabaseError:
         result = []
     if result != [("ok",)]:
@@ -606,33 +609,42 @@ def restore(backup: Path, path: Path) -> Store:
     make_folder(folder)
     tmp = folder / f".{path.name}.{os.getpid()}.restore"
     _unlink_db(tmp)
+    with full_disk_is_one_line(folder, lambda: _unlink_db(tmp)):
+        _copy_in(backup, tmp, path)
+    # The store just linked is this command's own: a disk too full to open it takes it away.
+    with full_disk_is_one_line(folder, lambda: _unlink_db(path)):
+        store = Store.open(path)
+        try:
+            with store.write():
+                store.event("restore", None, str(backup))
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+def _copy_in(backup: Path, tmp: Path, path: Path) -> None:
+    """Copy the backup to `tmp`, judge the copy, and link it in as `path` (tmp goes always)."""
+    damaged = f"{backup} fails SQLite's integrity check (damaged); restore an older backup"
     try:
         os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
         os.chmod(tmp, FILE_MODE)
         try:
             src = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
         except sqlite3.DatabaseError:
-            raise StoreError(
-                f"{backup} fails SQLite's integrity check (damaged); restore an older backup"
-            ) from None
+            raise StoreError(damaged) from None
         dst = sqlite3.connect(tmp)
         try:
             try:
                 src.backup(dst)
             except sqlite3.DatabaseError as exc:
-                if full_disk(exc):
-                    raise disk_full(folder) from None
-                raise StoreError(
-                    f"{backup} fails SQLite's integrity check (damaged); restore an older backup"
-                ) from None
+                if out_of_space(exc, tmp.parent):
+                    raise
+                raise StoreError(damaged) from None
             dst.execute("PRAGMA trusted_schema = OFF")
             check_backup(dst, backup)
             # WAL, as `Store.create` makes it: readers never wait for a writer.
             dst.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError as exc:
-            if full_disk(exc):
-                raise disk_full(folder) from None
-            raise
         finally:
             dst.close()
             src.close()
@@ -645,11 +657,11 @@ def restore(backup: Path, path: Path) -> Store:
             os.link(tmp, path)
         except FileExistsError:
             raise CerttuiError(
-                f"a store appeared at {folder} while restoring; restore never overwrites one"
+                f"a store appeared at {path.parent} while restoring; restore never overwrites one"
             ) from None
+    except (sqlite3.Error, OSError) as exc:
+        if out_of_space(exc, path.parent):
+            raise disk_full(path.parent) from None
+        raise
     finally:
         _unlink_db(tmp)
-    store = Store.open(path)
-    with store.write():
-        store.event("restore", None, str(backup))
-    return store

@@ -118,8 +118,14 @@ def _actor() -> str:
         return f"uid {os.getuid()}"
 
 
+class DiskFull(StoreError):
+    """SQLite or the OS found the disk full; the transaction or file was dropped."""
+
+
 def _busy(exc: sqlite3.OperationalError) -> CerttuiError:
     text = str(exc)
+    if full_disk(exc):
+        return DiskFull("the disk is full; nothing was written; free some space and try again")
     if "locked" in text or "busy" in text:
         return StoreError(
             f"the store is busy: another certtui process has held it for over "
@@ -136,9 +142,38 @@ def full_disk(exc: BaseException) -> bool:
 
 
 def disk_full(folder: Path) -> StoreError:
-    return StoreError(
-        f"the disk holding {folder} is full; nothing was written; free some space and try again"
-    )
+    return DiskFull(f"the disk holding {folder} is full; nothing was written; free some space and try again")
+
+
+@contextmanager
+def full_disk_is_one_line(folder: Path, cleanup: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Turn a full disk met inside into one `disk_full` line, after `cleanup`."""
+    try:
+        yield
+    except (sqlite3.Error, OSError, DiskFull) as exc:
+        if not (isinstance(exc, DiskFull) or out_of_space(exc, folder)):
+            raise
+        cleanup()
+        raise disk_full(folder) from None
+
+
+def out_of_space(exc: BaseException, folder: Path) -> bool:
+    """A full disk, also where SQLite reports a short write (its -shm, a sync) as an I/O error.
+
+    Judge it before any temporary file is removed: that frees the space again.
+    """
+    io_error = isinstance(exc, sqlite3.Error) and "disk I/O error" in str(exc)
+    return full_disk(exc) or (io_error and _no_space(folder))
+
+
+def _no_space(folder: Path) -> bool:
+    """The file system holding `folder` has (almost) no free block left."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    # A few pages: what SQLite needs to grow a file or its -shm by one step.
+    return st.f_bavail * st.f_frsize < 64 * 1024
 
 
 def _corrupt(path: Path) -> StoreError:
@@ -253,8 +288,17 @@ class Store:
             )
         tmp = folder / f".{path.name}.{os.getpid()}.tmp"
         _unlink_db(tmp)
+        with full_disk_is_one_line(folder, lambda: _unlink_db(tmp)):
+            return cls._create(path, tmp, passphrase, populate)
+
+    @classmethod
+    def _create(
+        cls, path: Path, tmp: Path, passphrase: str | None, populate: Callable[[Store], None]
+    ) -> Store:
+        folder = path.parent
         os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
         os.chmod(tmp, FILE_MODE)
+        conn = None
         try:
             conn = cls._connect(tmp)
             conn.execute("PRAGMA journal_mode = WAL")
@@ -276,16 +320,36 @@ class Store:
                 store.event("create", None, f"schema {SCHEMA_VERSION}")
             populate(store)
             sealing_kek = store._kek
+            # Everything into the database file itself before it takes the store's name: the
+            # WAL beside the temporary name does not follow the link.
+            if conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] != 0:
+                raise StoreError(f"could not finish writing the new store in {folder}; try again")
             conn.close()
+            conn = None
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _check_length(tmp)
             try:
                 os.link(tmp, path)
             except FileExistsError:
                 raise CerttuiError(
                     f"a store already exists at {folder}; certtui never overwrites a root"
                 ) from None
+        except (sqlite3.Error, OSError) as exc:
+            if out_of_space(exc, folder):
+                raise disk_full(folder) from None
+            raise
         finally:
+            if conn is not None:
+                conn.close()
             _unlink_db(tmp)
-        store = cls.open(path)
+        # The store just linked is this command's own: if the disk is too full to open it,
+        # it goes again, and the user is told that nothing was written.
+        with full_disk_is_one_line(folder, lambda: _unlink_db(path)):
+            store = cls.open(path)
         store._kek = sealing_kek
         return store
 
@@ -802,14 +866,25 @@ class Store:
         except FileExistsError:
             raise CerttuiError(f"{dest} already exists; choose a new file name") from None
         except OSError as exc:
+            if full_disk(exc):
+                raise disk_full(dest.parent) from None
             raise CerttuiError(f"cannot write {dest} ({exc.strerror}); choose another path") from None
         os.close(fd)
         os.chmod(dest, FILE_MODE)
         try:
-            target = sqlite3.connect(dest)
-            with target:
-                self.conn.backup(target)
-            target.close()
+            with full_disk_is_one_line(dest.parent):
+                target = sqlite3.connect(dest)
+                try:
+                    with target:
+                        self.conn.backup(target)
+                    # On disk before the command says so (a full disk may show only here).
+                    fd = os.open(dest, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                finally:
+                    target.close()
         except BaseException:
             _unlink_db(dest)
             raise
