@@ -950,9 +950,10 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> int:
     if kdf is None:
         raise _corrupt(path)
     if kdf[0] != "none":
-        from certtui.core import keys as keymod
+        # kdf, not keys: `list` of an encrypted store still needs no cryptography.
+        from certtui.core.kdf import KdfParams
 
-        keymod.KdfParams.from_json(kdf[0])
+        KdfParams.from_json(kdf[0])
     return int(version)
 
 
