@@ -14,6 +14,7 @@ from certtui.errors import CerttuiError
 # importable from here.
 from certtui.session import PASSPHRASE_ENV as PASSPHRASE_ENV
 from certtui.session import Session as Session
+from certtui.session import forbid_core_dumps as forbid_core_dumps
 from certtui.session import read_passphrase as read_passphrase
 from certtui.session import read_secret_file as read_secret_file
 
@@ -119,6 +120,9 @@ def cli(
     if ctx.invoked_subcommand is None:
         # Textual costs about 0.3 s to import; only the TUI path pays for it.
         from certtui.tui.app import run_tui
+
+        # The TUI asks for the passphrase and holds the KEK for the whole session.
+        forbid_core_dumps()
 
         run_tui(
             ctx.obj, enroll_bind=bind, enroll_port=port, enroll_tls_port=tls_port, enroll_advertise=advertise

@@ -90,7 +90,9 @@ def build_demo_store(path: Path, *, leaves: int | None = None) -> Store:
             store.set_meta("default_issuer", ids["int"])
         for n, (names, kind, days, age) in enumerate(LEAVES[:leaves], start=10):
             parsed = namesmod.parse_names(names)
-            p = IssuePlan(kind, parsed, profiles.leaf_common_name(parsed.dns), days, KeySpec.EC256, ids["int"], None)
+            p = IssuePlan(
+                kind, parsed, profiles.leaf_common_name(parsed.dns), days, KeySpec.EC256, ids["int"], None
+            )
             key = _key(n)
             cert = build_certificate(
                 p, key.public_key(), inter, int_key, _serial(n), DEMO_NOW - timedelta(days=age)

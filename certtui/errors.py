@@ -37,3 +37,7 @@ class AlreadyRenewed(CerttuiError):
     def __init__(self, message: str, new_id: str) -> None:
         super().__init__(message)
         self.new_id = new_id
+
+
+class PassphraseChanged(StoreError):
+    """Another certtui process changed the store's passphrase since this one unlocked it."""

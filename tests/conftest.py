@@ -44,9 +44,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def passphrase_file(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A file holding PASSPHRASE on its first line, named by $CERTTUI_PASSPHRASE_FILE."""
+    """A file holding PASSPHRASE on its first line, named by $CERTTUI_PASSPHRASE_FILE (0600:
+    certtui refuses a passphrase file that others can read)."""
     path = tmp_path / "passphrase"
     path.write_text(PASSPHRASE + "\n", encoding="utf-8")
+    path.chmod(0o600)
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(path))
     return path
 

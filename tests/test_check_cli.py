@@ -560,6 +560,7 @@ def test_issue_guardrail_runs_before_the_passphrase_is_asked(
 ) -> None:
     secret = tmp_path / "pass"
     secret.write_text("correct horse battery staple\n")
+    secret.chmod(0o600)
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(secret))
     assert certtui("init", "--name", "Locked Root").exit_code == 0
     monkeypatch.delenv("CERTTUI_PASSPHRASE_FILE")

@@ -727,6 +727,7 @@ def test_wrong_passphrase(
 ) -> None:
     wrong = tmp_path / "wrong"
     wrong.write_text("not the passphrase\n", encoding="utf-8")
+    wrong.chmod(0o600)
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(wrong))
     before = dump(db_path(home))
     assert cli.error("issue", "x.home.arpa") == WRONG
@@ -751,6 +752,7 @@ def test_passphrase_file_first_line(
 ) -> None:
     path = tmp_path / "pp"
     path.write_bytes(content)
+    path.chmod(0o600)
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(path))
     if ok:
         cli.ok("issue", "x.home.arpa")
@@ -764,6 +766,7 @@ def test_empty_passphrase_is_refused(
 ) -> None:
     path = tmp_path / "pp"
     path.write_bytes(content)
+    path.chmod(0o600)
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(path))
     assert cli.error("init", "--name", ROOT_NAME) == (
         f"$CERTTUI_PASSPHRASE_FILE ({path}) holds an empty passphrase; put it on the file's first line"
@@ -850,6 +853,7 @@ def test_every_command_in_a_real_process(proc: Proc, home: Path, tmp_path: Path)
 def test_passphrase_rules_in_a_real_process(proc: Proc, home: Path, tmp_path: Path) -> None:
     pp = tmp_path / "pp"
     pp.write_bytes(PASSPHRASE.encode() + b"\r\n")
+    pp.chmod(0o600)
     with_file = proc.env(CERTTUI_PASSPHRASE_FILE=str(pp))
     proc.ok("init", "--name", ROOT_NAME, env=with_file)
     proc.ok("issue", "nas.home.arpa", env=with_file)
@@ -860,6 +864,7 @@ def test_passphrase_rules_in_a_real_process(proc: Proc, home: Path, tmp_path: Pa
     assert len(json.loads(proc.ok("list", "--json", env=without).stdout)) == 2
     wrong = tmp_path / "wrong"
     wrong.write_text("nope\n", encoding="utf-8")
+    wrong.chmod(0o600)
     assert proc.error("issue", "x.home.arpa", env=proc.env(CERTTUI_PASSPHRASE_FILE=str(wrong))) == WRONG
 
 

@@ -512,6 +512,7 @@ def test_encrypted_store_needs_its_passphrase_for_keys_only(
     monkeypatch.setenv("CERTTUI_HOME", str(tmp_path / "home"))
     secret = tmp_path / "passphrase"
     secret.write_text("store passphrase\n")
+    secret.chmod(0o600)
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(secret))
     ok("init", "--name", "Locked Root")
     ok("issue", "x.home.arpa")

@@ -327,6 +327,7 @@ def test_a_100_mb_file_is_refused_before_it_is_read_by_every_reader(
     huge = tmp_path / "huge"
     with open(huge, "wb") as f:
         f.truncate(HUGE_BYTES)
+    huge.chmod(0o600)  # a passphrase file others can read is refused before its size is looked at
     small = tmp_path / "small"
     small.write_bytes(b"")  # every warm-up run is refused early
     cert, key, encrypted = tmp_path / "ca.pem", tmp_path / "ca-key.pem", tmp_path / "ca-key-enc.pem"

@@ -86,6 +86,7 @@ def test_no_key_passphrase_or_kek_in_any_output_or_the_audit_log(
     password.write_text(EXPORT_PASSWORD + "\n")
     new = tmp_path / "new-passphrase"
     new.write_text(NEW_PASSPHRASE + "\n")
+    new.chmod(0o600)
     monkeypatch.setenv("CERTTUI_NEW_PASSPHRASE_FILE", str(new))
     device = ec.generate_private_key(ec.SECP256R1())
     csr = tmp_path / "device.csr"
@@ -260,6 +261,7 @@ def test_the_cli_keeps_no_passphrase_once_the_kek_is_derived(
     make_store(passphrase=secret.decode()).close()
     path = tmp_path / "passphrase"
     path.write_bytes(secret + b"\n")
+    path.chmod(0o600)
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(path))
     session = Session(str(home))
     store = session.unlocked_store()

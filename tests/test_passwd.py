@@ -33,6 +33,7 @@ KILL_KEYS = 60
 def new_passphrase_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "new-passphrase"
     path.write_text(NEW_PASSPHRASE + "\n", encoding="utf-8")
+    path.chmod(0o600)
     monkeypatch.setenv("CERTTUI_NEW_PASSPHRASE_FILE", str(path))
     return path
 
@@ -162,12 +163,14 @@ def test_bad_new_passphrases_change_nothing(
     )
     empty = tmp_path / "empty"
     empty.write_text("\nsecond line\n")
+    empty.chmod(0o600)
     monkeypatch.setenv("CERTTUI_NEW_PASSPHRASE_FILE", str(empty))
     assert cli.error("passwd") == (
         f"$CERTTUI_NEW_PASSPHRASE_FILE ({empty}) holds an empty passphrase; put it on the file's first line"
     )
     wrong = tmp_path / "wrong"
     wrong.write_text("not the passphrase\n")
+    wrong.chmod(0o600)
     monkeypatch.setenv("CERTTUI_NEW_PASSPHRASE_FILE", str(wrong))
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(wrong))
     assert cli.error("passwd") == "wrong passphrase: the store did not open; try again"

@@ -243,6 +243,7 @@ def test_revoke_needs_the_passphrase_and_writes_nothing_without_it(
 ) -> None:
     secret = tmp_path / "passphrase"
     secret.write_text("a long store passphrase\n")
+    secret.chmod(0o600)
     monkeypatch.setenv("CERTTUI_PASSPHRASE_FILE", str(secret))
     ok("init", "--name", "Locked Root")
     ok("issue", "x.home.arpa")

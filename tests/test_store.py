@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Cli, Proc, store_is_whole
+from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -305,7 +307,7 @@ def test_no_stored_value_is_a_usable_private_key(make_store: MakeStore, home: Pa
 
 
 def test_keys_are_sealed_as_specified(make_store: MakeStore, home: Path) -> None:
-    """Argon2id (RFC 9106 option 2) derives the KEK; AES-256-GCM seals PKCS#8 with the id as AAD."""
+    """Argon2id (RFC 9106 option 2) derives the KEK; AES-256-GCM seals PKCS#8 bound to row and certificate."""
     store = make_store(passphrase=PASSPHRASE)
     root_id = store.root_id() or ""
     expected = keymod.to_der(store.private_key(root_id))
@@ -313,6 +315,7 @@ def test_keys_are_sealed_as_specified(make_store: MakeStore, home: Path) -> None
     conn = sqlite3.connect(db_path(home))
     kdf = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'kdf'").fetchone()[0])
     key_id, sealed = conn.execute("SELECT id, sealed FROM keys").fetchone()
+    cert_der = conn.execute("SELECT der FROM certificates WHERE key_id = ?", (key_id,)).fetchone()[0]
     conn.close()
     assert kdf["alg"] == "argon2id"
     assert (kdf["iterations"], kdf["lanes"], kdf["memory_cost"]) == (3, 4, 65536)
@@ -322,10 +325,20 @@ def test_keys_are_sealed_as_specified(make_store: MakeStore, home: Path) -> None
     ).derive(PASSPHRASE.encode())
     assert key_id == root_id
     fmt, nonce, body = sealed[:1], sealed[1:13], sealed[13:]
-    assert fmt == b"\x01"
-    assert AESGCM(kek).decrypt(nonce, body, key_id.encode()) == expected
+    # Format 2: the associated data binds the blob to its row (key id) and its certificate
+    # (SHA-256 of the certificate's SubjectPublicKeyInfo).
+    assert fmt == b"\x02"
+    spki = (
+        x509.load_der_x509_certificate(cert_der)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    aad = b"certtui-key-v2\x00" + key_id.encode() + b"\x00" + hashlib.sha256(spki).digest()
+    assert AESGCM(kek).decrypt(nonce, body, aad) == expected
     with pytest.raises(InvalidTag):
-        AESGCM(kek).decrypt(nonce, body, b"another-id")
+        AESGCM(kek).decrypt(nonce, body, b"certtui-key-v2\x00another-id\x00" + hashlib.sha256(spki).digest())
+    with pytest.raises(InvalidTag):
+        AESGCM(kek).decrypt(nonce, body, b"certtui-key-v2\x00" + key_id.encode() + b"\x00" + bytes(32))
 
 
 def test_wrong_passphrase_changes_nothing(make_store: MakeStore, home: Path) -> None:

@@ -12,7 +12,7 @@ from certtui.commands.common import printable, resolve, summary, warn
 from certtui.core import policy
 from certtui.core.userfiles import read_user_file
 from certtui.errors import CerttuiError
-from certtui.session import Session, read_passphrase, read_secret_file
+from certtui.session import Session, forbid_core_dumps, read_passphrase, read_secret_file
 
 # `passwd` reads the new passphrase from the file this names (first line), for scripts.
 NEW_PASSPHRASE_ENV = "CERTTUI_NEW_PASSPHRASE_FILE"
@@ -66,6 +66,7 @@ def import_ca(
     certs = adopt.load_certificates(read_user_file(cert_path, "CA certificate"), str(cert_path))
     if len(certs) > 1:
         raise CerttuiError(f"{cert_path} holds {len(certs)} certificates; give the CA's certificate alone")
+    forbid_core_dumps()  # the CA's private key is in this process from here on
     key_data = read_user_file(key_path, "CA's private key")
     password = None
     if key_passphrase_file is not None:
@@ -202,7 +203,7 @@ def passwd(session: Session, no_passphrase: bool, yes: bool) -> None:
     new = None
     if not no_passphrase:
         new = read_passphrase(confirm=True, env_name=NEW_PASSPHRASE_ENV, prompt="New store passphrase")
-    count = change_passphrase(store, new)
+    count, clean = change_passphrase(store, new)
     keys = f"{count} key{'' if count == 1 else 's'}"
     if new is None:
         click.echo(f"removed the passphrase: {keys} now stored unencrypted")
@@ -211,6 +212,13 @@ def passwd(session: Session, no_passphrase: bool, yes: bool) -> None:
         click.echo(
             f"changed the passphrase: {keys} re-sealed; the old passphrase no longer "
             "opens the store (backups made before still open with it)"
+        )
+    if not clean:
+        from certtui.core.store import CHECKPOINT_WAIT_S
+
+        warn(
+            "another certtui process is reading the store, so the old sealed keys remain in its "
+            f"files until that process ends (waited {CHECKPOINT_WAIT_S:.0f} s)"
         )
 
 

@@ -150,6 +150,7 @@ TITLES: dict[str, str] = {
     "client.eku": "Extended key usage includes clientAuth",
     "store.key-unencrypted": "Store keys are encrypted with a passphrase",
     "store.no-name-constraints": "Root has name constraints",
+    "store.kdf-weak": "Store passphrase is stretched enough to resist guessing",
 }
 """Every rule id the engine can emit, with the title shown beside it (docs/trust-rules.md)."""
 
@@ -1206,6 +1207,26 @@ def _store_no_nc(c: _Ctx) -> Finding | None:
     )
 
 
+# -- issue 13: a store whose passphrase is cheap to guess (its own block) ---------------
+
+
+def _store_kdf_weak(c: _Ctx) -> Finding | None:
+    """Argon2 costs below keys.KDF_MIN_*: a copy of the store can be guessed fast."""
+    if c.store is None or not _is_store_root(c) or not c.store.encrypted:
+        return None
+    from certtui.core import keys as keymod
+
+    why = keymod.KdfParams.from_json(c.store.meta("kdf") or "").weak
+    if why is None:
+        return _finding("store.kdf-weak", Severity.PASS, "Argon2id at or above the minimum cost")
+    return _finding(
+        "store.kdf-weak",
+        Severity.FAIL,
+        why,
+        "re-seal every key at certtui's own cost: `certtui passwd`",
+    )
+
+
 def _root_key_strength(c: _Ctx) -> Finding:
     return _key_strength(
         "root.key-strength",
@@ -1279,6 +1300,7 @@ _EVERY_CERT_RULES: tuple[Rule, ...] = (
     _server_tls12,
     _store_key_unencrypted,
     _store_no_nc,
+    _store_kdf_weak,
 )
 
 

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from certtui.core.kdf import (  # noqa: F401 (re-exported: the KDF's policy lives in kdf.py)
+    ARGON2_ITERATIONS,
+    ARGON2_LANES,
+    ARGON2_MEMORY_KIB,
+    KDF_MIN_ITERATIONS,
+    KDF_MIN_MEMORY_KIB,
+    SALT_BYTES,
+    KdfParams,
+)
 from certtui.core.models import KeySpec
-from certtui.errors import CerttuiError, WrongPassphrase
+from certtui.errors import CerttuiError, StoreError, WrongPassphrase
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 # A public key of any type certtui reads (a CSR's, a certificate's): what the key rules judge.
@@ -21,23 +30,19 @@ PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519Public
 # RSA public exponent: 65537 is what every TLS stack expects (RFC 4871 §3.3.1, NIST SP 800-89).
 RSA_EXPONENT = 65537
 
-# RFC 9106 §4 second recommended option (64 MiB, t=3, p=4): about 100-150 ms per guess here.
-# The first option needs 2 GiB and took 6 s. OpenSSL's default PEM encryption (PBKDF2 with
-# 2,048 rounds) costs an attacker about 1 ms per guess, too cheap for a root key.
-ARGON2_ITERATIONS = 3
-ARGON2_LANES = 4
-ARGON2_MEMORY_KIB = 65536
-# RFC 9106 recommends a 128-bit salt.
-SALT_BYTES = 16
 # AES-GCM's standard 96-bit nonce, fresh from os.urandom for every seal.
 NONCE_BYTES = 12
 # The check value: a fixed plaintext sealed under the KEK, so a wrong passphrase is found
 # before any key is decrypted.
 _CHECK_PLAINTEXT = b"certtui passphrase check v1"
 _CHECK_AAD = b"certtui-check"
-# Sealed-blob format bytes.
+# Sealed-blob format bytes. v1 bound a blob to its key id only; v2 also to the SHA-256 of the
+# certificate's public key, so a certificate whose key was swapped does not open. v1 blobs
+# still open (checked against the certificate) and are re-sealed as v2 at the next unlock.
 _PLAIN = b"\x00"
 _AESGCM = b"\x01"
+_AESGCM_BOUND = b"\x02"
+_BOUND_AAD = b"certtui-key-v2\x00"
 
 
 def generate(spec: KeySpec) -> PrivateKey:
@@ -102,33 +107,6 @@ def from_der(der: bytes) -> PrivateKey:
     return key
 
 
-@dataclass(frozen=True)
-class KdfParams:
-    """How the key-encryption key is derived; stored so a later version can raise the cost."""
-
-    salt: str
-    iterations: int = ARGON2_ITERATIONS
-    lanes: int = ARGON2_LANES
-    memory_cost: int = ARGON2_MEMORY_KIB
-    alg: str = "argon2id"
-
-    @classmethod
-    def fresh(cls) -> KdfParams:
-        return cls(salt=os.urandom(SALT_BYTES).hex())
-
-    def to_json(self) -> str:
-        # json only for a store with a passphrase: not on every `certtui issue` of a plain one.
-        import json
-
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> KdfParams:
-        import json
-
-        return cls(**json.loads(text))
-
-
 def derive_kek(passphrase: str, params: KdfParams) -> bytes:
     """The 256-bit key-encryption key for a passphrase (Argon2id, about 100 ms or more)."""
     if params.alg != "argon2id":
@@ -158,26 +136,65 @@ def verify_check(kek: bytes, check: bytes) -> None:
         raise WrongPassphrase("wrong passphrase: the store did not open; try again")
 
 
-def seal(kek: bytes | None, key_id: str, der: bytes) -> bytes:
-    """Encrypt a PKCS#8 DER key with AES-256-GCM, its id as associated data (plain if no KEK)."""
+def public_key_hash(public_key: CertificatePublicKeyTypes) -> bytes:
+    """SHA-256 of a public key's SubjectPublicKeyInfo: what a sealed key is bound to."""
+    import hashlib
+
+    spki = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(spki).digest()
+
+
+def _bound_aad(key_id: str, public_hash: bytes) -> bytes:
+    return _BOUND_AAD + key_id.encode() + b"\x00" + public_hash
+
+
+def seal(kek: bytes | None, key_id: str, der: bytes, public_hash: bytes) -> bytes:
+    """Encrypt a PKCS#8 DER key with AES-256-GCM (plain if no KEK); the associated data binds
+    it to its row (key id) and its certificate (the public key's hash)."""
     if kek is None:
         return _PLAIN + der
     nonce = os.urandom(NONCE_BYTES)
-    return _AESGCM + nonce + AESGCM(kek).encrypt(nonce, der, key_id.encode())
+    return _AESGCM_BOUND + nonce + AESGCM(kek).encrypt(nonce, der, _bound_aad(key_id, public_hash))
 
 
-def unseal(kek: bytes | None, key_id: str, blob: bytes) -> bytes:
-    """The PKCS#8 DER key inside a sealed blob."""
+def is_current(blob: bytes, encrypted: bool) -> bool:
+    """The blob is in the format this store seals today (v2 when encrypted)."""
+    return blob[:1] == (_AESGCM_BOUND if encrypted else _PLAIN)
+
+
+def unseal(kek: bytes | None, key_id: str, blob: bytes, public_hash: bytes, *, encrypted: bool) -> bytes:
+    """The PKCS#8 DER key inside a sealed blob; `encrypted` is whether the store has a passphrase.
+
+    A key in the clear in a store with a passphrase, or a sealed one in a store without, was
+    put there by something other than certtui: refused.
+    """
     kind, body = blob[:1], blob[1:]
+    tampered = (
+        f"the stored key {key_id} was altered (a key in the clear in a store with a passphrase, "
+        "or the reverse); restore a backup you trust"
+    )
     if kind == _PLAIN:
+        if encrypted:
+            raise StoreError(tampered)
         return body
-    if kind != _AESGCM:
-        raise CerttuiError(f"the stored key {key_id} is in an unknown format; restore from a backup")
+    if kind not in (_AESGCM, _AESGCM_BOUND):
+        raise StoreError(f"the stored key {key_id} is in an unknown format; restore from a backup")
+    if not encrypted:
+        raise StoreError(tampered)
     if kek is None:
         raise CerttuiError("the store is locked; unlock it with the passphrase first")
+    aad = key_id.encode() if kind == _AESGCM else _bound_aad(key_id, public_hash)
     try:
-        return AESGCM(kek).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], key_id.encode())
+        return AESGCM(kek).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], aad)
     except InvalidTag:
-        raise CerttuiError(
-            f"the stored key {key_id} does not decrypt (damaged store?); restore from a backup"
+        raise StoreError(
+            f"the stored key {key_id} does not open for its certificate (moved, swapped or damaged); "
+            "restore a backup you trust"
         ) from None
+
+
+def matches(key: PrivateKey, public_key: CertificatePublicKeyTypes) -> bool:
+    """The private key is the one for this public key."""
+    return public_key_hash(key.public_key()) == public_key_hash(public_key)

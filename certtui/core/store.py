@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import getpass
 import hashlib
 import os
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from certtui.core import policy
 from certtui.core.models import CertRecord, Kind, Resolved, Status
 from certtui.core.timefmt import iso, utcnow
-from certtui.errors import CerttuiError, NoStore, NotFound, StoreError
+from certtui.errors import CerttuiError, NoStore, NotFound, PassphraseChanged, StoreError
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -38,6 +40,10 @@ LIST_BATCH = 1000
 # The folder and database hold the sealed root key: owner only, whatever the umask.
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+# After `passwd`, how long the checkpoint that overwrites the old sealed keys waits for another
+# process's read snapshot (`certtui list --json | less`) to end: long enough for a listing to
+# finish printing, short enough that passwd does not look hung.
+CHECKPOINT_WAIT_S = 5.0
 
 # Numbered migrations: MIGRATIONS[i] takes PRAGMA user_version from i to i + 1.
 MIGRATIONS: list[list[str]] = [
@@ -216,14 +222,62 @@ def _actor() -> str:
         return f"uid {os.getuid()}"
 
 
+class DiskFull(StoreError):
+    """SQLite or the OS found the disk full; the transaction or file was dropped."""
+
+
 def _busy(exc: sqlite3.OperationalError) -> CerttuiError:
     text = str(exc)
+    if full_disk(exc):
+        return DiskFull("the disk is full; nothing was written; free some space and try again")
     if "locked" in text or "busy" in text:
         return StoreError(
             f"the store is busy: another certtui process has held it for over "
             f"{BUSY_TIMEOUT_S:.0f} s; wait for it to finish and try again"
         )
     return StoreError(f"the store could not be read or written ({text}); check the disk and try again")
+
+
+def full_disk(exc: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, or the OS's ENOSPC / EDQUOT."""
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(folder: Path) -> StoreError:
+    return DiskFull(f"the disk holding {folder} is full; nothing was written; free some space and try again")
+
+
+@contextmanager
+def full_disk_is_one_line(folder: Path, cleanup: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Turn a full disk met inside into one `disk_full` line, after `cleanup`."""
+    try:
+        yield
+    except (sqlite3.Error, OSError, DiskFull) as exc:
+        if not (isinstance(exc, DiskFull) or out_of_space(exc, folder)):
+            raise
+        cleanup()
+        raise disk_full(folder) from None
+
+
+def out_of_space(exc: BaseException, folder: Path) -> bool:
+    """A full disk, also where SQLite reports a short write (its -shm, a sync) as an I/O error.
+
+    Judge it before any temporary file is removed: that frees the space again.
+    """
+    io_error = isinstance(exc, sqlite3.Error) and "disk I/O error" in str(exc)
+    return full_disk(exc) or (io_error and _no_space(folder))
+
+
+def _no_space(folder: Path) -> bool:
+    """The file system holding `folder` has (almost) no free block left."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    # A few pages: what SQLite needs to grow a file or its -shm by one step.
+    return st.f_bavail * st.f_frsize < 64 * 1024
 
 
 def _corrupt(path: Path) -> StoreError:
@@ -270,8 +324,13 @@ class Store:
         self.conn = conn
         self.path = path
         self._kek: bytes | None = None
-        kdf = self.meta("kdf")
+        # The key material (KDF parameters and check value) this session seals under: every
+        # write that seals or reads a sealed key checks that no other process changed it.
+        self._material = self._read_material()
+        kdf = self._material[0]
         self.encrypted = bool(kdf) and kdf != "none"
+        # What `open` fixed on its way (a folder mode tightened): the caller tells the user.
+        self.notices: list[str] = []
 
     # -- opening and creating ------------------------------------------------------------
 
@@ -281,6 +340,8 @@ class Store:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
+        # A schema someone altered runs no SQL function from a view or trigger (SQLite 3.31+).
+        conn.execute("PRAGMA trusted_schema = OFF")
         return conn
 
     @classmethod
@@ -291,25 +352,25 @@ class Store:
                 f"no certtui store at {path.parent} yet; create one with `certtui init --name NAME`"
             )
         _check_length(path)
+        notices = tighten_modes(path)
+        conn = None
         try:
             conn = cls._connect(path)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            check_schema(conn, path)
         except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise _busy(exc) from None
             raise _corrupt(path) from None
-        if version > SCHEMA_VERSION:
-            conn.close()
-            raise StoreError(
-                f"{path} was written by a newer certtui (schema {version}, this one knows "
-                f"{SCHEMA_VERSION}); upgrade certtui to use it"
-            )
-        if version == 0 or "meta" not in tables:
-            conn.close()
-            raise _corrupt(path)
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
         _migrate(conn)
-        return cls(conn, path)
+        store = cls(conn, path)
+        store.notices = notices
+        return store
 
     @classmethod
     def create(cls, path: Path, passphrase: str | None, populate: Callable[[Store], None]) -> Store:
@@ -318,8 +379,7 @@ class Store:
         `passphrase` None makes an unencrypted store (`init --no-passphrase`).
         """
         folder = path.parent
-        folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        os.chmod(folder, DIR_MODE)
+        make_folder(folder)
         if path.exists():
             raise CerttuiError(
                 f"a store already exists at {folder}; certtui never overwrites a root "
@@ -327,8 +387,17 @@ class Store:
             )
         tmp = folder / f".{path.name}.{os.getpid()}.tmp"
         _unlink_db(tmp)
+        with full_disk_is_one_line(folder, lambda: _unlink_db(tmp)):
+            return cls._create(path, tmp, passphrase, populate)
+
+    @classmethod
+    def _create(
+        cls, path: Path, tmp: Path, passphrase: str | None, populate: Callable[[Store], None]
+    ) -> Store:
+        folder = path.parent
         os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
         os.chmod(tmp, FILE_MODE)
+        conn = None
         try:
             conn = cls._connect(tmp)
             conn.execute("PRAGMA journal_mode = WAL")
@@ -346,20 +415,41 @@ class Store:
                     store.set_meta("check", keymod.make_check(kek).hex())
                     store._kek = kek
                 store.encrypted = passphrase is not None
+                store._material = store._read_material()
                 store.event("create", None, f"schema {SCHEMA_VERSION}")
             populate(store)
-            kept_kek = store._kek
+            sealing_kek = store._kek
+            # Everything into the database file itself before it takes the store's name: the
+            # WAL beside the temporary name does not follow the link.
+            if conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] != 0:
+                raise StoreError(f"could not finish writing the new store in {folder}; try again")
             conn.close()
+            conn = None
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _check_length(tmp)
             try:
                 os.link(tmp, path)
             except FileExistsError:
                 raise CerttuiError(
                     f"a store already exists at {folder}; certtui never overwrites a root"
                 ) from None
+        except (sqlite3.Error, OSError) as exc:
+            if out_of_space(exc, folder):
+                raise disk_full(folder) from None
+            raise
         finally:
+            if conn is not None:
+                conn.close()
             _unlink_db(tmp)
-        store = cls.open(path)
-        store._kek = kept_kek
+        # The store just linked is this command's own: if the disk is too full to open it,
+        # it goes again, and the user is told that nothing was written.
+        with full_disk_is_one_line(folder, lambda: _unlink_db(path)):
+            store = cls.open(path)
+        store._kek = sealing_kek
         return store
 
     def close(self) -> None:
@@ -426,23 +516,107 @@ class Store:
     def unlocked(self) -> bool:
         return not self.encrypted or self._kek is not None
 
+    def _read_material(self) -> tuple[str | None, str | None]:
+        rows = dict(self._query("SELECT key, value FROM meta WHERE key IN ('kdf', 'check')"))
+        return rows.get("kdf"), rows.get("check")
+
+    def _forget_key(self, material: tuple[str | None, str | None]) -> PassphraseChanged:
+        """Drop the KEK of a passphrase that no longer opens the store; the session asks again."""
+        self._kek = None
+        self._material = material
+        self.encrypted = bool(material[0]) and material[0] != "none"
+        return PassphraseChanged("the passphrase changed in another certtui session; unlock again")
+
+    def _same_material(self) -> None:
+        """Inside `write()`: raise PassphraseChanged if another process changed the passphrase."""
+        now = self._read_material()
+        if now != self._material:
+            raise self._forget_key(now)
+
     def unlock(self, passphrase: str) -> None:
-        """Derive the KEK (Argon2id) and check it before any key is touched."""
+        """Derive the KEK (Argon2id) and check it before any key is touched; then check every
+        CA's certificate against its key, and re-seal keys of an older format (once)."""
+        material = self._read_material()
+        self._material = material
+        self.encrypted = bool(material[0]) and material[0] != "none"
         if not self.encrypted:
             return
         from certtui.core import keys as keymod
 
-        params = keymod.KdfParams.from_json(self.meta("kdf") or "")
+        params = keymod.KdfParams.from_json(material[0] or "")
         kek = keymod.derive_kek(passphrase, params)
-        keymod.verify_check(kek, bytes.fromhex(self.meta("check") or ""))
+        try:
+            check = bytes.fromhex(material[1] or "")
+        except ValueError:
+            check = b""
+        keymod.verify_check(kek, check)
         self._kek = kek
+        try:
+            self.check_ca_keys()
+            self._upgrade_seals()
+        except BaseException:
+            self._kek = None
+            raise
 
-    def reseal_all(self, new_kek: bytes | None, kdf_meta: str) -> int:
+    def _sealed_rows(self, where: str = "", args: tuple[object, ...] = ()) -> list[tuple[str, bytes, bytes]]:
+        """(key id, sealed blob, certificate DER) of keys, with the key material in one snapshot."""
+        rows = self._query(
+            "SELECT k.id, k.sealed, c.der, (SELECT value FROM meta WHERE key = 'kdf'), "
+            "(SELECT value FROM meta WHERE key = 'check') "
+            f"FROM keys k JOIN certificates c ON c.key_id = k.id {where} ORDER BY k.id",
+            args,
+        )
+        if rows and (rows[0][3], rows[0][4]) != self._material:
+            raise self._forget_key((rows[0][3], rows[0][4]))
+        return [(r[0], bytes(r[1]), bytes(r[2])) for r in rows]
+
+    def _open_key(self, key_id: str, sealed: bytes, der: bytes) -> keymod.PrivateKey:
+        """Unseal a key bound to its certificate, and insist that it is that certificate's key."""
+        from cryptography import x509
+
+        from certtui.core import keys as keymod
+
+        public = x509.load_der_x509_certificate(der).public_key()
+        key = keymod.from_der(
+            keymod.unseal(self._kek, key_id, sealed, keymod.public_key_hash(public), encrypted=self.encrypted)
+        )
+        if not keymod.matches(key, public):
+            raise StoreError(
+                f"the stored key {key_id} is not the key of its certificate (the store was altered); "
+                "restore a backup you trust"
+            )
+        return key
+
+    def check_ca_keys(self) -> None:
+        """Every CA certificate with a key in the store is checked against that key."""
+        for key_id, sealed, der in self._sealed_rows("WHERE c.kind IN ('root', 'intermediate')"):
+            self._open_key(key_id, sealed, der)
+
+    def _upgrade_seals(self) -> None:
+        """Re-seal keys sealed before they were bound to their certificate (format v1), once."""
+        from certtui.core import keys as keymod
+
+        old = self._query("SELECT count(*) FROM keys WHERE substr(sealed, 1, 1) = x'01'")[0][0]
+        if not old:
+            return
+        with self.write():
+            self._same_material()
+            for key_id, sealed, der in self._sealed_rows("WHERE substr(k.sealed, 1, 1) = x'01'"):
+                key = self._open_key(key_id, sealed, der)
+                blob = keymod.seal(
+                    self._kek, key_id, keymod.to_der(key), keymod.public_key_hash(key.public_key())
+                )
+                self.conn.execute("UPDATE keys SET sealed = ? WHERE id = ?", (blob, key_id))
+            self.event("reseal", None, f"{old} keys bound to their certificates")
+
+    def reseal_all(self, new_kek: bytes | None, kdf_meta: str) -> tuple[int, bool]:
         """Re-seal every key under `new_kek` (None: unencrypted) and switch the KDF meta and
-        check value, all in one transaction; returns the number of keys.
+        check value, all in one transaction; returns the number of keys, and whether the old
+        sealed copies are gone from the store's files.
 
-        The old sealed blobs are zeroed (secure_delete) and the WAL is truncated afterwards,
-        so nothing the old passphrase opens is left in the store's files.
+        The old sealed blobs are zeroed (secure_delete) and the WAL is checkpointed and
+        truncated afterwards. Another process's read snapshot keeps the old pages until it
+        ends: the checkpoint waits CHECKPOINT_WAIT_S for it, then the caller says so.
         """
         if not self.unlocked:
             raise CerttuiError("the store is locked; unlock it with the passphrase first")
@@ -450,20 +624,22 @@ class Store:
 
         self.conn.execute("PRAGMA secure_delete = ON")
         with self.write():
-            rows = self.conn.execute("SELECT id, sealed FROM keys ORDER BY id").fetchall()
-            for key_id, sealed in rows:
-                der = keymod.unseal(self._kek, key_id, bytes(sealed))
-                self.conn.execute(
-                    "UPDATE keys SET sealed = ? WHERE id = ?", (keymod.seal(new_kek, key_id, der), key_id)
+            self._same_material()
+            rows = self._sealed_rows()
+            for key_id, sealed, der in rows:
+                key = self._open_key(key_id, sealed, der)
+                blob = keymod.seal(
+                    new_kek, key_id, keymod.to_der(key), keymod.public_key_hash(key.public_key())
                 )
+                self.conn.execute("UPDATE keys SET sealed = ? WHERE id = ?", (blob, key_id))
             # The ACME accounts' EAB keys are sealed the same way, under the same KEK.
             eab = self.conn.execute("SELECT name, hmac FROM acme_accounts WHERE hmac IS NOT NULL").fetchall()
             for name, sealed in eab:
                 label = f"acme-eab:{name}"
-                secret = keymod.unseal(self._kek, label, bytes(sealed))
+                secret = self._unseal_label(self._kek, label, bytes(sealed))
                 self.conn.execute(
                     "UPDATE acme_accounts SET hmac = ? WHERE name = ?",
-                    (keymod.seal(new_kek, label, secret), name),
+                    (self._seal_label(new_kek, label, secret), name),
                 )
             self.set_meta("kdf", kdf_meta)
             if new_kek is None:
@@ -473,26 +649,51 @@ class Store:
             self.event(
                 "passwd", None, f"{len(rows)} keys re-sealed, " + ("encrypted" if new_kek else "unencrypted")
             )
+            material = self._read_material()
         self._kek = new_kek
+        self._material = material
         self.encrypted = new_kek is not None
+        return len(rows), self._checkpoint()
+
+    def _checkpoint(self) -> bool:
+        """Copy the WAL into the database and truncate it; False if a reader kept it busy."""
+        self.conn.execute(f"PRAGMA busy_timeout = {int(CHECKPOINT_WAIT_S * 1000)}")
         try:
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         except sqlite3.OperationalError:
-            pass  # another process is reading; its own last checkpoint overwrites the old pages
-        return len(rows)
+            busy = 1
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        return busy == 0
 
     def seal_secret(self, label: str, secret: bytes) -> bytes:
-        """A secret other than a key (an ACME EAB key) sealed as keys are; `label` binds it."""
+        """A secret other than a key (an ACME EAB key) sealed as keys are, inside `write()`;
+        `label` (the row it belongs to) is bound into the associated data."""
         if self.encrypted and self._kek is None:
             raise CerttuiError("the store is locked; unlock it with the passphrase first")
-        from certtui.core import keys as keymod
-
-        return keymod.seal(self._kek, label, secret)
+        self._same_material()
+        return self._seal_label(self._kek, label, secret)
 
     def unseal_secret(self, label: str, sealed: bytes) -> bytes:
+        """A secret `seal_secret` sealed; PassphraseChanged if another session changed it."""
+        self._same_material()
+        return self._unseal_label(self._kek, label, sealed)
+
+    @staticmethod
+    def _label_hash(label: str) -> bytes:
+        import hashlib
+
+        return hashlib.sha256(label.encode()).digest()
+
+    def _seal_label(self, kek: bytes | None, label: str, secret: bytes) -> bytes:
         from certtui.core import keys as keymod
 
-        return keymod.unseal(self._kek, label, sealed)
+        return keymod.seal(kek, label, secret, self._label_hash(label))
+
+    def _unseal_label(self, kek: bytes | None, label: str, sealed: bytes) -> bytes:
+        from certtui.core import keys as keymod
+
+        return keymod.unseal(kek, label, sealed, self._label_hash(label), encrypted=self.encrypted)
 
     # -- certificates --------------------------------------------------------------------
 
@@ -538,10 +739,16 @@ class Store:
             raise CerttuiError(f"id {cert_id} is already taken in the store")
         key_id = None
         if key is not None:
+            # Sealed under the key material this very transaction sees, or not at all.
+            self._same_material()
             if self.encrypted and self._kek is None:
                 raise CerttuiError("the store is locked; unlock it with the passphrase first")
+            if not keymod.matches(key, cert.public_key()):
+                raise CerttuiError("the private key is not the certificate's key; nothing was stored")
             key_id = cert_id
-            sealed = keymod.seal(self._kek, key_id, keymod.to_der(key))
+            sealed = keymod.seal(
+                self._kek, key_id, keymod.to_der(key), keymod.public_key_hash(cert.public_key())
+            )
             self.conn.execute(
                 "INSERT INTO keys (id, key_type, sealed, created_at) VALUES (?, ?, ?, ?)",
                 (key_id, keymod.describe(key), sealed, iso(utcnow())),
@@ -723,18 +930,15 @@ class Store:
 
     def private_key(self, cert_id: str) -> keymod.PrivateKey:
         """The certificate's private key; the store must be unlocked if it is encrypted."""
-        rows = self._query(
-            "SELECT k.id, k.sealed FROM certificates c JOIN keys k ON k.id = c.key_id WHERE c.id = ?",
-            (cert_id,),
-        )
-        if not rows:
+        if not self._query("SELECT 1 FROM certificates WHERE id = ? AND key_id IS NOT NULL", (cert_id,)):
             raise NotFound(f"certificate {cert_id} has no private key in the store")
         if self.encrypted and self._kek is None:
             raise CerttuiError("the store is locked; unlock it with the passphrase first")
-        key_id, sealed = rows[0]
-        from certtui.core import keys as keymod
-
-        return keymod.from_der(keymod.unseal(self._kek, key_id, bytes(sealed)))
+        # One statement: the blob and the key material it was sealed under, from one snapshot.
+        rows = self._sealed_rows("WHERE c.id = ?", (cert_id,))
+        if not rows:
+            raise NotFound(f"certificate {cert_id} has no private key in the store")
+        return self._open_key(*rows[0])
 
     def root_id(self) -> str | None:
         return self.meta("root")
@@ -820,19 +1024,95 @@ class Store:
         except FileExistsError:
             raise CerttuiError(f"{dest} already exists; choose a new file name") from None
         except OSError as exc:
+            if full_disk(exc):
+                raise disk_full(dest.parent) from None
             raise CerttuiError(f"cannot write {dest} ({exc.strerror}); choose another path") from None
         os.close(fd)
         os.chmod(dest, FILE_MODE)
         try:
-            target = sqlite3.connect(dest)
-            with target:
-                self.conn.backup(target)
-            target.close()
+            with full_disk_is_one_line(dest.parent):
+                target = sqlite3.connect(dest)
+                try:
+                    with target:
+                        self.conn.backup(target)
+                    # On disk before the command says so (a full disk may show only here).
+                    fd = os.open(dest, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                finally:
+                    target.close()
         except BaseException:
             _unlink_db(dest)
             raise
         with self.write():
             self.event("backup", None, str(dest))
+
+
+# Tables SQLite itself may add (ANALYZE, PRAGMA optimize): statistics, never run as code.
+_SQLITE_STATS = ("sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4")
+
+
+@functools.cache
+def expected_schema(version: int) -> frozenset[tuple[str, str, str, str | None]]:
+    """sqlite_master as MIGRATIONS[:version] make it, on an empty in-memory database: any
+    migration appended later is accepted without a second list to keep in step."""
+    mem = sqlite3.connect(":memory:")
+    try:
+        for step in MIGRATIONS[:version]:
+            for statement in step:
+                mem.execute(statement)
+        return frozenset(mem.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    finally:
+        mem.close()
+
+
+def check_schema(conn: sqlite3.Connection, path: Path) -> int:
+    """Refuse any database but certtui's own: a known user_version and exactly the tables and
+    indexes its migrations make (no trigger, view or virtual table); returns the version.
+
+    Also refuses KDF parameters that would hang or exhaust the machine (keys.KdfParams).
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer certtui (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}); upgrade certtui to use it"
+        )
+    if version < 1:
+        raise _corrupt(path)
+    found = {
+        row
+        for row in conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        if row[1] not in _SQLITE_STATS
+    }
+    expected = expected_schema(version)
+    if found != expected:
+        extra = sorted(found - expected)
+        kinds = {"trigger": "a trigger", "view": "a view"}
+        odd = next((r for r in extra if r[0] in kinds), None)
+        if odd is None:
+            odd = next((r for r in extra if (r[3] or "").upper().startswith("CREATE VIRTUAL")), None)
+            what = f"a virtual table {odd[1]!r}" if odd else None
+        else:
+            what = f"{kinds[odd[0]]} {odd[1]!r}"
+        if what is None:
+            names = ", ".join(sorted({r[1] for r in (found ^ expected)}))
+            what = f"tables or indexes that differ from certtui's ({names[:120]})"
+        raise StoreError(
+            f"{path} holds {what}, which certtui never makes: the file was altered; restore a backup "
+            "you trust"
+        )
+    kdf = conn.execute("SELECT value FROM meta WHERE key = 'kdf'").fetchone()
+    if kdf is None:
+        raise _corrupt(path)
+    if kdf[0] != "none":
+        # kdf, not keys: `list` of an encrypted store still needs no cryptography.
+        from certtui.core.kdf import KdfParams
+
+        KdfParams.from_json(kdf[0])
+    return int(version)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -901,6 +1181,38 @@ def _check_length(path: Path) -> None:
         f"{path} is cut short: its header counts {expected:,} bytes but the file holds {size:,} "
         "(an interrupted copy or a full disk); move it aside and restore a backup"
     )
+
+
+def make_folder(folder: Path) -> None:
+    """The store folder and every missing parent, each created 0700 whatever the umask."""
+    missing = []
+    for parent in [folder, *folder.parents]:
+        if parent.exists():
+            break
+        missing.append(parent)
+    for parent in reversed(missing):
+        try:
+            parent.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            pass
+        os.chmod(parent, DIR_MODE)
+    os.chmod(folder, DIR_MODE)
+
+
+def tighten_modes(path: Path) -> list[str]:
+    """Narrow a store folder wider than 0700 (and a database wider than 0600); the notices."""
+    notices = []
+    for target, mode in ((path.parent, DIR_MODE), (path, FILE_MODE)):
+        try:
+            now = os.stat(target).st_mode & 0o777
+            if now & ~mode:
+                os.chmod(target, mode)
+                notices.append(
+                    f"{target} was open to group or others (mode {now:o}); certtui set it back to {mode:o}"
+                )
+        except OSError:
+            pass  # not ours to change (another owner): SQLite's own open says what is wrong
+    return notices
 
 
 def _unlink_db(path: Path) -> None:

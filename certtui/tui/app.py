@@ -17,7 +17,7 @@ from certtui.core import policy
 from certtui.core.printable import printable
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
-from certtui.errors import CerttuiError, WrongPassphrase
+from certtui.errors import CerttuiError, PassphraseChanged, WrongPassphrase
 from certtui.journeys.enroll import EnrollOptions as EnrollOptions
 
 T = TypeVar("T")
@@ -58,6 +58,10 @@ class CerttuiApp(App[None]):
         self.enroll = enroll or EnrollOptions()
         self._keymap = keymap or {}
         self._write_lock = threading.Lock()
+        # An action run after an unlock, and the jobs it started: retried once, after asking
+        # for the passphrase again, if another certtui session changed the passphrase.
+        self._retry_next: Callable[[], object] | None = None
+        self._retry_of: dict[Worker[None], Callable[[], object]] = {}
         self._data_version: int | None = None
         self._on_failure: dict[Worker[None], Callable[[BaseException], None]] = {}
 
@@ -141,6 +145,8 @@ class CerttuiApp(App[None]):
         )
         if failed is not None:
             self._on_failure[worker] = failed
+        if self._retry_next is not None:
+            self._retry_of[worker] = self._retry_next
         return worker
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -148,7 +154,14 @@ class CerttuiApp(App[None]):
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
         failed = self._on_failure.pop(event.worker, None)
+        retry = self._retry_of.pop(event.worker, None)
         if event.state is WorkerState.ERROR and event.worker.error is not None:
+            if isinstance(event.worker.error, PassphraseChanged) and retry is not None:
+                self.notify(
+                    "The passphrase changed in another certtui session; enter it again.", severity="warning"
+                )
+                self.require_unlock(retry, retried=True)
+                return
             self.report_error(event.worker.error)
             if failed is not None:
                 failed(event.worker.error)
@@ -169,11 +182,20 @@ class CerttuiApp(App[None]):
 
     # -- the passphrase, once per session ------------------------------------------------
 
-    def require_unlock(self, then: Callable[[], object]) -> None:
-        """Run `then` once the store is unlocked, asking for the passphrase if needed."""
+    def require_unlock(self, then: Callable[[], object], *, retried: bool = False) -> None:
+        """Run `then` once the store is unlocked, asking for the passphrase if needed; if its job
+        fails because another session changed the passphrase, ask again and run it once more."""
         assert self.store is not None
+
+        def unlocked() -> None:
+            self._retry_next = None if retried else then
+            try:
+                then()
+            finally:
+                self._retry_next = None
+
         if self.store.unlocked:
-            then()
+            unlocked()
             return
         from certtui.tui.screens.unlock import UnlockScreen
 
@@ -196,7 +218,7 @@ class CerttuiApp(App[None]):
 
                     self.call_from_thread(again)
                     return
-                self.call_from_thread(then)
+                self.call_from_thread(unlocked)
 
             self.run_job(failed_or_done, description="Unlocking the store")
 
