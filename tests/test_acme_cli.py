@@ -177,6 +177,7 @@ def test_passphrase_from_systemd_credentials_and_sigterm(
     creds = tmp_path / "creds"
     creds.mkdir()
     (creds / "certtui-passphrase").write_text(PASSPHRASE + "\n")
+    (creds / "certtui-passphrase").chmod(0o400)  # as systemd's LoadCredential= leaves it
     env = child_env(CREDENTIALS_DIRECTORY=str(creds))
     env.pop("CERTTUI_PASSPHRASE_FILE", None)
     server = Server(home, tmp_path, (), env).start()

@@ -76,6 +76,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     other = journey.add_account(store, "other", ["other.home.arpa"])
     store.close()
     (base / "pass").write_text(PASSPHRASE + "\n")
+    (base / "pass").chmod(0o600)  # certtui refuses a passphrase file others can read
     root = export_root(home, base / "root.pem")
     host = ChallengeHost()
     args = ["--allow-loopback", "--http-01-port", str(host.port)]

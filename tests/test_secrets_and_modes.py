@@ -148,13 +148,13 @@ def test_a_store_folder_wider_than_0700_is_tightened_with_a_notice(
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 512 KiB tmpfs, where the test may mount one (root on Linux)."""
+    """A 2 MiB tmpfs, where the test may mount one (root on Linux)."""
     where = tmp_path / "disk"
     where.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(where)],
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(where)],
         capture_output=True,
         check=False,
     )
@@ -181,7 +181,7 @@ def leftovers(folder: Path) -> list[str]:
 
 # Free space to leave, in bytes: from nothing to more than a store needs, so that every
 # step (the temporary file, its WAL and shared memory, the final link) meets the full disk.
-FREE_STEPS = [0, 4096, 8192, 16384, 32768, 49152, 65536, 98304, 131072, 196608, 262144, 393216]
+FREE_STEPS = [0, 4096, 16384, 49152, 98304, 196608, 262144, 393216, 524288, 786432, 1048576, 1572864]
 
 
 def test_init_backup_and_restore_on_a_full_disk_say_one_line_and_leave_nothing_half_written(
