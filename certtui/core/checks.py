@@ -189,6 +189,7 @@ SEVERITIES: dict[str, str] = {
     "client.eku": "warn",
     "store.key-unencrypted": "warn",
     "store.no-name-constraints": "info",
+    "store.kdf-weak": "fail",
 }
 """Each rule's severity when it does not hold, as docs/trust-rules.md gives it (a test keeps
 the two in step)."""
@@ -1207,7 +1208,7 @@ def _store_no_nc(c: _Ctx) -> Finding | None:
     )
 
 
-# -- issue 13: a store whose passphrase is cheap to guess (its own block) ---------------
+# -- a store whose passphrase is cheap to guess (docs/trust-rules.md, store.kdf-weak) -----
 
 
 def _store_kdf_weak(c: _Ctx) -> Finding | None:
