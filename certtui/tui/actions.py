@@ -103,14 +103,24 @@ class ExportRequest:
     unencrypted_key: bool = False
 
 
+@dataclass(frozen=True)
+class Written:
+    """One exported file: where, its mode, whether it replaced a file, and any warning."""
+
+    path: Path
+    mode: int
+    replaced: bool = False
+    warning: str | None = None
+
+
 def export_needs_key(rec: CertRecord, formats: tuple[str, ...]) -> bool:
     from certtui.core.export import Format, holds_key
 
     return any(holds_key(rec, Format(f)) for f in formats)
 
 
-def export(store: Store, req: ExportRequest) -> list[tuple[Path, int]]:
-    """Check every format first, then write each file atomically; (path, mode) per file."""
+def export(store: Store, req: ExportRequest) -> list[Written]:
+    """Check every format first, then write each file atomically; says what each replaced."""
     from certtui.core.export import WITH_ROOT_FORMATS, Format, check, render, target_path, write_atomic
 
     rec = store.get(req.cert_id)
@@ -135,12 +145,24 @@ def export(store: Store, req: ExportRequest) -> list[tuple[Path, int]]:
         )
         for fmt in formats
     ]
-    written = []
+    done: list[tuple[Path, bool]] = []
     for out in rendered:
         path = target_path(req.directory, out.filename)
+        replaced = path.exists()
         write_atomic(path, out.data, private=out.private)
-        written.append((path, path.stat().st_mode & 0o777))
-    return written
+        done.append((path, replaced))
+    # Judged once every file is written: a key exported with the chain is the new one.
+    return [
+        Written(path, path.stat().st_mode & 0o777, replaced, key_mismatch(store, rec, path))
+        for path, replaced in done
+    ]
+
+
+def key_mismatch(store: Store, rec: CertRecord, path: Path) -> str | None:
+    """A warning when a fullchain lands beside a key file of another certificate, else None."""
+    from certtui.core.export import key_mismatch_warning
+
+    return key_mismatch_warning(store.certificate(rec.id), path)
 
 
 @dataclass(frozen=True)

@@ -164,9 +164,13 @@ class CerttuiApp(App[None]):
                 failed(event.worker.error)
 
     def report_error(self, exc: BaseException) -> None:
+        from certtui.tui.wording import humane
+
         if isinstance(exc, CerttuiError):
             # Messages quote names and paths ('[/x]' is text, not markup).
-            self.notify(printable(str(exc)), title="certtui", severity="error", timeout=8, markup=False)
+            self.notify(
+                printable(humane(str(exc))), title="certtui", severity="error", timeout=8, markup=False
+            )
         else:
             self.log.error(repr(exc))
             self.notify(
@@ -179,8 +183,17 @@ class CerttuiApp(App[None]):
 
     # -- the passphrase, once per session ------------------------------------------------
 
-    def require_unlock(self, then: Callable[[], None]) -> None:
-        """Run `then` once the store is unlocked, asking for the passphrase if needed."""
+    def require_unlock(
+        self,
+        then: Callable[[], object],
+        *,
+        action: str = "The action",
+        cancelled: Callable[[], None] | None = None,
+    ) -> None:
+        """Run `then` once the store is unlocked, asking for the passphrase if needed.
+
+        A cancelled prompt runs `cancelled`, or says that `action` was not done: never silence.
+        """
         assert self.store is not None
         if self.store.unlocked:
             then()
@@ -191,6 +204,10 @@ class CerttuiApp(App[None]):
 
         def attempt(passphrase: str | None) -> None:
             if passphrase is None:
+                if cancelled is not None:
+                    cancelled()
+                else:
+                    self.notify(f"{action} was not done: the store stays locked.", severity="warning")
                 return
             # In a box the job empties, not in its closure: a finished worker keeps no passphrase.
             secret = [passphrase]
@@ -200,7 +217,11 @@ class CerttuiApp(App[None]):
                     store.unlock(secret.pop())
                 except WrongPassphrase as exc:
                     error = str(exc)
-                    self.call_from_thread(lambda: self.push_screen(UnlockScreen(error=error), attempt))
+
+                    def ask_again() -> None:
+                        self.push_screen(UnlockScreen(error=error), attempt)
+
+                    self.call_from_thread(ask_again)
                     return
                 self.call_from_thread(then)
 

@@ -175,30 +175,38 @@ class CertListScreen(Screen[None]):
                 exclusive=True,
             )
 
+        def run_issue(req: Any, form: Any) -> None:
+            def failed(exc: BaseException) -> None:
+                from certtui.tui.wording import humane
+
+                form.failed(f"Not issued: {humane(str(exc))}")
+
+            app.require_unlock(
+                lambda: app.run_job(
+                    lambda: actions.issue(store, req, app.clock()),
+                    form.dismiss,
+                    description="Issuing",
+                    write=True,
+                    failed=failed,
+                ),
+                cancelled=lambda: form.failed(
+                    "Not issued: the store stayed locked. Press ctrl+s to unlock and issue."
+                ),
+            )
+
         app.push_screen(
-            IssueScreen(actions.issuers(store), store.default_issuer_id(), run_preview), self._issue
+            IssueScreen(actions.issuers(store), store.default_issuer_id(), run_preview, run_issue),
+            self._issued,
         )
 
-    def _issue(self, req: Any) -> None:
-        if req is None:
+    def _issued(self, rec: Any) -> None:
+        if rec is None:
             return
-        from certtui.tui import actions
-
-        store = self.app.store
-        app = self.app
-
-        def issued(rec: Any) -> None:
-            app.notify(
-                printable(f"Issued {rec.subject or rec.id} (id {rec.id}), expires {rec.not_after}."),
-                markup=False,
-            )
-            self.reload(select=rec.id)
-
-        app.require_unlock(
-            lambda: app.run_job(
-                lambda: actions.issue(store, req, app.clock()), issued, description="Issuing", write=True
-            )
+        self.app.notify(
+            printable(f"Issued {rec.subject or rec.id} (id {rec.id}), expires {rec.not_after}."),
+            markup=False,
         )
+        self.reload(select=rec.id)
 
     def action_revoke(self) -> None:
         rec = self.table.current
@@ -319,31 +327,39 @@ class CertListScreen(Screen[None]):
         rec = self.table.current
         if rec is None:
             return
-        from certtui.tui.screens.export import ExportScreen
-
-        self.app.push_screen(ExportScreen(rec, self.app.start_dir), self._export)
-
-    def _export(self, req: Any) -> None:
-        if req is None:
-            return
         from certtui.tui import actions
-        from certtui.tui.screens.export import ExportedScreen
+        from certtui.tui.screens.export import ExportedScreen, ExportScreen
 
         store = self.app.store
         assert store is not None
         app = self.app
 
-        def run() -> None:
-            app.run_job(
-                lambda: actions.export(store, req),
-                lambda written: app.push_screen(ExportedScreen(written)),
-                description="Exporting",
-            )
+        def run_export(req: Any, form: Any) -> None:
+            from certtui.tui.wording import humane
 
-        if actions.export_needs_key(store.get(req.cert_id), req.formats):
-            app.require_unlock(run)
-        else:
-            run()
+            def run() -> None:
+                app.run_job(
+                    lambda: actions.export(store, req),
+                    form.dismiss,
+                    description="Exporting",
+                    failed=lambda exc: form.failed(f"Not exported: {humane(str(exc))}"),
+                )
+
+            if actions.export_needs_key(store.get(req.cert_id), req.formats):
+                app.require_unlock(
+                    run,
+                    cancelled=lambda: form.failed(
+                        "Not exported: the store stayed locked. Press ctrl+s to unlock and export."
+                    ),
+                )
+            else:
+                run()
+
+        def exported(written: Any) -> None:
+            if written:
+                app.push_screen(ExportedScreen(written))
+
+        app.push_screen(ExportScreen(rec, app.start_dir, run_export), exported)
 
     def action_copy(self) -> None:
         if (rec := self.table.current) is None:
