@@ -23,6 +23,14 @@ Certificate Trust Settings* → switch the root on. The screen shows when the ph
 **"This connection is not private".** Select the certificate and press `enter`: the
 checklist names the Apple rule it breaks and how to fix it. For a live server run
 `certtui check --connect host:443`.
+
+# Marks in the list
+
+- `✗` before a name: the certificate fails the iOS checklist; `enter` says which rule.
+- `*` after the status: imported to watch, not issued by this store (it cannot be revoked
+  or renewed here).
+- A second column with `id …`: two certificates share that name (a renewal beside the one it
+  replaces); the id tells them apart.
 """
 
 
