@@ -7,12 +7,18 @@ import fcntl
 import io
 import os
 import re
+import shlex
+import shutil
 import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from certtui.core.store import Store
 from certtui.enroll.events import EnrollEvent, EventKind, Outbox
@@ -158,3 +164,61 @@ def test_not_a_terminal_keeps_line_by_line_output() -> None:
     box.put("two")
     assert box.close(5)
     assert written.getvalue() == "one\ntwo\n"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_in_a_real_terminal_the_qr_stays_whole_while_events_arrive(
+    proc, make_store: Callable[..., Store], home: Path
+) -> None:  # type: ignore[no-untyped-def]
+    make_store()
+    name = f"certtui-enroll-{uuid.uuid4().hex[:8]}"
+    command = " ".join(
+        shlex.quote(a)
+        for a in proc.command("enroll", "--bind", HOST, "--port", "0", "--tls-port", "0", "--timeout", "30")
+    )
+    subprocess.run(
+        [
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            f"env CERTTUI_HOME={shlex.quote(str(home))} {command}; sleep 30",
+        ],
+        check=True,
+    )
+
+    def screen() -> str:
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True, check=True
+        ).stdout
+
+    def wait_for(predicate: Callable[[str], bool]) -> str:
+        for _ in range(400):
+            text = screen()
+            if predicate(text):
+                return text
+            time.sleep(0.05)
+        raise AssertionError(screen())
+
+    try:
+        text = wait_for(lambda t: "SHA-256 fingerprint:" in t)
+        url = re.search(r"http://127\.0\.0\.1:(\d+)/\S+/", text)
+        assert url is not None, text
+        port = int(url[1])
+        for n in range(8):
+            with socket.create_connection((HOST, port), timeout=5) as s:
+                s.sendall(f"GET /event-{n} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+                s.recv(64)
+        text = wait_for(lambda t: "/event-7" in t)
+        lines = text.splitlines()
+        # The QR's top quiet-zone row and the URL are still on the first lines: it still scans.
+        assert url[0] in lines[0], lines[:2]
+        assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], check=False)
