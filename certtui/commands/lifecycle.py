@@ -174,8 +174,11 @@ def export_(
         store, rec, form, password=password, with_root=with_root, unencrypted_key=unencrypted_key
     )
     path = export.target_path(out, result.filename)
+    replaced = path.exists()
     export.write_atomic(path, result.data, private=result.private)
-    click.echo(f"wrote {path}")
+    click.echo(f"wrote {path}" + (" (replaced)" if replaced else ""))
+    if (mismatch := export.key_mismatch_warning(store.certificate(rec.id), path)) is not None:
+        warn(mismatch)
     if unencrypted_key:
         warn(f"{path} holds the private key unencrypted; keep it readable by its server only")
 

@@ -453,6 +453,6 @@ def key_mismatch_warning(cert: x509.Certificate, path: Path) -> str | None:
     if key.public_key().public_bytes(*spki) == cert.public_key().public_bytes(*spki):
         return None
     return (
-        f"warning: {key_path} holds the key of another certificate; a server given {path} and "
+        f"{key_path} holds the key of another certificate; a server given {path} and "
         f'that key refuses to start ("key values mismatch"): export the key too'
     )

@@ -58,8 +58,11 @@ class CerttuiApp(App[None]):
         enroll: EnrollOptions | None = None,
         keymap: dict[str, str] | None = None,
         start_dir: Path | None = None,
+        config_path: Path | None = None,
     ) -> None:
         super().__init__()
+        self.config_path = config_path
+        """config.toml: the theme chosen in the palette is saved there (None: not saved)."""
         self.store = store
         self.db_path = db_path
         self.clock = clock or utcnow
@@ -74,8 +77,24 @@ class CerttuiApp(App[None]):
     # -- start-up ------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        from certtui.tui.config import load_theme, unknown_ids
+
+        if self.config_path is not None:
+            theme = load_theme(self.config_path)
+            if theme in self.available_themes:
+                self.theme = theme
+            self.theme_changed_signal.subscribe(self, self._save_theme)
         if self._keymap:
             self.set_keymap(self._keymap)
+            unknown = unknown_ids(self._keymap, all_binding_ids())
+            if unknown:
+                self.notify(
+                    f"config.toml [keymap]: no key has the id {', '.join(unknown)}; "
+                    "? lists every key, and ids are in the README.",
+                    severity="warning",
+                    timeout=12,
+                    markup=False,
+                )
         if self.store is None:
             from certtui.tui.screens.setup import SetupScreen
 
@@ -118,7 +137,33 @@ class CerttuiApp(App[None]):
             failed=lambda _exc: getattr(setup, "creation_failed", lambda: None)(),
         )
 
-    # -- the one way to run slow work ----------------------------------------------------
+    def _save_theme(self, theme: Any) -> None:
+        from certtui.tui.config import save_theme
+
+        if self.config_path is None:
+            return
+        try:
+            save_theme(self.config_path, theme.name)
+        except OSError as exc:
+            self.notify(f"The theme could not be saved in {self.config_path} ({exc.strerror}).", markup=False)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save a screenshot: into ~/Downloads if there is one, else the folder certtui started in.
+
+        A headless server has no Downloads folder; the file then lands where the user is, and
+        the notification says where.
+        """
+        from textual._files import generate_datetime_filename
+
+        folder = Path(path) if path else screenshot_folder(self.start_dir)
+        name = filename or generate_datetime_filename(self.title, ".svg")
+        target = folder / name
+        try:
+            target.write_text(self.export_screenshot(), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"The screenshot could not be saved in {folder} ({exc.strerror}).", markup=False)
+            return
+        self.notify(f"Saved the screenshot as {target}", markup=False)
 
     def run_job(
         self,
@@ -266,6 +311,50 @@ class CerttuiApp(App[None]):
         yield from getattr(screen, "palette_commands", lambda: ())()
 
 
+def screenshot_folder(start_dir: Path) -> Path:
+    """~/Downloads when it exists (a desktop), else the folder certtui was started in."""
+    from platformdirs import user_downloads_path
+
+    downloads = user_downloads_path()
+    return downloads if downloads.is_dir() else start_dir
+
+
+def all_binding_ids() -> set[str]:
+    """Every binding id certtui has, for checking the user's [keymap]."""
+    from textual.binding import Binding as B
+
+    from certtui.tui.screens import (
+        cert_list,
+        confirm,
+        enroll,
+        export,
+        help,
+        inspect,
+        issue,
+        revoke,
+        setup,
+        unlock,
+    )
+    from certtui.tui.widgets import cert_table
+
+    holders: list[Any] = [
+        CerttuiApp,
+        cert_list.CertListScreen,
+        confirm.ConfirmScreen,
+        enroll.EnrollScreen,
+        export.ExportScreen,
+        export.ExportedScreen,
+        help.HelpScreen,
+        inspect.InspectScreen,
+        issue.IssueScreen,
+        revoke.RevokeScreen,
+        setup.SetupScreen,
+        unlock.UnlockScreen,
+        cert_table.CertTable,
+    ]
+    return {b.id for h in holders for b in h.BINDINGS if isinstance(b, B) and b.id}
+
+
 def make_app(
     store: Store | None,
     *,
@@ -278,6 +367,7 @@ def make_app(
     enroll_token: str | None = None,
     keymap: dict[str, str] | None = None,
     start_dir: Path | None = None,
+    config_path: Path | None = None,
 ) -> CerttuiApp:
     """The one factory: the CLI, the tests and the screenshot script all build the app here."""
     if store is None and db_path is None:
@@ -289,6 +379,7 @@ def make_app(
         enroll=EnrollOptions(enroll_bind, enroll_port, enroll_tls_port, enroll_advertise, enroll_token),
         keymap=keymap,
         start_dir=start_dir,
+        config_path=config_path,
     )
 
 
@@ -298,9 +389,10 @@ def run_tui(session: Any, **enroll: Any) -> None:
     from certtui.paths import config_path
     from certtui.tui.config import load_keymap
 
-    keymap = load_keymap(config_path(session.home))
+    config = config_path(session.home)
+    keymap = load_keymap(config)
     try:
         store: Store | None = session.store()
     except NoStore:
         store = None
-    make_app(store, db_path=session.db, keymap=keymap, **enroll).run()
+    make_app(store, db_path=session.db, keymap=keymap, config_path=config, **enroll).run()

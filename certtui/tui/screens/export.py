@@ -208,7 +208,10 @@ class ExportedScreen(ModalScreen[None]):
                 )
             for item in self.written:
                 if item.warning:
-                    yield Static(Content(printable(item.warning)), classes="warning-text exported-warning")
+                    yield Static(
+                        Content(printable(f"Warning: {item.warning}")),
+                        classes="warning-text exported-warning",
+                    )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", variant="primary", id="close")
         yield Footer()
