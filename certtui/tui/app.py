@@ -137,6 +137,10 @@ class CerttuiApp(App[None]):
             failed=lambda _exc: getattr(setup, "creation_failed", lambda: None)(),
         )
 
+    def remapped_key(self, binding_id: str) -> str | None:
+        """The key the user's [keymap] gives `binding_id`, if any."""
+        return self._keymap.get(binding_id)
+
     def _save_theme(self, theme: Any) -> None:
         from certtui.tui.config import save_theme
 
@@ -308,7 +312,10 @@ class CerttuiApp(App[None]):
         if self.store is not None:
             yield SystemCommand("view: reload", "Read the store again", self.action_reload)
             yield SystemCommand("store: unlock", "Enter the passphrase now", self.action_unlock)
+        from certtui.tui.palette import tool_commands
+
         yield from getattr(screen, "palette_commands", lambda: ())()
+        yield from tool_commands(self)
 
 
 def screenshot_folder(start_dir: Path) -> Path:

@@ -546,14 +546,41 @@ class CertListScreen(Screen[None]):
             return
         self.table.stop_type_ahead()
 
+    def _key(self, binding_id: str) -> str:
+        """The key bound to `binding_id` as the footer shows it (remaps included), for the palette."""
+        import dataclasses
+
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                remapped = self.app.remapped_key(binding_id)
+                shown = dataclasses.replace(binding, key=remapped) if remapped else binding
+                # Round brackets: the palette reads square ones as markup.
+                return f"  ({self.app.get_key_display(shown).split(',')[0]})"
+        return ""
+
     def palette_commands(self) -> Iterable[SystemCommand]:
-        yield SystemCommand("cert: inspect", "Details and the iOS checklist", self.action_inspect)
-        yield SystemCommand("cert: issue", "Issue a certificate with the live checklist", self.action_issue)
-        yield SystemCommand("cert: revoke", "Revoke the highlighted certificate", self.action_revoke)
+        k = self._key
         yield SystemCommand(
-            "phone: enroll", "A QR code that installs the root on a phone", self.action_enroll
+            "cert: inspect" + k("cert.inspect"), "Details and the iOS checklist", self.action_inspect
         )
-        yield SystemCommand("cert: renew", "Same names, a new key and a fresh lifetime", self.action_renew)
-        yield SystemCommand("export: files", "Export the highlighted certificate", self.action_export)
-        yield SystemCommand("cert: copy PEM", "Copy the PEM to the clipboard (OSC 52)", self.action_copy)
-        yield SystemCommand("view: filter", "Filter by name and SANs", self.action_filter)
+        yield SystemCommand(
+            "cert: issue" + k("cert.issue"), "Issue a certificate with the live checklist", self.action_issue
+        )
+        yield SystemCommand(
+            "cert: revoke" + k("cert.revoke"), "Revoke the highlighted certificate", self.action_revoke
+        )
+        yield SystemCommand(
+            "phone: enroll" + k("phone.enroll"),
+            "A QR code that installs the root on a phone",
+            self.action_enroll,
+        )
+        yield SystemCommand(
+            "cert: renew" + k("cert.renew"), "Same names, a new key and a fresh lifetime", self.action_renew
+        )
+        yield SystemCommand(
+            "export: files" + k("cert.export"), "Export the highlighted certificate", self.action_export
+        )
+        yield SystemCommand(
+            "cert: copy PEM" + k("cert.copy"), "Copy the PEM to the clipboard (OSC 52)", self.action_copy
+        )
+        yield SystemCommand("view: filter" + k("view.filter"), "Filter by name and SANs", self.action_filter)
