@@ -189,3 +189,102 @@ async def test_check_a_live_server_from_the_palette(make_store: Any, tmp_path: P
         assert "chain.trusted" in ids and "leaf.san-host" in ids
     listener.close()
     thread.join(5)
+
+
+def _csr(tmp_path: Path, name: str, key: Any) -> Path:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    path = tmp_path / f"{name}.csr"
+    path.write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+async def _sign(app: CerttuiApp, pilot: Any, csr: Path, out: Path) -> Any:
+    await settle(app, pilot)
+    await run_tool(pilot, "cert: sign a CSR")
+    form = app.screen
+    assert isinstance(form, AskScreen)
+    form.query_one("#csr", Input).value = str(csr)
+    form.query_one("#out", Input).value = str(out)
+    await pilot.press("ctrl+s")
+    await settle(app, pilot)
+    return form
+
+
+async def test_sign_a_csr_from_the_palette_and_refuse_a_weak_key(demo: Store, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    good = _csr(tmp_path, "printer2.home.arpa", ec.generate_private_key(ec.SECP256R1()))
+    weak = _csr(tmp_path, "weak.home.arpa", rsa.generate_private_key(public_exponent=65537, key_size=1024))
+    app = make_app(demo)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _sign(app, pilot, good, tmp_path)
+        await until(pilot, lambda: isinstance(app.screen, ResultScreen))
+        assert "Signed printer2.home.arpa" in str(app.screen.query_one("#result-text").render())
+        await pilot.press("escape")
+        # The CSR's own RSA-1024 key is judged, and refused: the form stays, with the reason.
+        form = await _sign(app, pilot, weak, tmp_path)
+        await until(pilot, lambda: form.query_one("#ask-error").display)
+        assert app.screen is form
+        assert "Not done" in str(form.query_one("#ask-error").render())
+    subjects = [r.subject for r in demo.records()]
+    assert "printer2.home.arpa" in subjects and "weak.home.arpa" not in subjects
+    assert (tmp_path / "printer2.home.arpa.pem").exists()
+
+
+async def test_setup_wizard_adopts_an_existing_root(home: Path, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mkcert development CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "rootCA.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "rootCA-key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    app = make_app(None, db_path=db_path(home))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.click("#import-root")
+        await settle(app, pilot)
+        form = app.screen
+        assert isinstance(form, AskScreen)
+        form.query_one("#cert", Input).value = str(tmp_path / "rootCA.pem")
+        form.query_one("#key", Input).value = str(tmp_path / "rootCA-key.pem")
+        form.query_one("#passphrase", Input).value = "store secret"
+        form.query_one("#again", Input).value = "store secret"
+        await pilot.press("ctrl+s")
+        from certtui.tui.screens.cert_list import CertListScreen
+
+        await until(pilot, lambda: isinstance(app.screen, CertListScreen))
+        assert app.store is not None and app.store.encrypted
+        assert [r.subject for r in app.store.records()] == ["mkcert development CA"]

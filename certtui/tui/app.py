@@ -137,6 +137,18 @@ class CerttuiApp(App[None]):
             failed=lambda _exc: getattr(setup, "creation_failed", lambda: None)(),
         )
 
+    def root_imported(self, out: tuple[Store, Any]) -> None:
+        """The setup wizard adopted an existing root: leave setup for the list."""
+        self.store = out[0]
+        self.notify(
+            printable(
+                f"Imported {out[1].record.subject}; it issues from now on. n issues, p enrolls a phone."
+            ),
+            markup=False,
+        )
+        self.pop_screen()
+        self._show_list()
+
     def remapped_key(self, binding_id: str) -> str | None:
         """The key the user's [keymap] gives `binding_id`, if any."""
         return self._keymap.get(binding_id)

@@ -189,6 +189,115 @@ def open_check_server(app: CerttuiApp) -> None:
     )
 
 
+def open_import_ca(app: CerttuiApp) -> None:
+    store = app.store
+    assert store is not None
+
+    def work(values: dict[str, str]) -> str:
+        return tools.import_ca(store, _path(values, "cert"), _path(values, "key"), values["key_password"])
+
+    def done(result: Any) -> ResultScreen:
+        app.action_reload()
+        return ResultScreen("Import a CA", str(result))
+
+    app.push_screen(
+        AskScreen(
+            "Import an existing CA",
+            "An intermediate of this store's root, with its key (mkcert: rootCA.pem and rootCA-key.pem; "
+            "easy-rsa: pki/ca.crt and pki/private/ca.key).",
+            [
+                Field("cert", "CA certificate file"),
+                Field("key", "Its private key file"),
+                Field("key_password", "Key file passphrase (if it has one)", password=True),
+            ],
+            _runner(app, "Import a CA", work, unlock=True, write=True, show=done),
+            dialog_id="import-ca-dialog",
+        )
+    )
+
+
+def open_sign_csr(app: CerttuiApp) -> None:
+    store = app.store
+    assert store is not None
+
+    def work(values: dict[str, str]) -> str:
+        return tools.sign_csr(
+            store,
+            _path(values, "csr"),
+            values["kind"] == "client",
+            _path(values, "out"),
+            values["force"] == "yes",
+        )
+
+    def done(result: Any) -> ResultScreen:
+        app.action_reload()
+        return ResultScreen("Sign a request", str(result))
+
+    app.push_screen(
+        AskScreen(
+            "Sign a certificate request (CSR)",
+            "The names come from the CSR; its key stays on the device. "
+            "The iOS checklist guards it as for issue.",
+            [
+                Field("csr", "CSR file", placeholder="router.csr"),
+                Field("kind", "Kind", "server", options=(("server", "server"), ("client", "client"))),
+                Field("out", "Write the certificate into", str(app.start_dir)),
+                Field(
+                    "force",
+                    "If the checklist fails",
+                    "no",
+                    options=(("refuse", "no"), ("sign anyway", "yes")),
+                ),
+            ],
+            _runner(app, "Sign", work, unlock=True, write=True, show=done),
+            dialog_id="sign-dialog",
+        )
+    )
+
+
+def open_import_root(app: CerttuiApp, created: Callable[[Any], None]) -> None:
+    """The setup wizard's "I already have a CA": the store is made around that root."""
+    from certtui.errors import CerttuiError
+
+    def work(values: dict[str, str]) -> Any:
+        new, again = values["passphrase"], values["again"]
+        if new != again:
+            raise CerttuiError("the two store passphrases differ; type them again")
+        return tools.import_root(
+            app.db_path, _path(values, "cert"), _path(values, "key"), values["key_password"], new or None
+        )
+
+    def run(values: dict[str, str], form: AskScreen) -> None:
+        def done(result: Any) -> None:
+            form.dismiss(None)
+            created(result)
+
+        app.run_job(
+            lambda: work(values),
+            done,
+            description="Importing the root CA",
+            write=True,
+            failed=lambda exc: form.failed(f"Not imported: {humane(str(exc))}"),
+        )
+
+    app.push_screen(
+        AskScreen(
+            "Use an existing root CA",
+            "mkcert: $(mkcert -CAROOT)/rootCA.pem and rootCA-key.pem. "
+            "easy-rsa: pki/ca.crt and pki/private/ca.key.",
+            [
+                Field("cert", "Root certificate file"),
+                Field("key", "Its private key file"),
+                Field("key_password", "Key file passphrase (if it has one)", password=True),
+                Field("passphrase", "New store passphrase (empty: none)", password=True),
+                Field("again", "The same again", password=True),
+            ],
+            run,
+            dialog_id="import-root-dialog",
+        )
+    )
+
+
 def tool_commands(app: CerttuiApp) -> Iterable[SystemCommand]:
     """The palette rows for what the CLI can do beyond the list's keys."""
     if app.store is None:
@@ -205,6 +314,16 @@ def tool_commands(app: CerttuiApp) -> Iterable[SystemCommand]:
         "import: certificate files",
         "Watch certificates from elsewhere (certtui import)",
         lambda: open_import(app),
+    )
+    yield SystemCommand(
+        "import: existing CA",
+        "An intermediate with its key, from mkcert or easy-rsa (certtui import-ca)",
+        lambda: open_import_ca(app),
+    )
+    yield SystemCommand(
+        "cert: sign a CSR",
+        "A device's request, its key stays there (certtui sign)",
+        lambda: open_sign_csr(app),
     )
     yield SystemCommand("crl: sign now", "Sign a fresh CRL for a CA (certtui crl)", lambda: open_crl(app))
     yield SystemCommand(

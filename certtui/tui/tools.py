@@ -115,3 +115,59 @@ def check_server(store: Store | None, target: str, starttls: str | None, now: da
         )
     )
     return LiveCheck(target, leaf.subject.rfc4514_string(), list(findings))
+
+
+def _load_ca(cert_path: Path, key_path: Path, key_password: str) -> tuple[Any, Any]:
+    from certtui.core import adopt
+    from certtui.core.userfiles import read_user_file
+
+    certs = adopt.load_certificates(read_user_file(cert_path, "CA certificate"), str(cert_path))
+    if len(certs) > 1:
+        raise CerttuiError(f"{cert_path} holds {len(certs)} certificates; give the CA's certificate alone")
+    key = adopt.load_private_key(
+        read_user_file(key_path, "CA's private key"), str(key_path), key_password.encode() or None
+    )
+    return certs[0], key
+
+
+def import_ca(store: Store, cert_path: Path, key_path: Path, key_password: str) -> str:
+    """`certtui import-ca CERT KEY` into this store: an intermediate of its root (store unlocked)."""
+    from certtui.core import adopt
+
+    cert, key = _load_ca(cert_path, key_path, key_password)
+    root_id = store.root_id()
+    adopt.validate_ca(cert, key, store.certificate(root_id) if root_id else None)
+    done = adopt.import_intermediate(store, cert, key, None)
+    return "\n".join(
+        [f"Imported {done.record.subject or done.record.id}; it issues from now on.", *done.notes]
+    )
+
+
+def import_root(db: Path, cert_path: Path, key_path: Path, key_password: str, passphrase: str | None) -> Any:
+    """`certtui import-ca CERT KEY` with no store yet: the store is made around that root."""
+    from certtui.core import adopt
+
+    cert, key = _load_ca(cert_path, key_path, key_password)
+    adopt.validate_ca(cert, key, None)
+    return adopt.import_root(db, cert, key, passphrase, None)
+
+
+def sign_csr(store: Store, csr_path: Path, client: bool, out_dir: Path, force: bool) -> str:
+    """`certtui sign CSR`: the names from the CSR, the same guardrail as issue (store unlocked).
+
+    The store is unlocked first, so the guardrail judges the very certificate it stores, with
+    the CSR's own key.
+    """
+    from certtui.core import adopt, export
+    from certtui.core.checks import guardrail
+    from certtui.core.models import Kind
+    from certtui.core.userfiles import read_user_file
+
+    csr = adopt.load_csr(read_user_file(csr_path, "certificate request"), str(csr_path))
+    p = adopt.plan_csr(store, csr, kind=Kind.CLIENT if client else Kind.SERVER, days=None, issuer=None)
+    cert = adopt.csr_certificate(store, p, csr)
+    notes = guardrail(store, [p], force=force, signed=[cert])
+    rec = adopt.store_signed_csr(store, p, cert)
+    path = export.target_path(out_dir, export.file_name(rec, export.Format.PEM))
+    export.write_atomic(path, export.cert_pem(store.certificate(rec.id)), private=False)
+    return "\n".join([f"Signed {rec.subject or rec.id} (id {rec.id}); wrote {path}.", *notes])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -101,6 +103,7 @@ class SetupScreen(Screen[None]):
             yield Static("", id="constraint-error", classes="error-text")
             yield Checkbox("Also create an issuing intermediate CA", id="intermediate", compact=True)
             yield Button("Create root CA", variant="primary", id="create")
+            yield Button("I already have a mkcert or easy-rsa CA", id="import-root")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -163,6 +166,13 @@ class SetupScreen(Screen[None]):
         self._error("constraint-error", "")
         self.query_one("#constraints").mount_all(ConstraintRow(v) for v in values)
         field.value = ""
+
+    @on(Button.Pressed, "#import-root")
+    def _import_root(self) -> None:
+        from certtui.tui.palette import open_import_root
+
+        app: Any = self.app
+        open_import_root(app, app.root_imported)
 
     def action_ask_quit(self) -> None:
         from certtui.tui.screens.confirm import ConfirmScreen
