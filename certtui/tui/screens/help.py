@@ -57,13 +57,26 @@ class HelpScreen(ModalScreen[None]):
         actives = sorted(
             below.active_bindings.values(), key=lambda a: (a.binding.id or "").startswith("list.")
         )
-        for active in actives:
-            bind = active.binding
+        # Keys that do not apply to the highlighted row are still listed (from the class).
+        import dataclasses
+
+        from textual.binding import Binding as B
+
+        extra = []
+        for bind in type(below).BINDINGS:
+            if isinstance(bind, B) and bind.id and not any(a.binding.id == bind.id for a in actives):
+                remapped = getattr(self.app, "remapped_key", lambda _id: None)(bind.id)
+                extra.append(dataclasses.replace(bind, key=remapped) if remapped else bind)
+        for bind in [a.binding for a in actives] + extra:
             if bind.id is None or bind.id in seen:
                 continue
             seen.add(bind.id)
             rows.append((self.app.get_key_display(bind), f"{bind.description}: {bind.tooltip}"))
-        rows.append(("ctrl+p", "Command palette: every action by name"))
+        rows.append(("ctrl+p", "Command palette: every action by name, and these tools:"))
+        from certtui.tui.palette import tool_commands
+
+        for command in tool_commands(self.app):  # type: ignore[arg-type]
+            rows.append(("", f"  {command.title}: {command.help}"))
         width = max(len(k) for k, _ in rows)
         text = Text()
         for key, does in rows:
