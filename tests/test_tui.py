@@ -279,7 +279,15 @@ async def test_help_lists_every_binding_of_the_list(demo: Store) -> None:
         from textual.widgets import Markdown
 
         keys = str(app.screen.query_one("#help-keys").render())
-        for needle in ("Inspect", "Filter", "Copy: Copy the certificate PEM", "Renew", "Quit", "Up: Previous row", "ctrl+p"):
+        for needle in (
+            "Inspect",
+            "Filter",
+            "Copy: Copy the certificate PEM",
+            "Renew",
+            "Quit",
+            "Up: Previous row",
+            "ctrl+p",
+        ):
             assert needle in keys
         assert "Scroll Left" not in keys  # only certtui's own bindings, with tooltips
         assert "Three journeys" in app.screen.query_one(Markdown).source
