@@ -318,3 +318,19 @@ async def test_setup_q_asks_before_quitting(home: Path) -> None:
         await pilot.pause()
         assert app.is_running
         assert app.screen.query("#confirm-quit") or type(app.screen).__name__ == "ConfirmQuitScreen"
+
+
+async def test_a_one_field_fix_is_offered_on_a_key(demo: Store, tmp_path: Path) -> None:
+    app = app_for(demo, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await settle(app, pilot)
+        form = app.screen
+        form.query_one("#names", Input).value = "long.home.arpa"
+        form.query_one("#days", Input).value = "900"
+        await until(pilot, lambda: form.preview is not None and form.preview.fails)
+        await until(pilot, lambda: "Apply fix" in footer_keys(form).values())
+        await pilot.press("ctrl+f")
+        await until(pilot, lambda: form.preview is not None and not form.preview.fails)
+        assert form.query_one("#days", Input).value == "397"
+        await until(pilot, lambda: "Apply fix" not in footer_keys(form).values())

@@ -54,7 +54,7 @@ def humane(text: str) -> str:
 
 # Fixes written for the issue form: the user is looking at the fields, not at a shell.
 FORM_FIXES = {
-    "leaf.lifetime-825": "set Days to 397",
+    "leaf.lifetime-825": "set Days to 397 (ctrl+f does it)",
     "leaf.lifetime-398": "nothing to do for a private root; set Days to 397 to be safe",
     "leaf.key-strength": "set Key type to EC P-256",
 }

@@ -31,6 +31,13 @@ PREVIEW_DELAY_S = 0.25
 # Below this width the checklist goes under the form: beside it, it would be a few columns wide.
 SIDE_BY_SIDE_MIN_WIDTH = 100
 
+# The failing rules one field fixes: (field id, the value that passes). 397 days is the
+# default server lifetime (profiles.DEFAULT_DAYS), under Apple's 398-day public-CA limit.
+ONE_FIELD_FIXES = {
+    "leaf.lifetime-825": ("days", str(DEFAULT_DAYS[Kind.SERVER])),
+    "leaf.key-strength": ("key", KeySpec.EC256.value),
+}
+
 RunIssue = Callable[[IssueRequest, "IssueScreen"], None]
 
 
@@ -50,6 +57,13 @@ class IssueScreen(ModalScreen[CertRecord | None]):
             tooltip="Issue the certificate (refused while the checklist fails, unless forced)",
         ),
         Binding("escape", "cancel", "Cancel", id="issue.cancel", tooltip="Close without issuing"),
+        Binding(
+            "ctrl+f",
+            "apply_fix",
+            "Apply fix",
+            id="issue.fix",
+            tooltip="Change the field the failing rule names (Days to 397, Key type to EC P-256)",
+        ),
     ]
     """The form's keys; remappable by id."""
 
@@ -230,6 +244,7 @@ class IssueScreen(ModalScreen[CertRecord | None]):
             force.value = False
         if appeared:
             force.scroll_visible(animate=False)
+        self.refresh_bindings()
 
     # -- submit --------------------------------------------------------------------------
 
@@ -287,6 +302,27 @@ class IssueScreen(ModalScreen[CertRecord | None]):
             return
         self._error("form-error", "")
         self.run_issue(req, self)
+
+    def _fixes(self) -> list[str]:
+        """The failing rules this form can fix with one change of a field."""
+        fails = self.preview.fails if self.preview is not None else []
+        return [rule for rule in fails if rule in ONE_FIELD_FIXES]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "apply_fix":
+            return bool(self._fixes())
+        return True
+
+    def action_apply_fix(self) -> None:
+        """The one-action fix: set the field the failing rule names, and check again."""
+        for rule in self._fixes():
+            field_id, value = ONE_FIELD_FIXES[rule]
+            widget = self.query_one(f"#{field_id}")
+            if isinstance(widget, Input):
+                widget.value = value
+            elif isinstance(widget, Select):
+                widget.value = value
+        self._schedule()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
