@@ -115,8 +115,9 @@ async def test_list_in_tree_order_with_summary(demo: Store) -> None:
         assert leaves[0] == "old-nas.home.arpa" and leaves[-1] == "nas.home.arpa"
         assert rows[-1] == (0, "fritz.box")
         summary = str(app.screen.query_one("#summary").render())
-        assert (
-            summary == "10 certificates · 1 expiring · 1 revoked · 1 external (*: imported, not issued here)"
+        assert summary == (
+            "10 certificates · 3 fail the iOS checklist · 1 expiring · 1 revoked"
+            " · 1 external (*: imported, not issued here)"
         )
 
 
@@ -270,7 +271,15 @@ async def test_help_lists_every_binding_of_the_list(demo: Store) -> None:
         from textual.widgets import Markdown
 
         keys = str(app.screen.query_one("#help-keys").render())
-        for needle in ("Inspect", "Filter", "Copy PEM", "Quit", "Up: Previous row", "ctrl+p"):
+        for needle in (
+            "Inspect",
+            "Filter",
+            "Copy: Copy the certificate PEM",
+            "Renew",
+            "Quit",
+            "Up: Previous row",
+            "ctrl+p",
+        ):
             assert needle in keys
         assert "Scroll Left" not in keys  # only certtui's own bindings, with tooltips
         assert "Three journeys" in app.screen.query_one(Markdown).source

@@ -210,7 +210,7 @@ async def test_export_p12_needs_a_password(plain: Store, tmp_path: Path) -> None
         assert screen.query_one("#password").display
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert "password" in str(screen.query_one("#export-error").render())
+        assert "password" in str(screen.query_one("#password-error").render())
         await type_into(pilot, "#password", "pw1")
         await type_into(pilot, "#password2", "pw1")
         await pilot.press("ctrl+s")

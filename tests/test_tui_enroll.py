@@ -121,3 +121,39 @@ async def test_trust_test_skipped_outside_name_constraints(home: Path) -> None:
         await pilot.press("escape")
         await settle(app, pilot)
     store.close()
+
+
+def _screen_text(app) -> list[str]:  # type: ignore[no-untyped-def]
+    return ["".join(seg.text for seg in strip) for strip in app.screen._compositor.render_strips()]
+
+
+async def test_header_stays_put_newest_event_shows_and_trust_gets_a_banner(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    from certtui.enroll.events import EnrollEvent, EventKind
+
+    app = _app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(app, pilot)
+        es = screen.session
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        for n in range(12):
+            es._emit(EnrollEvent(at, EventKind.REQUEST, "192.168.1.23", "iOS", "GET", f"/{TOKEN}/p{n}", 404))
+            await pilot.pause()
+        es._emit(EnrollEvent(at, EventKind.TRUSTED, "192.168.1.23", detail="the newest verdict"))
+        await _until(pilot, lambda: "trusted" in screen.done)
+        await settle(app, pilot)
+        await pilot.pause()
+        text = "\n".join(_screen_text(app))
+        # The URL and every fingerprint line are still on screen, the QR whole.
+        assert es.url in text
+        from certtui.enroll import page
+
+        for line in page.group_fingerprint(es.root.fingerprint):
+            assert line in text
+        assert screen.query_one("#qr").region.y == 0
+        # The newest event is visible at once, not one event behind.
+        assert "the newest verdict" in text
+        assert "This phone trusts the root. esc stops" in text
+        # Android's steps are there as on the page.
+        assert page.ANDROID_STEPS[0] in str(screen.query_one("#android-steps").render())

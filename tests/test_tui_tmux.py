@@ -75,24 +75,37 @@ def tmux_demo(home: Path) -> Iterator[Tmux]:
 
 
 def test_real_terminal_list_filter_inspect_quit(tmux_demo: Tmux, home: Path) -> None:
-    screen = tmux_demo.wait_for(lambda s: "certificates" in s and "Home Lab Root CA" in s and "Quit" in s)
+    # The checklist markers are judged in the background: the list shows first, the count follows.
+    # Up to a minute on a loaded machine: a guard against a hang, not a pace.
+    screen = tmux_demo.wait_for(
+        lambda s: "fail the iOS checklist" in s and "Home Lab Root CA" in s and "Quit" in s, timeout=60
+    )
     lines = screen.splitlines()
     assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
-    assert "10 certificates · 1 expiring · 1 revoked" in screen
+    assert "10 certificates · 3 fail the iOS checklist · 1 expiring · 1 revoked" in screen
     # the footer at 80 columns shows the keys that matter most
     footer = lines[-1]
-    for key in ("Inspect", "Filter", "Help", "Quit"):
+    for key in ("Inspect", "Filter", "Export", "Copy", "Help", "Quit"):
         assert key in footer
     # typed in one burst: nothing after "/" may be lost or fire another binding
     tmux_demo.keys("/printer")
     screen = tmux_demo.wait_for(lambda s: "nas.home.arpa" not in s and "printer" in s)
     tmux_demo.keys("Enter")
     tmux_demo.wait_for(lambda s: "Inspect" in s.splitlines()[-1])
-    tmux_demo.keys("Enter")
-    screen = tmux_demo.wait_for(lambda s: "iOS checklist" in s)
+    # The first Enter moves focus from the filter to the list; an Enter that arrives before
+    # that move reaches the filter again, so press until the inspect screen is there (a state).
+    screen = ""
+    for _ in range(10):
+        tmux_demo.keys("Enter")
+        try:
+            screen = tmux_demo.wait_for(lambda s: "iPhones" in s, timeout=3)
+            break
+        except AssertionError:
+            continue
+    assert "iPhones" in screen
     assert "printer.home.arpa" in screen
     tmux_demo.keys("Escape")
-    tmux_demo.wait_for(lambda s: "Names (SANs)" in s)
+    tmux_demo.wait_for(lambda s: "Other names" in s)
     tmux_demo.keys("q")
     exit_file = home / "exit"
     deadline = time.monotonic() + 15
@@ -132,7 +145,7 @@ def test_real_terminal_enrollment_qr_decodes_and_shows_a_download(home: Path) ->
             assert reply.status == 200
         session.wait_for(lambda s: "root.pem 200" in s)
         session.keys("Escape")
-        session.wait_for(lambda s: "Names (SANs)" in s)
+        session.wait_for(lambda s: "Other names" in s)
         session.keys("q")
         exit_file = home / "exit"
         deadline = time.monotonic() + 15

@@ -208,10 +208,13 @@ def export_(
         )
     from certtui.journeys.export import write
 
-    [(path, _mode)] = write(
+    [done] = write(
         store, rec, (fmt,), out, password=password, with_root=with_root, unencrypted_key=unencrypted_key
     )
-    click.echo(f"wrote {path}")
+    path = done.path
+    click.echo(f"wrote {path}" + (" (replaced)" if done.replaced else ""))
+    if done.warning is not None:
+        warn(done.warning)
     if rec.external and rec.kind.value == "root":
         warn(
             f"{rec.id} is an external root, imported from elsewhere, not this store's own: a device "

@@ -425,3 +425,34 @@ def render(
             raise PolicyError(f"CA {rec.id} has no CRL yet; sign one with `certtui crl --issuer {rec.id}`")
         data = stored.der
     return Exported(data, file_name(rec, fmt), holds_key(rec, fmt))
+
+
+# The key file a fullchain is usually deployed beside, by the names this module writes.
+_KEY_SUFFIX = SUFFIXES[Format.KEY]
+
+
+def key_mismatch_warning(cert: x509.Certificate, path: Path) -> str | None:
+    """Warn when `path` (a fullchain or certificate) sits beside a key of another certificate.
+
+    That is the renew case: nginx then refuses to start with "key values mismatch". A key that
+    is encrypted cannot be compared without its password, so it is not judged.
+    """
+    name = path.name
+    for suffix in (SUFFIXES[Format.FULLCHAIN], SUFFIXES[Format.PEM]):
+        if name.endswith(suffix):
+            key_path = path.with_name(name[: -len(suffix)] + _KEY_SUFFIX)
+            break
+    else:
+        return None
+    try:
+        data = key_path.read_bytes()
+        key = serialization.load_pem_private_key(data, password=None)
+    except (OSError, ValueError, TypeError):
+        return None
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(*spki) == cert.public_key().public_bytes(*spki):
+        return None
+    return (
+        f"{key_path} holds the key of another certificate; a server given {path} and "
+        f'that key refuses to start ("key values mismatch"): export the key too'
+    )

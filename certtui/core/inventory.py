@@ -68,8 +68,15 @@ def _plural(n: int, unit: str) -> str:
 
 
 def human_span(seconds: float) -> str:
-    """`3 days`, `11 months`, `2 years`: the largest unit that fits, rounded down."""
+    """`3 days`, `11 months`, `2 years`: the largest unit that fits, rounded down.
+
+    Years are rounded to the nearest: a root made a minute ago for 3,650 days is "10 years",
+    not "9 years" (365-day years and leap days would otherwise cut it short).
+    """
     s = abs(int(seconds))
+    year = 365 * 86400
+    if s >= year:
+        return _plural(max(round(s / year), 1), "year")
     for unit, size in (
         ("year", 365 * 86400),
         ("month", 30 * 86400),

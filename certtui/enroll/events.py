@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -58,3 +59,95 @@ class EnrollEvent:
             tail = f" ({self.detail})" if self.detail else ""
             return f"{head} {self.platform} {self.method} {self.path}{status}{tail}"
         return f"{head} {self.kind.value}: {self.detail}"
+
+
+def fd_sink(fd: int) -> Callable[[str], None]:
+    """Write text to file descriptor `fd` whole, with `os.write` (no Python buffer)."""
+    import os
+
+    def write(text: str) -> None:
+        data = memoryview(text.encode("utf-8", "replace"))
+        while data:
+            data = data[os.write(fd, data) :]
+
+    return write
+
+
+# A terminal that stops reading (Ctrl-S, a stalled SSH link) must never stall the server: at
+# most this many lines wait for it; beyond, the oldest are dropped and counted. 1,000 lines is
+# more than a terminal's scrollback shows of a burst, and a few hundred kilobytes at most.
+OUTBOX_LINES = 1000
+
+
+class Outbox:
+    """Lines for a terminal, written by a thread of their own: `put` never blocks the caller.
+
+    `sink` writes one chunk of text and may block (`fd_sink` writes to a file descriptor with
+    `os.write`, so nothing waits in a Python buffer at exit). A `screen` (the whole of a
+    redrawn terminal) replaces any screen not yet written: only the newest picture matters.
+    """
+
+    def __init__(self, sink: Callable[[str], None], cap: int = OUTBOX_LINES) -> None:
+        import threading
+        from collections import deque
+
+        self.sink = sink
+        self.cap = cap
+        self.dropped = 0
+        """Lines dropped because the terminal did not keep up."""
+        self._lines: deque[str] = deque()
+        self._screen: str | None = None
+        self._cond = threading.Condition()
+        self._closed = False
+        self._idle = True
+        self._thread = threading.Thread(target=self._write_loop, name="certtui-outbox", daemon=True)
+        self._thread.start()
+
+    def put(self, line: str) -> None:
+        with self._cond:
+            if len(self._lines) >= self.cap:
+                self._lines.popleft()
+                self.dropped += 1
+            self._lines.append(line)
+            self._cond.notify()
+
+    def screen(self, text: str) -> None:
+        """Replace the terminal's picture (redraw mode): an older picture still queued is skipped."""
+        with self._cond:
+            self._screen = text
+            self._cond.notify()
+
+    def _take(self) -> str | None:
+        with self._cond:
+            while not self._lines and self._screen is None:
+                if self._closed:
+                    return None
+                self._idle = True
+                self._cond.notify_all()
+                self._cond.wait()
+            self._idle = False
+            if self._screen is not None:
+                text, self._screen = self._screen, None
+                return text
+            parts = []
+            if self.dropped:
+                parts.append(f"... {self.dropped} event line(s) dropped: the terminal did not keep up\n")
+                self.dropped = 0
+            while self._lines:
+                parts.append(self._lines.popleft() + "\n")
+            return "".join(parts)
+
+    def _write_loop(self) -> None:
+        while (text := self._take()) is not None:
+            try:
+                self.sink(text)
+            except OSError:
+                return  # the terminal went away: nothing more can be said there
+
+    def close(self, wait: float) -> bool:
+        """Stop after what is queued, waiting at most `wait` seconds; True if all was written."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(wait)
+        return not self._thread.is_alive()

@@ -27,7 +27,6 @@ ANDROID_STEPS = (
 )
 ANDROID_NOTE = "Browsers honour the root; apps made for Android 7 or later ignore user-added roots."
 MAC_STEPS = (
-    "On an iPad, follow the iPhone steps: tap Install profile, then Settings.",
     "On a Mac, tap Install profile, then open System Settings → General → Device Management"
     " (Privacy & Security → Profiles on older macOS) and install it.",
     "If the trust test below still fails on a Mac, open Keychain Access, double-click the root"
@@ -82,7 +81,12 @@ def guess(user_agent: str) -> Client:
     return Client(Platform.DESKTOP)
 
 
-def group_fingerprint(hex_digest: str, per_line: int = 16) -> list[str]:
+# Groups of 4 hex digits, 4 groups a line, everywhere (terminal, TUI, page): a line is short
+# enough for a 320-pixel phone and for the TUI's side panel, and every line is whole.
+FP_GROUPS_PER_LINE = 4
+
+
+def group_fingerprint(hex_digest: str, per_line: int = FP_GROUPS_PER_LINE) -> list[str]:
     """`AB12 CD34 ...`: groups of 4 hex digits for reading aloud, `per_line` groups a line."""
     groups = [hex_digest[i : i + 4].upper() for i in range(0, len(hex_digest), 4)]
     return [" ".join(groups[i : i + per_line]) for i in range(0, len(groups), per_line)]
@@ -97,6 +101,7 @@ _SECTIONS = {
 }
 
 _CSS = """
+*,*::before,*::after{box-sizing:border-box}
 body{font:17px/1.45 -apple-system,system-ui,sans-serif;margin:0 auto;max-width:34em;padding:1em;
 color:#111;background:#fff}
 h1{font-size:1.35em}h2{font-size:1.15em;margin-top:1.4em}
@@ -112,6 +117,18 @@ border-radius:.6em;background:#0a66d8;color:#fff;text-decoration:none;border:0;w
 
 def _section(platform: Platform, needs_safari: bool, page_url: str) -> str:
     title, label, href, steps, note = _SECTIONS[platform]
+    if platform is Platform.MAC:
+        # iPadOS Safari sends a Mac User-Agent: an iPad lands here and needs every iPhone step,
+        # the Certificate Trust Settings switch included.
+        ipad = "".join(f"<li>{escape(s)}</li>" for s in IOS_STEPS[1:])
+        mac = "".join(f"<li>{escape(s)}</li>" for s in steps)
+        return (
+            f'<section id="platform-{platform.name.lower()}" class="platform">'
+            f"<h2>{escape(title)}</h2>"
+            f'<a class="button" href="{href}">{escape(label)}</a>'
+            f'<h3>On an iPad</h3><ol id="ipad-steps">{ipad}</ol><p>{escape(IOS_NOTE)}</p>'
+            f'<h3>On a Mac</h3><ol id="mac-steps">{mac}</ol></section>'
+        )
     warn = ""
     if needs_safari:
         warn = f'<p class="warn" id="open-in-safari">{escape(SAFARI_SENTENCE)}<br>{escape(page_url)}</p>'
@@ -161,8 +178,11 @@ def _trust_test(trust_url: str | None, skipped: str | None) -> str:
 
 
 def content_security_policy(trust_origin: str | None) -> str:
-    """Nothing loads from elsewhere: inline style and script only, images from the test port."""
-    img = trust_origin or "'none'"
+    """Nothing loads from elsewhere: inline style and script only, images from the test port.
+
+    `data:` images are the page's own empty favicon (without it browsers ask for /favicon.ico).
+    """
+    img = f"{trust_origin} data:" if trust_origin else "data:"
     return (
         "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
         f"img-src {img}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -179,7 +199,7 @@ def landing_page(
     trust_skipped: str | None = None,
 ) -> str:
     """The whole page: name, grouped fingerprint, the device's section, others, the trust test."""
-    fp = "<br>".join(escape(line) for line in group_fingerprint(fingerprint, per_line=4))
+    fp = "<br>".join(escape(line) for line in group_fingerprint(fingerprint))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'

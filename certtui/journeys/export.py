@@ -22,6 +22,16 @@ class ExportRequest:
     unencrypted_key: bool = False
 
 
+@dataclass(frozen=True)
+class Written:
+    """One exported file: where, its mode, whether it replaced a file, and any warning."""
+
+    path: Path
+    mode: int
+    replaced: bool = False
+    warning: str | None = None
+
+
 def needs_key(rec: CertRecord, formats: tuple[str, ...]) -> bool:
     """Whether any of the formats holds the private key (the store must be unlocked)."""
     from certtui.core.export import Format, holds_key
@@ -38,10 +48,19 @@ def write(
     password: str | None = None,
     with_root: bool = False,
     unencrypted_key: bool = False,
-) -> list[tuple[Path, int]]:
+) -> list[Written]:
     """Check every format, render them all, then write each (into `out` if it is a folder,
-    with its mkcert-style name, else as `out`); (path, mode) per file."""
-    from certtui.core.export import WITH_ROOT_FORMATS, Format, check, render, target_path, write_atomic
+    with its mkcert-style name, else as `out`); says what each replaced, and warns when a
+    full chain lands beside a key file of another certificate (nginx: "key values mismatch")."""
+    from certtui.core.export import (
+        WITH_ROOT_FORMATS,
+        Format,
+        check,
+        key_mismatch_warning,
+        render,
+        target_path,
+        write_atomic,
+    )
 
     forms = [Format(f) for f in formats]
     for fmt in forms:
@@ -62,15 +81,21 @@ def write(
         )
         for fmt in forms
     ]
-    written = []
-    for done in rendered:
-        path = target_path(out, done.filename)
-        write_atomic(path, done.data, private=done.private)
-        written.append((path, path.stat().st_mode & 0o777))
-    return written
+    done: list[tuple[Path, bool]] = []
+    for each in rendered:
+        path = target_path(out, each.filename)
+        replaced = path.exists()
+        write_atomic(path, each.data, private=each.private)
+        done.append((path, replaced))
+    # Judged once every file is written: a key exported with the chain is the new one.
+    cert = store.certificate(rec.id)
+    return [
+        Written(path, path.stat().st_mode & 0o777, replaced, key_mismatch_warning(cert, path))
+        for path, replaced in done
+    ]
 
 
-def export(store: Store, req: ExportRequest) -> list[tuple[Path, int]]:
+def export(store: Store, req: ExportRequest) -> list[Written]:
     """Write the request's formats into its directory (the TUI's export form)."""
     rec = store.get(req.cert_id)
     if not req.directory.is_dir():

@@ -14,6 +14,7 @@ from certtui.journeys.enroll import plan as plan_enrollment
 from certtui.journeys.enroll import sign_trust_test as sign_trust_test
 from certtui.journeys.enroll import start as start_enrollment
 from certtui.journeys.export import ExportRequest as ExportRequest
+from certtui.journeys.export import Written as Written
 from certtui.journeys.export import export as export
 from certtui.journeys.export import needs_key as export_needs_key
 from certtui.journeys.issue import Preview as Preview
@@ -29,6 +30,7 @@ __all__ = [
     "ExportRequest",
     "Preview",
     "RevokeRequest",
+    "Written",
     "export",
     "export_needs_key",
     "issue",

@@ -48,8 +48,11 @@ class CerttuiApp(App[None]):
         enroll: EnrollOptions | None = None,
         keymap: dict[str, str] | None = None,
         start_dir: Path | None = None,
+        config_path: Path | None = None,
     ) -> None:
         super().__init__()
+        self.config_path = config_path
+        """config.toml: the theme chosen in the palette is saved there (None: not saved)."""
         self.store = store
         self.db_path = db_path
         self.clock = clock or utcnow
@@ -68,8 +71,24 @@ class CerttuiApp(App[None]):
     # -- start-up ------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        from certtui.tui.config import load_theme, unknown_ids
+
+        if self.config_path is not None:
+            theme = load_theme(self.config_path)
+            if theme in self.available_themes:
+                self.theme = theme
+            self.theme_changed_signal.subscribe(self, self._save_theme)
         if self._keymap:
             self.set_keymap(self._keymap)
+            unknown = unknown_ids(self._keymap, all_binding_ids())
+            if unknown:
+                self.notify(
+                    f"config.toml [keymap]: no key has the id {', '.join(unknown)}; "
+                    "? lists every key, and ids are in the README.",
+                    severity="warning",
+                    timeout=12,
+                    markup=False,
+                )
         if self.store is None:
             from certtui.tui.screens.setup import SetupScreen
 
@@ -112,7 +131,49 @@ class CerttuiApp(App[None]):
             failed=lambda _exc: getattr(setup, "creation_failed", lambda: None)(),
         )
 
-    # -- the one way to run slow work ----------------------------------------------------
+    def root_imported(self, out: tuple[Store, Any]) -> None:
+        """The setup wizard adopted an existing root: leave setup for the list."""
+        self.store = out[0]
+        self.notify(
+            printable(
+                f"Imported {out[1].record.subject}; it issues from now on. n issues, p enrolls a phone."
+            ),
+            markup=False,
+        )
+        self.pop_screen()
+        self._show_list()
+
+    def remapped_key(self, binding_id: str) -> str | None:
+        """The key the user's [keymap] gives `binding_id`, if any."""
+        return self._keymap.get(binding_id)
+
+    def _save_theme(self, theme: Any) -> None:
+        from certtui.tui.config import save_theme
+
+        if self.config_path is None:
+            return
+        try:
+            save_theme(self.config_path, theme.name)
+        except OSError as exc:
+            self.notify(f"The theme could not be saved in {self.config_path} ({exc.strerror}).", markup=False)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save a screenshot: into ~/Downloads if there is one, else the folder certtui started in.
+
+        A headless server has no Downloads folder; the file then lands where the user is, and
+        the notification says where.
+        """
+        from textual._files import generate_datetime_filename
+
+        folder = Path(path) if path else screenshot_folder(self.start_dir)
+        name = filename or generate_datetime_filename(self.title, ".svg")
+        target = folder / name
+        try:
+            target.write_text(self.export_screenshot(), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"The screenshot could not be saved in {folder} ({exc.strerror}).", markup=False)
+            return
+        self.notify(f"Saved the screenshot as {target}", markup=False)
 
     def run_job(
         self,
@@ -167,9 +228,13 @@ class CerttuiApp(App[None]):
                 failed(event.worker.error)
 
     def report_error(self, exc: BaseException) -> None:
+        from certtui.tui.wording import humane
+
         if isinstance(exc, CerttuiError):
             # Messages quote names and paths ('[/x]' is text, not markup).
-            self.notify(printable(str(exc)), title="certtui", severity="error", timeout=8, markup=False)
+            self.notify(
+                printable(humane(str(exc))), title="certtui", severity="error", timeout=8, markup=False
+            )
         else:
             self.log.error(repr(exc))
             self.notify(
@@ -182,9 +247,20 @@ class CerttuiApp(App[None]):
 
     # -- the passphrase, once per session ------------------------------------------------
 
-    def require_unlock(self, then: Callable[[], object], *, retried: bool = False) -> None:
-        """Run `then` once the store is unlocked, asking for the passphrase if needed; if its job
-        fails because another session changed the passphrase, ask again and run it once more."""
+    def require_unlock(
+        self,
+        then: Callable[[], object],
+        *,
+        action: str = "The action",
+        cancelled: Callable[[], None] | None = None,
+        retried: bool = False,
+    ) -> None:
+        """Run `then` once the store is unlocked, asking for the passphrase if needed.
+
+        A cancelled prompt runs `cancelled`, or says that `action` was not done: never silence.
+        If the job fails because another session changed the passphrase, it asks again and runs
+        `then` once more.
+        """
         assert self.store is not None
 
         def unlocked() -> None:
@@ -203,6 +279,10 @@ class CerttuiApp(App[None]):
 
         def attempt(passphrase: str | None) -> None:
             if passphrase is None:
+                if cancelled is not None:
+                    cancelled()
+                else:
+                    self.notify(f"{action} was not done: the store stays locked.", severity="warning")
                 return
             # In a box the job empties, not in its closure: a finished worker keeps no passphrase.
             secret = [passphrase]
@@ -213,10 +293,10 @@ class CerttuiApp(App[None]):
                 except WrongPassphrase as exc:
                     error = str(exc)
 
-                    def again() -> None:
+                    def ask_again() -> None:
                         self.push_screen(UnlockScreen(error=error), attempt)
 
-                    self.call_from_thread(again)
+                    self.call_from_thread(ask_again)
                     return
                 self.call_from_thread(unlocked)
 
@@ -266,7 +346,56 @@ class CerttuiApp(App[None]):
             yield SystemCommand(
                 "store: trust on this machine", "Where the root is trusted here", self.action_trust
             )
+        from certtui.tui.palette import tool_commands
+
         yield from getattr(screen, "palette_commands", lambda: ())()
+        yield from tool_commands(self)
+
+
+def screenshot_folder(start_dir: Path) -> Path:
+    """~/Downloads when it exists (a desktop), else the folder certtui was started in."""
+    from platformdirs import user_downloads_path
+
+    downloads = user_downloads_path()
+    return downloads if downloads.is_dir() else start_dir
+
+
+def all_binding_ids() -> set[str]:
+    """Every binding id certtui has, for checking the user's [keymap]."""
+    from textual.binding import Binding as B
+
+    from certtui.tui.screens import (
+        cert_list,
+        confirm,
+        enroll,
+        export,
+        help,
+        inspect,
+        issue,
+        revoke,
+        setup,
+        trust,
+        unlock,
+    )
+    from certtui.tui.widgets import cert_table
+
+    holders: list[Any] = [
+        CerttuiApp,
+        cert_list.CertListScreen,
+        confirm.ConfirmScreen,
+        enroll.EnrollScreen,
+        export.ExportScreen,
+        export.ExportedScreen,
+        help.HelpScreen,
+        inspect.InspectScreen,
+        issue.IssueScreen,
+        revoke.RevokeScreen,
+        setup.SetupScreen,
+        trust.TrustScreen,
+        unlock.UnlockScreen,
+        cert_table.CertTable,
+    ]
+    return {b.id for h in holders for b in h.BINDINGS if isinstance(b, B) and b.id}
 
 
 def make_app(
@@ -281,6 +410,7 @@ def make_app(
     enroll_token: str | None = None,
     keymap: dict[str, str] | None = None,
     start_dir: Path | None = None,
+    config_path: Path | None = None,
 ) -> CerttuiApp:
     """The one factory: the CLI, the tests and the screenshot script all build the app here."""
     if store is None and db_path is None:
@@ -292,6 +422,7 @@ def make_app(
         enroll=EnrollOptions(enroll_bind, enroll_port, enroll_tls_port, enroll_advertise, enroll_token),
         keymap=keymap,
         start_dir=start_dir,
+        config_path=config_path,
     )
 
 
@@ -301,9 +432,10 @@ def run_tui(session: Any, **enroll: Any) -> None:
     from certtui.paths import config_path
     from certtui.tui.config import load_keymap
 
-    keymap = load_keymap(config_path(session.home))
+    config = config_path(session.home)
+    keymap = load_keymap(config)
     try:
         store: Store | None = session.store()
     except NoStore:
         store = None
-    make_app(store, db_path=session.db, keymap=keymap, **enroll).run()
+    make_app(store, db_path=session.db, keymap=keymap, config_path=config, **enroll).run()

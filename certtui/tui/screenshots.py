@@ -14,6 +14,9 @@ from certtui.demo import build_demo_store, demo_clock
 
 # Wide enough to show the inspect screen side by side, the size the README shows.
 SIZE = (120, 40)
+# Shots also taken at the 80x24 minimum (DESIGN.md), saved as NAME-80x24.svg.
+SMALL = (80, 24)
+SMALL_SHOTS = ("issue", "list", "enroll")
 # Every fixed value the enrollment screen shows (the phone test never runs here).
 DEMO_TOKEN = "Xq7vKp2RtYw"
 DEMO_ADDRESS = "192.168.1.2"
@@ -109,9 +112,9 @@ def demo_app(home: Path, name: str, port: int = DEMO_PORT) -> Any:
     )
 
 
-async def _shoot(home: Path, out: Path, name: str, size: tuple[int, int]) -> Path:
-    app = demo_app(home, name)
-    path = out / f"{name}.svg"
+async def _shoot(home: Path, out: Path, name: str, size: tuple[int, int], suffix: str = "") -> Path:
+    app = demo_app(home / f"{name}{suffix}", name)
+    path = out / f"{name}{suffix}.svg"
     async with app.run_test(size=size) as pilot:
         await SHOTS[name](pilot)
         path.write_text(app.export_screenshot(title=f"certtui: {name}"), encoding="utf-8")
@@ -126,6 +129,8 @@ async def generate(out: Path, size: tuple[int, int] = SIZE) -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:
         for name in SHOTS:
             written.append(await _shoot(Path(tmp), out, name, size))
+        for name in SMALL_SHOTS:
+            written.append(await _shoot(Path(tmp), out, name, SMALL, f"-{SMALL[0]}x{SMALL[1]}"))
     return written
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
@@ -15,11 +16,18 @@ from certtui.core.inventory import TreeRow, summary, tree_order
 from certtui.core.printable import printable
 from certtui.errors import CerttuiError
 from certtui.tui import warmup
-from certtui.tui.widgets.cert_table import CertTable, header_text
+from certtui.tui.widgets.cert_table import LEGEND, CertTable, header_text
 
 if TYPE_CHECKING:
     from certtui.core.store import Store
     from certtui.tui.app import CerttuiApp
+
+
+# Below this width the footer leaves out its "^p palette" chip so that every key of the list fits.
+PALETTE_CHIP_MIN_WIDTH = 100
+# The first screenful of verdicts is posted at once, the rest in batches of this many.
+JUDGE_FIRST = 40
+JUDGE_BATCH = 250
 
 
 class CertListScreen(Screen[None]):
@@ -48,7 +56,6 @@ class CertListScreen(Screen[None]):
             "r",
             "revoke",
             "Revoke",
-            show=False,
             id="cert.revoke",
             tooltip="Revoke the highlighted certificate and re-sign the CRL",
         ),
@@ -56,17 +63,22 @@ class CertListScreen(Screen[None]):
             "e",
             "export",
             "Export",
-            show=False,
             id="cert.export",
             tooltip="Write the certificate, chain or key in the formats devices need",
         ),
         Binding(
             "c",
             "copy",
-            "Copy PEM",
-            show=False,
+            "Copy",
             id="cert.copy",
             tooltip="Copy the certificate PEM to the clipboard (OSC 52)",
+        ),
+        Binding(
+            "R",
+            "renew",
+            "Renew",
+            id="cert.renew",
+            tooltip="Issue the highlighted certificate again: same names, new key, fresh lifetime",
         ),
         Binding(
             "escape",
@@ -81,6 +93,14 @@ class CertListScreen(Screen[None]):
 
     app: CerttuiApp  # type: ignore[assignment]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._summary = ""
+        self._verdicts: dict[tuple[str, str, str | None], bool] = {}
+        """Checklist verdicts by (certificate id, status, revocation): a reload judges only new rows."""
+        self.judged = 0
+        """How many certificates the marker worker has judged (tests: the cache works)."""
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="summary")
@@ -89,7 +109,9 @@ class CertListScreen(Screen[None]):
         yield Input(id="filter", placeholder="filter: name or SAN (esc clears)", select_on_focus=False)
         yield Static("", id="table-header")
         yield CertTable(self.app.clock, id="certs")
-        yield Footer()
+        yield Static(LEGEND, id="legend")
+        # Compact: at 80 columns every key of the list fits, e, r, c and R included.
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
@@ -126,8 +148,84 @@ class CertListScreen(Screen[None]):
 
     def _show(self, result: tuple[list[TreeRow], str], select: str | None) -> None:
         rows, text = result
-        self.query_one("#summary", Static).update(text)
+        self._summary = text
         self.table.set_rows(rows, keep=select, query=self.query_one("#filter", Input).value)
+        self._update_summary()
+        self._judge()
+
+    def _update_summary(self) -> None:
+        """`607 certificates · 1 fails the iOS checklist · 1 revoked`, and the filter's count."""
+        table = self.table
+        head, _, rest = self._summary.partition(" · ")
+        parts = [head]
+        fails = sum(1 for r in table.records if table.fails.get(r.id))
+        if fails:
+            parts.append(f"{fails} {'fails' if fails == 1 else 'fail'} the iOS checklist")
+        if rest:
+            parts.append(rest)
+        query = self.query_one("#filter", Input).value.strip()
+        if query:
+            shown = table.visible_count
+            parts.append(
+                f"{shown} of {table.total_count} match" if shown else f"nothing matches \u201c{query}\u201d"
+            )
+        self.query_one("#summary", Static).update(Content(" · ".join(parts)))
+
+    # -- the checklist markers: judged in a worker, cached by certificate ---------------
+
+    def _judge(self) -> None:
+        """Judge every row not judged yet, the rows on screen first; post verdicts in batches."""
+        store = self.app.store
+        if store is None:
+            return
+        table = self.table
+        cache = self._verdicts
+        todo = []
+        known: dict[str, bool] = {}
+        for rec in table.records:
+            key = (rec.id, rec.status.value, rec.revoked_at)
+            if key in cache:
+                known[rec.id] = cache[key]
+            else:
+                todo.append((key, rec))
+        if known:
+            table.set_fails(known)
+            self._update_summary()
+        if not todo:
+            return
+        now = self.app.clock()
+        app = self.app
+
+        def judge() -> None:
+            from textual.worker import get_current_worker
+
+            from certtui.tui.checking import fails_checklist
+
+            worker = get_current_worker()
+            batch: dict[tuple[str, str, str | None], bool] = {}
+            for n, (key, rec) in enumerate(todo, 1):
+                if worker.is_cancelled:
+                    return
+                batch[key] = fails_checklist(store, rec, now)
+                self.judged += 1
+                # The first screenful at once, then in batches: the UI thread is never flooded.
+                if n == JUDGE_FIRST or n % JUDGE_BATCH == 0 or n == len(todo):
+                    done, batch = batch, {}
+                    app.call_from_thread(self._judged, done)
+
+        app.run_worker(
+            judge,
+            thread=True,
+            exit_on_error=False,
+            group="judge",
+            exclusive=True,
+            description="Judging the certificates against the iOS checklist",
+        )
+
+    def _judged(self, verdicts: dict[tuple[str, str, str | None], bool]) -> None:
+        self._verdicts.update(verdicts)
+        self.table.set_fails({key[0]: fails for key, fails in verdicts.items()})
+        self._update_summary()
 
     def reload(self, select: str | None = None) -> None:
         """Read the store in a worker; keep (or move) the highlight."""
@@ -143,10 +241,31 @@ class CertListScreen(Screen[None]):
         )
 
     def on_resize(self) -> None:
-        self.query_one("#table-header", Static).update(header_text(self.table.size.width))
+        # Under 100 columns the list's own keys need the room; ctrl+p still opens the palette.
+        self.query_one(Footer).show_command_palette = self.size.width >= PALETTE_CHIP_MIN_WIDTH
 
-    def on_screen_resume(self) -> None:
-        self.on_resize()
+    @on(CertTable.ColumnsChanged)
+    def _columns_changed(self, event: CertTable.ColumnsChanged) -> None:
+        """The header is drawn at the rows' own width (scrollbar or not): always aligned."""
+        self.query_one("#table-header", Static).update(header_text(event.width))
+
+    @on(CertTable.Highlighted)
+    def _highlighted(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer only what applies to the highlighted certificate (hidden from the footer)."""
+        if action not in ("revoke", "renew"):
+            return True
+        rec = self.table.current if self.is_mounted else None
+        if rec is None:
+            return True
+        # An imported certificate was not issued here: this store can neither revoke nor renew it.
+        # (A root stays offered: `r` explains where its trust is removed instead.)
+        if rec.external:
+            return False
+        # Renew makes a new leaf with a new key: not for CAs, nor for a key that lives on a device.
+        return action != "renew" or (rec.kind.value in ("server", "client") and rec.has_key)
 
     # -- actions -------------------------------------------------------------------------
 
@@ -182,31 +301,38 @@ class CertListScreen(Screen[None]):
                 exclusive=True,
             )
 
+        def run_issue(req: Any, form: Any) -> None:
+            def failed(exc: BaseException) -> None:
+                from certtui.tui.wording import humane
+
+                form.failed(f"Not issued: {humane(str(exc))}")
+
+            app.require_unlock(
+                lambda: app.run_job(
+                    lambda: actions.issue(store, req, app.clock()),
+                    form.dismiss,
+                    description="Issuing",
+                    write=True,
+                    failed=failed,
+                ),
+                cancelled=lambda: form.failed(
+                    "Not issued: the store stayed locked. Press ctrl+s to unlock and issue."
+                ),
+            )
+
         app.push_screen(
-            IssueScreen(actions.issuers(store), store.default_issuer_id(), run_preview), self._issue
+            IssueScreen(actions.issuers(store), store.default_issuer_id(), run_preview, run_issue),
+            self._issued,
         )
 
-    def _issue(self, req: Any) -> None:
-        if req is None:
+    def _issued(self, rec: Any) -> None:
+        if rec is None:
             return
-        from certtui.tui import actions
-
-        store = self.app.store
-        assert store is not None
-        app = self.app
-
-        def issued(rec: Any) -> None:
-            app.notify(
-                printable(f"Issued {rec.subject or rec.id} (id {rec.id}), expires {rec.not_after}."),
-                markup=False,
-            )
-            self.reload(select=rec.id)
-
-        app.require_unlock(
-            lambda: app.run_job(
-                lambda: actions.issue(store, req, app.clock()), issued, description="Issuing", write=True
-            )
+        self.app.notify(
+            printable(f"Issued {rec.subject or rec.id} (id {rec.id}), expires {rec.not_after}."),
+            markup=False,
         )
+        self.reload(select=rec.id)
 
     def action_revoke(self) -> None:
         rec = self.table.current
@@ -301,6 +427,29 @@ class CertListScreen(Screen[None]):
         rec = self.table.current
         if rec is None:
             return
+        if rec.external:
+            self.app.notify("This certificate was imported, not issued here: certtui cannot renew it.")
+            return
+        from certtui.tui.screens.confirm import ConfirmScreen
+
+        label = printable(rec.subject or ", ".join(rec.names) or rec.id)
+        if rec.revoked_at:
+            fate = "It stays revoked; the new certificate takes its names."
+        elif rec.status.value == "expired":
+            fate = "It has expired; the new certificate takes its names."
+        else:
+            fate = "The old one stays valid until it expires or you revoke it (r)."
+        body = f"Issue {label} again with a new key and a fresh lifetime. {fate}"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._renew(rec)
+
+        self.app.push_screen(
+            ConfirmScreen(f"Renew {label}?", body, "Renew", dialog_id="renew-dialog"), answered
+        )
+
+    def _renew(self, rec: Any) -> None:
         from certtui.tui import actions
 
         store = self.app.store
@@ -308,9 +457,15 @@ class CertListScreen(Screen[None]):
         app = self.app
 
         def renewed(new: Any) -> None:
+            tail = (
+                "the old one stays revoked."
+                if rec.revoked_at
+                else "the old one stays valid until you revoke it."
+                if rec.status.value != "expired"
+                else "the old one had expired."
+            )
             app.notify(
-                f"Renewed {rec.id} as {new.id}, expires {new.not_after}; the old one stays "
-                "valid until you revoke it."
+                printable(f"Renewed {rec.id} as {new.id}, expires {new.not_after}; {tail}"), markup=False
             )
             self.reload(select=new.id)
 
@@ -320,38 +475,47 @@ class CertListScreen(Screen[None]):
                 renewed,
                 description="Renewing",
                 write=True,
-            )
+            ),
+            action="Renewing",
         )
 
     def action_export(self) -> None:
         rec = self.table.current
         if rec is None:
             return
-        from certtui.tui.screens.export import ExportScreen
-
-        self.app.push_screen(ExportScreen(rec, self.app.start_dir), self._export)
-
-    def _export(self, req: Any) -> None:
-        if req is None:
-            return
         from certtui.tui import actions
-        from certtui.tui.screens.export import ExportedScreen
+        from certtui.tui.screens.export import ExportedScreen, ExportScreen
 
         store = self.app.store
         assert store is not None
         app = self.app
 
-        def run() -> None:
-            app.run_job(
-                lambda: actions.export(store, req),
-                lambda written: app.push_screen(ExportedScreen(written)),
-                description="Exporting",
-            )
+        def run_export(req: Any, form: Any) -> None:
+            from certtui.tui.wording import humane
 
-        if actions.export_needs_key(store.get(req.cert_id), req.formats):
-            app.require_unlock(run)
-        else:
-            run()
+            def run() -> None:
+                app.run_job(
+                    lambda: actions.export(store, req),
+                    form.dismiss,
+                    description="Exporting",
+                    failed=lambda exc: form.failed(f"Not exported: {humane(str(exc))}"),
+                )
+
+            if actions.export_needs_key(store.get(req.cert_id), req.formats):
+                app.require_unlock(
+                    run,
+                    cancelled=lambda: form.failed(
+                        "Not exported: the store stayed locked. Press ctrl+s to unlock and export."
+                    ),
+                )
+            else:
+                run()
+
+        def exported(written: Any) -> None:
+            if written:
+                app.push_screen(ExportedScreen(written))
+
+        app.push_screen(ExportScreen(rec, app.start_dir, run_export), exported)
 
     def action_copy(self) -> None:
         if (rec := self.table.current) is None:
@@ -372,11 +536,13 @@ class CertListScreen(Screen[None]):
         field.value = ""
         field.display = False
         self.table.apply_filter("", keep=keep)
+        self._update_summary()
         self.table.focus()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.table.apply_filter(event.value)
+        self._update_summary()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
@@ -387,14 +553,41 @@ class CertListScreen(Screen[None]):
             return
         self.table.stop_type_ahead()
 
+    def _key(self, binding_id: str) -> str:
+        """The key bound to `binding_id` as the footer shows it (remaps included), for the palette."""
+        import dataclasses
+
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                remapped = self.app.remapped_key(binding_id)
+                shown = dataclasses.replace(binding, key=remapped) if remapped else binding
+                # Round brackets: the palette reads square ones as markup.
+                return f"  ({self.app.get_key_display(shown).split(',')[0]})"
+        return ""
+
     def palette_commands(self) -> Iterable[SystemCommand]:
-        yield SystemCommand("cert: inspect", "Details and the iOS checklist", self.action_inspect)
-        yield SystemCommand("cert: issue", "Issue a certificate with the live checklist", self.action_issue)
-        yield SystemCommand("cert: revoke", "Revoke the highlighted certificate", self.action_revoke)
+        k = self._key
         yield SystemCommand(
-            "phone: enroll", "A QR code that installs the root on a phone", self.action_enroll
+            "cert: inspect" + k("cert.inspect"), "Details and the iOS checklist", self.action_inspect
         )
-        yield SystemCommand("cert: renew", "Same names, a new key and a fresh lifetime", self.action_renew)
-        yield SystemCommand("export: files", "Export the highlighted certificate", self.action_export)
-        yield SystemCommand("cert: copy PEM", "Copy the PEM to the clipboard (OSC 52)", self.action_copy)
-        yield SystemCommand("view: filter", "Filter by name and SANs", self.action_filter)
+        yield SystemCommand(
+            "cert: issue" + k("cert.issue"), "Issue a certificate with the live checklist", self.action_issue
+        )
+        yield SystemCommand(
+            "cert: revoke" + k("cert.revoke"), "Revoke the highlighted certificate", self.action_revoke
+        )
+        yield SystemCommand(
+            "phone: enroll" + k("phone.enroll"),
+            "A QR code that installs the root on a phone",
+            self.action_enroll,
+        )
+        yield SystemCommand(
+            "cert: renew" + k("cert.renew"), "Same names, a new key and a fresh lifetime", self.action_renew
+        )
+        yield SystemCommand(
+            "export: files" + k("cert.export"), "Export the highlighted certificate", self.action_export
+        )
+        yield SystemCommand(
+            "cert: copy PEM" + k("cert.copy"), "Copy the PEM to the clipboard (OSC 52)", self.action_copy
+        )
+        yield SystemCommand("view: filter" + k("view.filter"), "Filter by name and SANs", self.action_filter)

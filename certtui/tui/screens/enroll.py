@@ -75,27 +75,44 @@ class EnrollScreen(Screen[None]):
 
         with Horizontal(id="enroll-body"):
             yield QrCode(es.url, id="qr")
-            with VerticalScroll(id="enroll-side"):
+            # The top of the side panel never moves: URL, fingerprint, countdown, progress.
+            # Only the event log below scrolls by itself (the guide scrolls on request).
+            with Vertical(id="enroll-side"):
                 yield Static(Text(es.url), id="enroll-url")
-                fingerprint = " ".join(page.group_fingerprint(es.root.fingerprint, 16))
-                yield Static(Text(f"SHA-256 {fingerprint}"), id="enroll-fingerprint")
+                lines = page.group_fingerprint(es.root.fingerprint)
+                fingerprint = "\n".join(
+                    ("SHA-256 " if i == 0 else " " * 8) + line for i, line in enumerate(lines)
+                )
+                yield Static(Text(fingerprint), id="enroll-fingerprint")
                 yield Static("", id="countdown")
+                yield Static("", id="trusted-banner")
                 yield Static("", id="steps")
                 yield Static(Text(es.trust_skipped or ""), id="trust-skipped", classes="warning-text")
-                yield Static("On the iPhone", classes="section-title")
-                yield Static(
-                    Text(
-                        "\n".join(f"{n}. {step}" for n, step in enumerate(page.IOS_STEPS, 1))
-                        + f"\n{page.IOS_NOTE}"
-                    ),
-                    id="phone-steps",
-                )
-                yield Static("Events", classes="section-title")
-                yield Vertical(id="events")
+                with VerticalScroll(id="phone-guide"):
+                    yield Static("On an iPhone or iPad", classes="section-title")
+                    yield Static(
+                        Text(
+                            "\n".join(f"{n}. {step}" for n, step in enumerate(page.IOS_STEPS, 1))
+                            + f"\n{page.IOS_NOTE}"
+                        ),
+                        id="phone-steps",
+                    )
+                    yield Static("On Android", classes="section-title")
+                    yield Static(
+                        Text(
+                            "\n".join(f"{n}. {step}" for n, step in enumerate(page.ANDROID_STEPS, 1))
+                            + f"\n{page.ANDROID_NOTE}"
+                        ),
+                        id="android-steps",
+                    )
+                with VerticalScroll(id="enroll-log"):
+                    yield Static("Events", classes="section-title")
+                    yield Vertical(id="events")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#trust-skipped").display = bool(self.session.trust_skipped)
+        self.query_one("#trusted-banner").display = False
         self.deadline = self.app.clock() + timedelta(seconds=SESSION_SECONDS)
         self._unsubscribe = self.session.subscribe(self._event)
         self._pending = list(self.session.events)
@@ -141,7 +158,9 @@ class EnrollScreen(Screen[None]):
         # Client text is escaped by the server and never read as markup here.
         box.mount_all([Static(Text(event.line()), classes="event") for event in shown])
         if shown:
-            self.query_one("#enroll-side", VerticalScroll).scroll_end(animate=False)
+            log = self.query_one("#enroll-log", VerticalScroll)
+            # After the layout that gives the new lines their place: the newest is always seen.
+            self.call_after_refresh(log.scroll_end, animate=False)
         self._render_steps()
 
     def _render_steps(self) -> None:
@@ -154,7 +173,12 @@ class EnrollScreen(Screen[None]):
         if self.rejected:
             text.append(f"✗ The phone does not trust the root yet. {MISSING_STEP}\n")
         self.query_one("#steps", Static).update(text)
-        self.query_one("#steps").set_class("trusted" in self.done, "-trusted")
+        trusted = "trusted" in self.done
+        self.query_one("#steps").set_class(trusted, "-trusted")
+        banner = self.query_one("#trusted-banner", Static)
+        banner.display = trusted
+        if trusted:
+            banner.update("✓ This phone trusts the root. esc stops; another phone can scan now.")
 
     def _tick(self) -> None:
         assert self.deadline is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import on
@@ -10,12 +11,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, SelectionList, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from certtui.core.models import CertRecord, Kind
 from certtui.core.printable import printable
-from certtui.tui.actions import ExportRequest
+from certtui.tui.actions import ExportRequest, Written
 
 # One line per format: what it is for, so nobody needs the manual to pick.
 HINTS = {
@@ -39,8 +40,15 @@ BY_KIND = {
 KEY_FORMATS = {"key", "p12", "p12-legacy"}
 
 
-class ExportScreen(ModalScreen[ExportRequest | None]):
-    """Collects an ExportRequest; core writes the files and the result screen lists them."""
+RunExport = Callable[[ExportRequest, "ExportScreen"], None]
+
+
+class ExportScreen(ModalScreen[list[Written] | None]):
+    """Collects an ExportRequest; `run_export` writes the files while the form stays open.
+
+    A failure is shown in the form with everything typed (passwords too) kept; on success
+    the form dismisses with what was written.
+    """
 
     BINDINGS = [
         Binding("ctrl+s", "submit", "Export", id="export.submit", tooltip="Write the files"),
@@ -48,10 +56,11 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
     ]
     """Remappable by id."""
 
-    def __init__(self, record: CertRecord, directory: Path) -> None:
+    def __init__(self, record: CertRecord, directory: Path, run_export: RunExport | None = None) -> None:
         super().__init__()
         self.record = record
         self.directory = directory
+        self.run_export = run_export
 
     def _needs_password(self, formats: list[str]) -> bool:
         keyed = KEY_FORMATS | ({"mobileconfig"} if self.record.kind is Kind.CLIENT else set())
@@ -71,18 +80,22 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
             )
             yield Label("Directory")
             yield Input(str(self.directory), id="directory", compact=True)
+            yield Static("", id="directory-error", classes="error-text")
             yield Checkbox("Add the root (fullchain, p12)", id="with-root", compact=True)
             yield Checkbox("Key unencrypted (for servers like nginx)", id="unencrypted", compact=True)
             yield Label("Password for the key / PKCS#12", id="password-label")
             yield Input(password=True, id="password", compact=True)
             yield Input(password=True, id="password2", placeholder="the same again", compact=True)
+            yield Static("", id="password-error", classes="error-text")
             yield Static("", id="export-error", classes="error-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export", variant="primary", id="export")
                 yield Button("Cancel", id="cancel")
+        yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#export-error").display = False
+        for error in self.query(".error-text"):
+            error.display = False
         self._update_password()
         self.query_one("#formats").focus()
 
@@ -97,40 +110,76 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         for widget_id in ("#password-label", "#password", "#password2"):
             self.query_one(widget_id).display = show
 
-    def _fail(self, text: str) -> None:
-        error = self.query_one("#export-error", Static)
+    def _fail(self, text: str, error_id: str = "export-error", field_id: str | None = None) -> None:
+        """Show `text` beside its field; focus that field and scroll both into view."""
+        for other in self.query(".error-text"):
+            other.display = False
+        error = self.query_one(f"#{error_id}", Static)
         error.update(Content(text))
         error.display = True
+        if field_id is not None:
+            field = self.query_one(f"#{field_id}")
+            field.focus()
+        self.call_after_refresh(error.scroll_visible, animate=False)
+
+    def failed(self, text: str) -> None:
+        """Writing did not happen: say why, keep the form as typed."""
+        self._fail(text)
+
+    @on(Input.Changed, "#directory")
+    def _directory_changed(self) -> None:
+        self.query_one("#directory-error").display = False
+
+    @on(Input.Submitted, "#password2")
+    def _last_field_submitted(self) -> None:
+        """Enter in the last field submits the form."""
+        self.action_submit()
+
+    @on(Input.Submitted, "#directory")
+    def _directory_submitted(self) -> None:
+        if self.query_one("#password").display:
+            self.focus_next()
+        else:
+            self.action_submit()
 
     @on(Button.Pressed, "#export")
     def action_submit(self) -> None:
         formats = self.formats
         if not formats:
-            self._fail("Choose at least one format.")
+            self._fail("Choose at least one format.", field_id="formats")
             return
         directory = Path(self.query_one("#directory", Input).value.strip()).expanduser()
         if not directory.is_dir():
-            self._fail(f"{directory} is not a directory; type an existing one.")
+            self._fail(
+                f"{directory} is not a directory; type an existing one.", "directory-error", "directory"
+            )
             return
         password = None
         if self._needs_password(formats):
             password = self.query_one("#password", Input).value
             if not password:
-                self._fail("These formats hold the private key: type a password for them.")
+                self._fail(
+                    "These formats hold the private key: type a password for them.",
+                    "password-error",
+                    "password",
+                )
                 return
             if password != self.query_one("#password2", Input).value:
-                self._fail("The two passwords differ; type them again.")
+                self._fail("The two passwords differ; type them again.", "password-error", "password2")
                 return
-        self.dismiss(
-            ExportRequest(
-                self.record.id,
-                tuple(formats),
-                directory,
-                password,
-                with_root=self.query_one("#with-root", Checkbox).value,
-                unencrypted_key=self.query_one("#unencrypted", Checkbox).value,
-            )
+        req = ExportRequest(
+            self.record.id,
+            tuple(formats),
+            directory,
+            password,
+            with_root=self.query_one("#with-root", Checkbox).value,
+            unencrypted_key=self.query_one("#unencrypted", Checkbox).value,
         )
+        self.query_one("#export-error").display = False
+        if self.run_export is None:
+            self.dismiss(None)
+        else:
+            self.run_export(req, self)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -138,24 +187,34 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
 
 
 class ExportedScreen(ModalScreen[None]):
-    """What was written: every path and its mode."""
+    """What was written: every path, its mode, whether it replaced a file; and any warning."""
 
     BINDINGS = [
         Binding("escape,enter", "close", "Close", id="exported.close", tooltip="Back to the list"),
     ]
     """Remappable by id."""
 
-    def __init__(self, written: list[tuple[Path, int]]) -> None:
+    def __init__(self, written: list[Written]) -> None:
         super().__init__()
         self.written = written
 
     def compose(self) -> ComposeResult:
         with Vertical(id="exported-dialog", classes="dialog"):
             yield Static(f"Wrote {len(self.written)} file(s)", classes="dialog-title")
-            for path, mode in self.written:
-                yield Static(Content(printable(f"{mode:04o}  {path}")), classes="exported-path")
+            for item in self.written:
+                replaced = "  (replaced)" if item.replaced else ""
+                yield Static(
+                    Content(printable(f"{item.mode:04o}  {item.path}{replaced}")), classes="exported-path"
+                )
+            for item in self.written:
+                if item.warning:
+                    yield Static(
+                        Content(printable(f"Warning: {item.warning}")),
+                        classes="warning-text exported-warning",
+                    )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", variant="primary", id="close")
+        yield Footer()
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:

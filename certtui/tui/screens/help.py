@@ -23,6 +23,14 @@ Certificate Trust Settings* → switch the root on. The screen shows when the ph
 **"This connection is not private".** Select the certificate and press `enter`: the
 checklist names the Apple rule it breaks and how to fix it. For a live server run
 `certtui check --connect host:443`.
+
+# Marks in the list
+
+- `✗` before a name: the certificate fails the iOS checklist; `enter` says which rule.
+- `*` after the status: imported to watch, not issued by this store (it cannot be revoked
+  or renewed here).
+- A second column with `id …`: two certificates share that name (a renewal beside the one it
+  replaces); the id tells them apart.
 """
 
 
@@ -49,13 +57,26 @@ class HelpScreen(ModalScreen[None]):
         actives = sorted(
             below.active_bindings.values(), key=lambda a: (a.binding.id or "").startswith("list.")
         )
-        for active in actives:
-            bind = active.binding
+        # Keys that do not apply to the highlighted row are still listed (from the class).
+        import dataclasses
+
+        from textual.binding import Binding as B
+
+        extra = []
+        for bind in type(below).BINDINGS:
+            if isinstance(bind, B) and bind.id and not any(a.binding.id == bind.id for a in actives):
+                remapped = getattr(self.app, "remapped_key", lambda _id: None)(bind.id)
+                extra.append(dataclasses.replace(bind, key=remapped) if remapped else bind)
+        for bind in [a.binding for a in actives] + extra:
             if bind.id is None or bind.id in seen:
                 continue
             seen.add(bind.id)
             rows.append((self.app.get_key_display(bind), f"{bind.description}: {bind.tooltip}"))
-        rows.append(("ctrl+p", "Command palette: every action by name"))
+        rows.append(("ctrl+p", "Command palette: every action by name, and these tools:"))
+        from certtui.tui.palette import tool_commands
+
+        for command in tool_commands(self.app):  # type: ignore[arg-type]
+            rows.append(("", f"  {command.title}: {command.help}"))
         width = max(len(k) for k, _ in rows)
         text = Text()
         for key, does in rows:

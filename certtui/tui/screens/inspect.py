@@ -85,11 +85,18 @@ class InspectScreen(Screen[None]):
             "d",
             "deploy",
             "Deploy",
-            # Off the footer (help and the palette list it): the snapshots of inspect stay as
-            # they are while the TUI is reworked; the details say "d deploys now".
+            # Off the footer, which is full at 80 columns (help and the palette list it); the
+            # details say "d deploys now".
             show=False,
             id="inspect.deploy",
             tooltip="Deploy the newest certificate of this line to its targets now",
+        ),
+        Binding(
+            "R",
+            "renew",
+            "Renew",
+            id="inspect.renew",
+            tooltip="Issue this certificate again: same names, new key, fresh lifetime",
         ),
     ]
     """The inspect screen's keys; remappable by id."""
@@ -142,7 +149,23 @@ class InspectScreen(Screen[None]):
         pem = self.query_one("#pem")
         pem.display = not pem.display
         if pem.display:
-            self.query_one("#details", VerticalScroll).scroll_to_widget(pem)
+            details = self.query_one("#details", VerticalScroll)
+            # After the layout that gives the PEM its place: its BEGIN line at the top of the pane.
+            self.call_after_refresh(lambda: details.scroll_to_widget(pem, top=True, animate=False))
+
+    def action_renew(self) -> None:
+        """Back to the list, on this certificate, and ask there (the list owns renewing)."""
+        from certtui.tui.screens.cert_list import CertListScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, CertListScreen):
+                self.dismiss(None)
+                screen.table.select_id(self.record.id)
+                screen.action_renew()
+                return
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "renew" and self.record.external)
 
     def action_copy(self) -> None:
         from certtui.tui.clipboard import copy_pem

@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Container, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
 
 from certtui.core.models import CertRecord, IssueRequest, KeySpec, Kind
 from certtui.core.names import parse_names
@@ -28,10 +28,25 @@ KINDS = [
 NAMES_LABEL = "Names: DNS, IP or email, space-separated"
 # Wait this long after the last keystroke before re-checking: fast typing runs one preview.
 PREVIEW_DELAY_S = 0.25
+# Below this width the checklist goes under the form: beside it, it would be a few columns wide.
+SIDE_BY_SIDE_MIN_WIDTH = 100
+
+# The failing rules one field fixes: (field id, the value that passes). 397 days is the
+# default server lifetime (profiles.DEFAULT_DAYS), under Apple's 398-day public-CA limit.
+ONE_FIELD_FIXES = {
+    "leaf.lifetime-825": ("days", str(DEFAULT_DAYS[Kind.SERVER])),
+    "leaf.key-strength": ("key", KeySpec.EC256.value),
+}
+
+RunIssue = Callable[[IssueRequest, "IssueScreen"], None]
 
 
-class IssueScreen(ModalScreen[IssueRequest | None]):
-    """Collects an IssueRequest; `preview` (given by the caller) runs the checklist on it."""
+class IssueScreen(ModalScreen[CertRecord | None]):
+    """Collects an IssueRequest; `run_preview` checks it live and `run_issue` issues it.
+
+    The form stays open until the certificate is issued: a failure (or a cancelled unlock)
+    is shown in it with everything typed kept. It dismisses with the new record.
+    """
 
     BINDINGS = [
         Binding(
@@ -42,6 +57,13 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
             tooltip="Issue the certificate (refused while the checklist fails, unless forced)",
         ),
         Binding("escape", "cancel", "Cancel", id="issue.cancel", tooltip="Close without issuing"),
+        Binding(
+            "ctrl+f",
+            "apply_fix",
+            "Apply fix",
+            id="issue.fix",
+            tooltip="Change the field the failing rule names (Days to 397, Key type to EC P-256)",
+        ),
     ]
     """The form's keys; remappable by id."""
 
@@ -50,8 +72,11 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
         issuers: Sequence[CertRecord],
         default_issuer: str | None,
         run_preview: Callable[[IssueRequest, Callable[[IssueRequest, Preview], None]], None],
+        run_issue: RunIssue | None = None,
     ) -> None:
         super().__init__()
+        self.run_issue = run_issue
+        self._touched: set[str] = set()
         self.issuers = list(issuers)
         self.default_issuer = default_issuer
         self.run_preview = run_preview
@@ -61,7 +86,7 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
         self._days_touched = False
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="issue-dialog", classes="dialog"):
+        with Container(id="issue-dialog", classes="dialog"):
             with VerticalScroll(id="issue-fields"):
                 yield Static("Issue a certificate", classes="dialog-title")
                 yield Label("Kind")
@@ -95,9 +120,9 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
                     compact=True,
                     tooltip="The checklist fails; tick to issue all the same",
                 )
-                yield Static("ctrl+s issue · esc cancel", classes="hint")
             with Vertical(id="issue-preview"):
-                yield ChecklistPanel(id="preview")
+                yield ChecklistPanel(where="form", id="preview")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#force").display = False
@@ -105,6 +130,9 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
             error.display = False
         self.query_one("#names", Input).focus()
         self._schedule()
+
+    def on_resize(self) -> None:
+        self.query_one("#issue-dialog").set_class(self.size.width < SIDE_BY_SIDE_MIN_WIDTH, "-stacked")
 
     # -- the form ------------------------------------------------------------------------
 
@@ -126,13 +154,16 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
             try:
                 if words:
                     parse_names(words)
-                self._error("names-error", "" if words else "Type at least one name.")
+                # Not before the user has typed or submitted: a new form opens without an error.
+                shown = words or "names" in self._touched
+                self._error("names-error", "" if not shown or words else "Type at least one name.")
                 ok = ok and bool(words)
             except CerttuiError as exc:
                 self._error("names-error", str(exc))
                 ok = False
         else:
-            self._error("names-error", "" if words else "Type the intermediate's name.")
+            shown = words or "names" in self._touched
+            self._error("names-error", "" if not shown or words else "Type the intermediate's name.")
             ok = ok and bool(words)
         days_text = self.query_one("#days", Input).value.strip()
         days = int(days_text) if days_text.lstrip("-").isdigit() else None
@@ -167,6 +198,20 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
         self._schedule()
 
     @on(Input.Changed, "#names")
+    def _names_changed(self, event: Input.Changed) -> None:
+        if event.value:
+            self._touched.add("names")
+        self._schedule()
+
+    @on(Input.Submitted, "#names")
+    def _names_submitted(self) -> None:
+        self.focus_next()
+
+    @on(Input.Submitted, "#days")
+    def _days_submitted(self) -> None:
+        """Enter in the last field submits the form."""
+        self.action_submit()
+
     @on(Select.Changed, "#issuer, #key")
     def _schedule(self) -> None:
         if self._timer is not None:
@@ -187,18 +232,41 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
             return
         self.preview = result
         self._previewed = req
-        self._error("form-error", result.error or "")
-        self.query_one(ChecklistPanel).set_findings(result.findings)
+        from certtui.tui.wording import humane
+
+        error = humane(result.error) if result.error else None
+        self._error("form-error", error or "")
+        self.query_one(ChecklistPanel).set_findings(result.findings, blocked=error)
         force = self.query_one("#force", Checkbox)
+        appeared = bool(result.fails) and not force.display
         force.display = bool(result.fails)
         if not result.fails:
             force.value = False
+        if appeared:
+            force.scroll_visible(animate=False)
+        self.refresh_bindings()
 
     # -- submit --------------------------------------------------------------------------
 
+    def _focus_first_error(self) -> None:
+        """Focus and scroll to the first field in error."""
+        for field_id, error_id in (("names", "names-error"), ("days", "days-error")):
+            if self.query_one(f"#{error_id}").display:
+                field = self.query_one(f"#{field_id}")
+                field.focus()
+                field.scroll_visible(animate=False)
+                return
+
+    def failed(self, text: str) -> None:
+        """Issuing did not happen: say why in the form, everything typed kept."""
+        self._error("form-error", text)
+        self.query_one("#form-error").scroll_visible(animate=False)
+
     def action_submit(self) -> None:
+        self._touched.add("names")
         req = self.request()
         if req is None:
+            self._focus_first_error()
             return
         current = (
             self.preview is not None
@@ -217,16 +285,44 @@ class IssueScreen(ModalScreen[IssueRequest | None]):
             self._refresh_preview()
             return
         if self.preview.error:
+            self.query_one("#form-error").scroll_visible(animate=False)
             return
         if self.preview.fails and not req.force:
-            self._error(
-                "form-error",
+            self.failed(
                 "The checklist fails "
                 + ", ".join(self.preview.fails)
-                + ": fix the request, or tick Force to issue anyway.",
+                + ": fix the request, or tick Force to issue anyway."
             )
+            force = self.query_one("#force")
+            force.focus()
+            force.scroll_visible(animate=False)
             return
-        self.dismiss(req)
+        if self.run_issue is None:
+            self.dismiss(None)
+            return
+        self._error("form-error", "")
+        self.run_issue(req, self)
+
+    def _fixes(self) -> list[str]:
+        """The failing rules this form can fix with one change of a field."""
+        fails = self.preview.fails if self.preview is not None else []
+        return [rule for rule in fails if rule in ONE_FIELD_FIXES]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "apply_fix":
+            return bool(self._fixes())
+        return True
+
+    def action_apply_fix(self) -> None:
+        """The one-action fix: set the field the failing rule names, and check again."""
+        for rule in self._fixes():
+            field_id, value = ONE_FIELD_FIXES[rule]
+            widget = self.query_one(f"#{field_id}")
+            if isinstance(widget, Input):
+                widget.value = value
+            elif isinstance(widget, Select):
+                widget.value = value
+        self._schedule()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

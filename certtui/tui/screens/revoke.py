@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Select, Static
+from textual.widgets import Button, Footer, Label, Select, Static
 
 from certtui.core.models import CertRecord
 from certtui.core.printable import printable
@@ -29,6 +29,7 @@ class RevokeScreen(ModalScreen[RevokeRequest | None]):
     """Collects a RevokeRequest for one certificate."""
 
     BINDINGS = [
+        Binding("ctrl+s", "confirm", "Revoke", id="revoke.submit", tooltip="Revoke and re-sign the CRL"),
         Binding("escape", "cancel", "Cancel", id="revoke.cancel", tooltip="Close without revoking"),
     ]
     """Remappable by id."""
@@ -57,12 +58,13 @@ class RevokeScreen(ModalScreen[RevokeRequest | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Revoke", variant="error", id="confirm")
                 yield Button("Cancel", id="cancel")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#reason", Select).focus()
 
     @on(Button.Pressed, "#confirm")
-    def _confirm(self) -> None:
+    def action_confirm(self) -> None:
         reason = str(self.query_one("#reason", Select).value)
         self.dismiss(RevokeRequest(self.record.id, reason))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -54,6 +56,7 @@ class SetupScreen(Screen[None]):
         Binding(
             "ctrl+s", "create", "Create root", id="setup.create", tooltip="Create the store and its root CA"
         ),
+        Binding("q", "ask_quit", "Quit", id="setup.quit", tooltip="Leave certtui without creating a root"),
     ]
     """Remappable by id."""
 
@@ -91,11 +94,16 @@ class SetupScreen(Screen[None]):
                 for value in DEFAULT_CONSTRAINTS:
                     yield ConstraintRow(value)
             with Horizontal(id="add-constraint-row"):
-                yield Input(id="add-constraint", placeholder="add: example.home or 10.1.0.0/16", compact=True)
+                yield Input(
+                    id="add-constraint",
+                    placeholder="add: example.home, 10.1.0.0/16 (spaces or commas)",
+                    compact=True,
+                )
                 yield Button("add", id="add-constraint-button", compact=True)
             yield Static("", id="constraint-error", classes="error-text")
             yield Checkbox("Also create an issuing intermediate CA", id="intermediate", compact=True)
             yield Button("Create root CA", variant="primary", id="create")
+            yield Button("I already have a mkcert or easy-rsa CA", id="import-root")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -119,27 +127,69 @@ class SetupScreen(Screen[None]):
     @on(Button.Pressed, ".constraint-remove")
     def _remove(self, event: Button.Pressed) -> None:
         row = event.button.parent
-        if isinstance(row, ConstraintRow):
-            row.remove()
+        if not isinstance(row, ConstraintRow):
+            return
+        # Focus stays in the list: on the next row's button, or the previous one at the end.
+        rows = list(self.query(ConstraintRow))
+        at = rows.index(row)
+        rest = rows[at + 1 :] or rows[:at][::-1]
+        if rest:
+            rest[0].query_one(Button).focus()
+        else:
+            self.query_one("#add-constraint", Input).focus()
+        row.remove()
+
+    @on(Input.Changed, "#add-constraint")
+    def _constraint_typed(self, event: Input.Changed) -> None:
+        if not event.value.strip():
+            self._error("constraint-error", "")
 
     @on(Input.Submitted, "#add-constraint")
     @on(Button.Pressed, "#add-constraint-button")
     def _add(self) -> None:
         field = self.query_one("#add-constraint", Input)
-        text = field.value.strip()
-        if not text:
+        # Names separated by spaces, commas, or both: "a.lan, b.lan c.lan".
+        words = field.value.replace(",", " ").split()
+        if not words:
             return
-        try:
-            constraint = parse_constraint(text)
-        except CerttuiError as exc:
-            self._error("constraint-error", str(exc))
-            return
-        if constraint.value in self.constraints:
-            self._error("constraint-error", f"{constraint.value} is already in the list")
-            return
+        values: list[str] = []
+        for word in words:
+            try:
+                constraint = parse_constraint(word)
+            except CerttuiError as exc:
+                self._error("constraint-error", str(exc))
+                return
+            if constraint.value in self.constraints or constraint.value in values:
+                self._error("constraint-error", f"{constraint.value} is already in the list")
+                return
+            values.append(constraint.value)
         self._error("constraint-error", "")
-        self.query_one("#constraints").mount(ConstraintRow(constraint.value))
+        self.query_one("#constraints").mount_all(ConstraintRow(v) for v in values)
         field.value = ""
+
+    @on(Button.Pressed, "#import-root")
+    def _import_root(self) -> None:
+        from certtui.tui.palette import open_import_root
+
+        app: Any = self.app
+        open_import_root(app, app.root_imported)
+
+    def action_ask_quit(self) -> None:
+        from certtui.tui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.exit()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Quit certtui?",
+                "No root CA has been created yet; nothing is saved.",
+                "Quit",
+                dialog_id="confirm-quit",
+            ),
+            answered,
+        )
 
     @property
     def constraints(self) -> list[str]:

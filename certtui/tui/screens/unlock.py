@@ -6,13 +6,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 
 class UnlockScreen(ModalScreen[str | None]):
     """Collects the passphrase; the app checks it in a worker and asks again if it is wrong."""
 
     BINDINGS = [
+        Binding("ctrl+s", "submit", "Unlock", id="unlock.submit", tooltip="Check the passphrase"),
         Binding("escape", "cancel", "Cancel", id="unlock.cancel", tooltip="Close without unlocking"),
     ]
     """Remappable by id."""
@@ -30,12 +31,13 @@ class UnlockScreen(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Unlock", variant="primary", id="unlock")
                 yield Button("Cancel", id="cancel")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#unlock-error").display = bool(self.error)
         self.query_one("#passphrase", Input).focus()
 
-    def _submit(self) -> None:
+    def action_submit(self) -> None:
         value = self.query_one("#passphrase", Input).value
         if not value:
             error = self.query_one("#unlock-error", Static)
@@ -45,11 +47,11 @@ class UnlockScreen(ModalScreen[str | None]):
         self.dismiss(value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
+        self.action_submit()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "unlock":
-            self._submit()
+            self.action_submit()
         else:
             self.dismiss(None)
 

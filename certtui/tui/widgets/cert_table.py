@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from rich.segment import Segment
@@ -20,6 +20,13 @@ from certtui.core.models import CertRecord, Kind, Status
 from certtui.core.printable import printable
 
 KIND_LABEL = {Kind.ROOT: "root", Kind.INTERMEDIATE: "inter", Kind.SERVER: "server", Kind.CLIENT: "client"}
+# Markers before the name, one cell each: a new marker is one more entry here (and in LEGEND).
+MARKERS: tuple[str, ...] = ("check",)
+CHECK_FAILS = "✗"
+"""The row's certificate fails the iOS checklist (judged in a worker, see CertListScreen)."""
+EXTERNAL = "*"
+"""Imported to watch, not issued by this store (shown before the name)."""
+LEGEND = f"{CHECK_FAILS} fails the iOS checklist · {EXTERNAL} imported, not issued here"
 # Fixed column widths (kind, expires, status, key); name and names share what is left.
 FIXED = (("kind", 6), ("expires", 17), ("status", 8), ("key", 8))
 GAP = 1
@@ -33,15 +40,16 @@ def _fit(text: str, width: int) -> str:
 
 def columns(width: int) -> list[tuple[str, int]]:
     """Column names and widths for a table `width` cells wide."""
-    fixed = sum(w for _, w in FIXED) + GAP * (len(FIXED) + 1)
+    fixed = sum(w for _, w in FIXED) + GAP * (len(FIXED) + 2) + len(MARKERS)
     free = max(width - fixed, 20)
     name = max(min(free // 2, 34), 14)
-    return [("name", name), ("names", free - name)] + [(n, w) for n, w in FIXED]
+    return [("marks", len(MARKERS)), ("name", name), ("names", free - name)] + [(n, w) for n, w in FIXED]
 
 
 HEADINGS = {
+    "marks": "",
     "name": "Name",
-    "names": "Names (SANs)",
+    "names": "Other names · id",
     "kind": "Kind",
     "expires": "Expires",
     "status": "Status",
@@ -50,7 +58,11 @@ HEADINGS = {
 
 
 def header_text(width: int) -> str:
-    return (" " * GAP).join(HEADINGS[n].ljust(w) for n, w in columns(width))
+    return _join(_fit(HEADINGS[n], w).ljust(w) for n, w in columns(width))
+
+
+def _join(cells: Iterable[str]) -> str:
+    return (" " * GAP).join(cells)
 
 
 class CertTable(ScrollView, can_focus=True):
@@ -85,6 +97,13 @@ class CertTable(ScrollView, can_focus=True):
             super().__init__()
             self.record = record
 
+    class ColumnsChanged(Message):
+        """The rows are drawn `width` cells wide now: the header must follow."""
+
+        def __init__(self, width: int) -> None:
+            super().__init__()
+            self.width = width
+
     class Selected(Message):
         """Enter (or a click) on a certificate."""
 
@@ -107,6 +126,10 @@ class CertTable(ScrollView, can_focus=True):
         self._type_ahead: Callable[[str], None] | None = None
         self._opening = False
         self._pending: list[str] = []
+        self.fails: dict[str, bool] = {}
+        """Certificate id -> fails the iOS checklist; filled by a worker, rows without one are blank."""
+        self._label_count: dict[str, int] = {}
+        self._drawn_width = -1
 
     # -- data ----------------------------------------------------------------------------
 
@@ -116,6 +139,10 @@ class CertTable(ScrollView, can_focus=True):
         self._haystack = [
             " ".join((r.record.subject, *r.record.names, r.record.id)).lower() for r in self._rows
         ]
+        self._label_count = {}
+        for r in self._rows:
+            label = _label(r.record)
+            self._label_count[label] = self._label_count.get(label, 0) + 1
         self.apply_filter(query, keep=keep)
 
     def apply_filter(self, query: str, keep: str | None = None) -> None:
@@ -136,6 +163,26 @@ class CertTable(ScrollView, can_focus=True):
     @property
     def visible_count(self) -> int:
         return len(self._visible)
+
+    @property
+    def total_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def records(self) -> list[CertRecord]:
+        """Every row's certificate, the visible ones first (the order to judge them in)."""
+        top = int(self.scroll_offset.y)
+        seen = [self._visible[i] for i in range(top, min(top + self.size.height + 1, len(self._visible)))]
+        first = set(seen)
+        return [self._rows[i].record for i in seen] + [
+            r.record for i, r in enumerate(self._rows) if i not in first
+        ]
+
+    def set_fails(self, verdicts: dict[str, bool]) -> None:
+        """Add checklist verdicts (id -> fails) and redraw the rows they mark."""
+        self.fails.update(verdicts)
+        self._cache.clear()
+        self.refresh()
 
     @property
     def current(self) -> CertRecord | None:
@@ -224,27 +271,40 @@ class CertTable(ScrollView, can_focus=True):
             return "cert-table--external"
         return None
 
+    def _marks(self, rec: CertRecord) -> str:
+        marks = {"check": CHECK_FAILS if self.fails.get(rec.id) else " "}
+        return "".join(marks[m] for m in MARKERS)
+
     def _format(self, row: TreeRow, width: int) -> str:
         self.rows_formatted += 1
         rec = row.record
-        label = rec.subject or (rec.names[0] if rec.names else rec.id)
+        label = _label(rec)
+        # The Name column shows the first name: this column adds the others, and the id where
+        # two rows share a name (a renewed certificate beside the one it replaces).
+        others = [n for n in rec.names if n != label]
+        if self._label_count.get(label, 0) > 1:
+            others.insert(0, f"id {rec.id[:8]}")
         cells = {
+            "marks": self._marks(rec),
             # Names from a certificate made elsewhere may hold terminal control characters.
             # `*` before the name marks an external certificate (the summary line says so).
             "name": "  " * row.depth
             + ("*" if rec.external else "")
             + printable(label)
             + (" (deployed)" if rec.extra.get("deployed") else ""),
-            "names": printable(", ".join(rec.names)),
+            "names": printable(", ".join(others)),
             "kind": KIND_LABEL[rec.kind],
             "expires": expires_in(rec.not_after, self.clock()),
             "status": rec.status.value,
             "key": rec.key_type.replace("EC ", "").replace("RSA ", "RSA"),
         }
-        return (" " * GAP).join(_fit(cells[n], w).ljust(w) for n, w in columns(width))
+        return _join(_fit(cells[n], w).ljust(w) for n, w in columns(width))
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
+        if width != self._drawn_width:
+            self._drawn_width = width
+            self.post_message(self.ColumnsChanged(width))
         index = int(self.scroll_offset.y) + y
         base = self.rich_style
         if index >= len(self._visible):
@@ -268,3 +328,7 @@ class CertTable(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._cache.clear()
         self.virtual_size = Size(self.size.width, len(self._visible))
+
+
+def _label(rec: CertRecord) -> str:
+    return rec.subject or (rec.names[0] if rec.names else rec.id)

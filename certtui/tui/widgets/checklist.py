@@ -26,16 +26,18 @@ def sort_findings(findings: Sequence[Any]) -> list[Any]:
 class FindingView(Static):
     """One finding: badge, rule id and title; then the evidence and, unless it passed, the fix."""
 
-    def __init__(self, finding: Any) -> None:
+    def __init__(self, finding: Any, where: str = "cert") -> None:
+        from certtui.tui.wording import humane, tui_fix
+
         sev = severity_of(finding)
         text = Text()
         text.append(f"{BADGE.get(sev, sev)} ", style="bold")
         text.append(f"{finding.id}  ", style="bold")
         text.append(finding.title)
         if finding.detail:
-            text.append(f"\n  {printable(finding.detail)}")
+            text.append(f"\n  {printable(humane(finding.detail))}")
         if sev != "pass" and finding.fix:
-            text.append(f"\n  fix: {printable(finding.fix)}", style="italic")
+            text.append(f"\n  fix: {printable(tui_fix(finding.id, finding.fix, where))}", style="italic")
         super().__init__(text, classes=f"finding -{sev}")
         self.finding = finding
 
@@ -43,13 +45,23 @@ class FindingView(Static):
 class ChecklistPanel(VerticalScroll):
     """The whole checklist for one certificate, with a one-line verdict on top."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, where: str = "cert", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.findings: list[Any] = []
+        self.where = where
+        """Who reads the fixes: "cert" (a stored certificate) or "form" (the issue form)."""
 
-    def set_findings(self, findings: Sequence[Any]) -> None:
+    def set_findings(self, findings: Sequence[Any], blocked: str | None = None) -> None:
+        """Show `findings`; `blocked` says why the request cannot be issued at all."""
         self.findings = sort_findings(findings)
         self.remove_children()
+        if blocked:
+            self.mount(
+                Static(
+                    Text(f"iOS checklist · cannot be issued: {printable(blocked)}"), classes="checklist-title"
+                )
+            )
+            return
         counts = {s: sum(1 for f in self.findings if severity_of(f) == s) for s in ORDER}
         fails, warns = counts["fail"], counts["warn"]
         verdict = (
@@ -60,4 +72,4 @@ class ChecklistPanel(VerticalScroll):
             else "iPhones accept this certificate"
         )
         self.mount(Static(Text(f"iOS checklist · {verdict}"), classes="checklist-title"))
-        self.mount_all(FindingView(f) for f in self.findings)
+        self.mount_all(FindingView(f, self.where) for f in self.findings)
