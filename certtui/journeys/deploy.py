@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from certtui.core import keep_policy as policy
-from certtui.core import upkeep
+from certtui.core import policy, upkeep
 from certtui.core.fileset import FileSet, NewFile
 from certtui.core.models import CertRecord
 from certtui.core.printable import printable

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from certtui.core import keep_policy as policy
-from certtui.core import upkeep
+from certtui.core import policy, upkeep
 from certtui.core.models import Kind
 from certtui.core.printable import printable
 from certtui.core.store import Store
@@ -231,7 +230,7 @@ def _crl_events(store: Store, now: datetime) -> list[Event]:
     from certtui.core.revocation import latest_crl
 
     out = []
-    soon = iso(now + timedelta(days=policy.CRL_WARN_DAYS))
+    soon = iso(now + timedelta(days=policy.NOTIFY_CRL_WARN_DAYS))
     for rec in store.records(now=now):
         if not rec.kind.is_ca or rec.external or rec.revoked_at or rec.not_after <= iso(now):
             continue

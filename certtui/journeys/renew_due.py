@@ -7,8 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from certtui.core import keep_policy as policy
-from certtui.core import upkeep
+from certtui.core import policy, upkeep
 from certtui.core.models import CertRecord, Kind
 from certtui.core.store import Store
 from certtui.core.timefmt import iso, parse, utcnow

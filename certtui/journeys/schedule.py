@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from certtui.core import keep_policy as policy
+from certtui.core import policy
 from certtui.errors import CerttuiError
 
 NAME = "certtui-renew"
