@@ -9,11 +9,7 @@ from typing import Any
 
 from certtui.core import trustplaces as tp
 from certtui.errors import CerttuiError
-from certtui.journeys.trust.model import (
-    Target,
-    TrustCA,
-    TrustRequest,
-)
+from certtui.journeys.trust.model import Target, TrustCA, TrustRequest
 from certtui.journeys.trust.tools import Doer, our_files, read_or_empty, root_of
 
 

@@ -7,11 +7,7 @@ from pathlib import Path
 
 from certtui.core import trustplaces as tp
 from certtui.errors import CerttuiError
-from certtui.journeys.trust.model import (
-    Target,
-    TrustCA,
-    TrustRequest,
-)
+from certtui.journeys.trust.model import Target, TrustCA, TrustRequest
 from certtui.journeys.trust.tools import Doer, root_of, run_tool
 
 # The password every JDK ships its cacerts with; keytool needs one to read or change it.

@@ -8,12 +8,7 @@ from pathlib import Path
 
 from certtui.core import trustplaces as tp
 from certtui.errors import CerttuiError
-from certtui.journeys.trust.model import (
-    Target,
-    TrustCA,
-    TrustRequest,
-    common_name,
-)
+from certtui.journeys.trust.model import Target, TrustCA, TrustRequest, common_name
 from certtui.journeys.trust.tools import Doer, read_or_empty, run_tool
 
 NSS_PACKAGES = (

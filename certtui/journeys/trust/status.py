@@ -10,21 +10,8 @@ from certtui.core import trustplaces as tp
 from certtui.core.store import Store
 from certtui.errors import CerttuiError
 from certtui.journeys.trust.firefox import load_policy, policy_dirs
-from certtui.journeys.trust.java import (
-    DEBIAN_JAVA_CACERTS,
-    find_keytool,
-    java_entries,
-    java_keystore,
-)
-from certtui.journeys.trust.model import (
-    Place,
-    StaleRoot,
-    Target,
-    TrustCA,
-    TrustRequest,
-    TrustStatus,
-    load_ca,
-)
+from certtui.journeys.trust.java import DEBIAN_JAVA_CACERTS, find_keytool, java_entries, java_keystore
+from certtui.journeys.trust.model import Place, StaleRoot, Target, TrustCA, TrustRequest, TrustStatus, load_ca
 from certtui.journeys.trust.nss import NSS_PACKAGES, nss_databases, nss_entries
 from certtui.journeys.trust.tools import our_files, read_or_empty, root_of
 

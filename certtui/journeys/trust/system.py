@@ -11,17 +11,8 @@ from pathlib import Path
 
 from certtui.core import trustplaces as tp
 from certtui.errors import CerttuiError
-from certtui.journeys.trust.java import (
-    DEBIAN_JAVA_CACERTS,
-    JAVA_STOREPASS,
-    find_keytool,
-    java_entries,
-)
-from certtui.journeys.trust.model import (
-    Target,
-    TrustCA,
-    TrustRequest,
-)
+from certtui.journeys.trust.java import DEBIAN_JAVA_CACERTS, JAVA_STOREPASS, find_keytool, java_entries
+from certtui.journeys.trust.model import Target, TrustCA, TrustRequest
 from certtui.journeys.trust.tools import Doer, our_files, read_or_empty, root_of
 
 # The refresh scripts rebuild every bundle (and Debian's Java keystore): minutes on a slow disk.

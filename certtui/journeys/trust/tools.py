@@ -9,12 +9,7 @@ from pathlib import Path
 
 from certtui.core import trustplaces as tp
 from certtui.errors import CerttuiError
-from certtui.journeys.trust.model import (
-    Change,
-    Target,
-    TrustRequest,
-    TrustResult,
-)
+from certtui.journeys.trust.model import Change, Target, TrustRequest, TrustResult
 
 # A certutil or keytool run takes well under a second (keytool starts a JVM); a minute covers
 # a loaded machine without hanging forever on a locked database.
