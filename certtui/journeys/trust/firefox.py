@@ -19,6 +19,11 @@ def policy_dirs(root: Path) -> list[tuple[str, Path]]:
     return [(a, root / "etc" / a / "policies") for a in apps or ["firefox"]]
 
 
+def machine_path(root: Path, path: Path) -> str:
+    """The path as Firefox reads it on the machine, not under --root-dir."""
+    return "/" + str(path.relative_to(root)).lstrip("/")
+
+
 def load_policy(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
@@ -41,15 +46,11 @@ def step(req: TrustRequest, ca: TrustCA, doer: Doer) -> None:
         policy_file = folder / "policies.json"
         policy = load_policy(policy_file)
 
-        # Firefox reads the path as it is on the machine, not under --root-dir.
-        def seen(path: Path) -> str:
-            return "/" + str(path.relative_to(root)).lstrip("/")
-
         if req.install:
             cert_file = folder / f"{tp.NAME_PREFIX}-{tp.fp_prefix(ca.sha256)}.pem"
             # ImportEnterpriseRoots reads the Windows and macOS stores only; on Linux, Install does it.
             new = tp.policy_with(
-                policy, seen(cert_file), enterprise_roots=sys.platform in ("win32", "darwin")
+                policy, machine_path(root, cert_file), enterprise_roots=sys.platform in ("win32", "darwin")
             )
             have_cert = ca.sha256 in tp.pem_fingerprints(read_or_empty(cert_file))
             if new == policy and have_cert:
@@ -62,7 +63,7 @@ def step(req: TrustRequest, ca: TrustCA, doer: Doer) -> None:
         else:
             ours = [p for p, fp in our_files(folder) if fp == ca.sha256]
             installs = set(tp.policy_installs(policy))
-            paths = {seen(p) for p in ours} & installs
+            paths = {machine_path(root, p) for p in ours} & installs
             if not ours:
                 doer.say(Target.FIREFOX_POLICY, "not installed:", f"{policy_file} ({app})")
                 continue

@@ -50,14 +50,19 @@ def java_entries(keytool: str, keystore: Path) -> list[tuple[str, str]]:
     )
 
 
+def rebuilt_from_system(req: TrustRequest, keystore: Path) -> bool:
+    """Whether `keystore` is the one ca-certificates-java rebuilds from the system store."""
+    managed = root_of(req) / DEBIAN_JAVA_CACERTS
+    return managed.exists() and keystore.resolve() == managed.resolve()
+
+
 def step(req: TrustRequest, ca: TrustCA, doer: Doer) -> None:
     keystore = java_keystore(req)
     if not keystore.is_file():
         raise CerttuiError(
             f"the keystore {keystore} does not exist; give an existing cacerts with --keystore"
         )
-    managed = root_of(req) / DEBIAN_JAVA_CACERTS
-    if managed.exists() and keystore.resolve() == managed.resolve():
+    if rebuilt_from_system(req, keystore):
         doer.say(
             Target.JAVA,
             "skipped",

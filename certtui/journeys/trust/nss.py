@@ -78,6 +78,11 @@ def nss_entries(certutil: str, db: Path) -> list[tuple[str, str, list[str]]]:
     return out
 
 
+def trusted_in(entries: list[tuple[str, str, list[str]]], sha256: str) -> bool:
+    """Whether a database's entries (`nss_entries`) trust the certificate for TLS servers."""
+    return any(sha256 in fps and tp.trusted_for_tls(trust) for _n, trust, fps in entries)
+
+
 def step(req: TrustRequest, ca: TrustCA, doer: Doer) -> None:
     dbs = nss_databases(req.home)
     if not dbs:
@@ -110,7 +115,7 @@ def step(req: TrustRequest, ca: TrustCA, doer: Doer) -> None:
             continue
         entries = [] if db.kind == "new" else nss_entries(certutil, db.path)
         if req.install:
-            if any(ca.sha256 in fps and tp.trusted_for_tls(trust) for _n, trust, fps in entries):
+            if trusted_in(entries, ca.sha256):
                 doer.say(Target.NSS, "already trusted:", where)
                 continue
             if db.kind == "new":

@@ -9,11 +9,18 @@ from pathlib import Path
 from certtui.core import trustplaces as tp
 from certtui.core.store import Store
 from certtui.errors import CerttuiError
-from certtui.journeys.trust.firefox import load_policy, policy_dirs
-from certtui.journeys.trust.java import DEBIAN_JAVA_CACERTS, find_keytool, java_entries, java_keystore
+from certtui.journeys.trust.firefox import load_policy, machine_path, policy_dirs
+from certtui.journeys.trust.java import (
+    DEBIAN_JAVA_CACERTS,
+    find_keytool,
+    java_entries,
+    java_keystore,
+    rebuilt_from_system,
+)
 from certtui.journeys.trust.model import Place, StaleRoot, Target, TrustCA, TrustRequest, TrustStatus, load_ca
-from certtui.journeys.trust.nss import NSS_PACKAGES, nss_databases, nss_entries
-from certtui.journeys.trust.tools import our_files, read_or_empty, root_of
+from certtui.journeys.trust.nss import NSS_PACKAGES, nss_databases, nss_entries, trusted_in
+from certtui.journeys.trust.system import in_bundle
+from certtui.journeys.trust.tools import our_files, root_of
 
 FIREFOX_NOTE = (
     "Firefox on Linux does not read the system store: it trusts the root through its profile's "
@@ -49,15 +56,9 @@ def status(store: Store, req: TrustRequest) -> TrustStatus:
         anchors = root / family.anchor_dir
         files = our_files(anchors)
         ours = [p for p, fp in files if fp == ca.sha256]
-        in_bundle = ca.sha256 in tp.pem_fingerprints(read_or_empty(root / family.bundle))
+        bundled = in_bundle(root, family, ca.sha256)
         state = (
-            "trusted"
-            if ours and in_bundle
-            else "anchor only"
-            if ours
-            else "in bundle"
-            if in_bundle
-            else "absent"
+            "trusted" if ours and bundled else "anchor only" if ours else "in bundle" if bundled else "absent"
         )
         detail = {
             "anchor only": f"run {shlex.join(family.refresh)}",
@@ -75,9 +76,7 @@ def status(store: Store, req: TrustRequest) -> TrustStatus:
             out.places.append(Place(Target.FIREFOX_POLICY, app, str(policy_file), "unreadable", str(exc)))
             continue
         files = our_files(folder)
-        listed = {
-            p for p, fp in files if fp == ca.sha256 and "/" + str(p.relative_to(root)).lstrip("/") in installs
-        }
+        listed = {p for p, fp in files if fp == ca.sha256 and machine_path(root, p) in installs}
         out.places.append(
             Place(Target.FIREFOX_POLICY, f"{app} policy", str(policy_file), "trusted" if listed else "absent")
         )
@@ -101,7 +100,7 @@ def status(store: Store, req: TrustRequest) -> TrustStatus:
             )
             continue
         entries = nss_entries(certutil, db.path)
-        trusted = any(ca.sha256 in fps and tp.trusted_for_tls(t) for _n, t, fps in entries)
+        trusted = trusted_in(entries, ca.sha256)
         out.places.append(Place(Target.NSS, db.label, f"sql:{db.path}", "trusted" if trusted else "absent"))
         for nick, _t, fps in entries:
             if nick.startswith(f"{tp.NAME_PREFIX} "):
@@ -126,7 +125,7 @@ def status(store: Store, req: TrustRequest) -> TrustStatus:
         own = java_keystore(req) if (req.keystore or req.java_home) else None
     except CerttuiError:
         own = None
-    if own is not None and own.is_file() and not (managed.exists() and own.resolve() == managed.resolve()):
+    if own is not None and own.is_file() and not rebuilt_from_system(req, own):
         keystores.append(("Java keystore", own, ""))
     for label, keystore, detail in keystores:
         try:

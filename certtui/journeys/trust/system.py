@@ -53,6 +53,11 @@ def system_lock(path: Path = SYSTEM_LOCK) -> Iterator[None]:
         os.close(fd)
 
 
+def in_bundle(root: Path, family: tp.SystemFamily, sha256: str) -> bool:
+    """Whether the refreshed bundle the system's clients read holds the certificate."""
+    return sha256 in tp.pem_fingerprints(read_or_empty(root / family.bundle))
+
+
 def step(req: TrustRequest, ca: TrustCA, doer: Doer) -> None:
     if req.root_dir is None and not req.dry_run:
         with system_lock():
@@ -68,8 +73,7 @@ def _system_locked(req: TrustRequest, ca: TrustCA, doer: Doer) -> None:
     ours = [path for path, fp in our_files(anchors) if fp == ca.sha256]
     refresh = list(family.refresh if req.install else family.refresh_after_removal)
     if req.install:
-        in_bundle = ca.sha256 in tp.pem_fingerprints(read_or_empty(root / family.bundle))
-        if ours and (in_bundle or req.root_dir is not None):
+        if ours and (in_bundle(root, family, ca.sha256) or req.root_dir is not None):
             doer.say(Target.SYSTEM, "already trusted:", f"{ours[0]} ({family.name})")
             return
         if not ours:
