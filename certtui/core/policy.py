@@ -64,6 +64,8 @@ DEFAULT_MIN_DAYS = 0
 # Warn about a certificate nothing will renew two weeks before it expires: long enough to find
 # a free evening, short enough not to nag about a year-long certificate every day.
 EXPIRY_WARN_DAYS = 14
+# `--expiry-days`: at least a day; at most ten years, past which a warning warns of nothing.
+NOTIFY_MAX_EXPIRY_DAYS = 3650
 # A CRL past its nextUpdate makes clients that check it refuse every certificate of its CA; 3 days
 # before leaves a weekend to re-sign it (`certtui crl`). Shorter than CRL_WARN_DAYS: the checklist
 # may warn early, a notification should come only when the weekly job has surely stopped.
@@ -95,6 +97,9 @@ RUN_LOCK_WAIT_S = 600.0
 SCHEDULE_AT = "03:17"
 # The timer's random delay: spreads runs without moving them far from the time asked for.
 SCHEDULE_RANDOM_DELAY = "10min"
+# `systemctl daemon-reload` and `enable --now` return in a second; a minute covers a busy
+# machine without hanging `schedule install` on a stuck systemd.
+SYSTEMCTL_TIMEOUT_S = 60
 
 # -- the ACME server (`certtui acme serve`) --------------------------------------------------
 
@@ -137,3 +142,11 @@ ACME_TOTAL_TIMEOUT_S = 10.0
 # before each retry: a client that just started its listener gets a moment.
 ACME_ATTEMPTS = 3
 ACME_BACKOFF_S = (0.5, 1.5)
+
+# -- trusting the root on this machine (`certtui trust`) ------------------------------------
+
+# A certutil or keytool run takes well under a second (keytool starts a JVM); a minute covers
+# a loaded machine without hanging forever on a locked database.
+TRUST_TOOL_TIMEOUT_S = 60
+# The refresh scripts rebuild every bundle (and Debian's Java keystore): minutes on a slow disk.
+TRUST_REFRESH_TIMEOUT_S = 300

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from certtui.core import policy
 from certtui.core.store import Store
 from certtui.core.timefmt import iso, utcnow
 from certtui.errors import NotFound
@@ -166,7 +167,7 @@ class Channel:
     smtp_user: str | None = None
     password_file: str | None = None
     sender: str | None = None
-    expiry_days: int = 14
+    expiry_days: int = policy.EXPIRY_WARN_DAYS
     created_at: str = ""
 
     def label(self) -> str:

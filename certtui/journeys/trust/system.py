@@ -9,15 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from certtui.core import policy
 from certtui.core import trustplaces as tp
 from certtui.errors import CerttuiError
 from certtui.journeys.trust.java import DEBIAN_JAVA_CACERTS, JAVA_STOREPASS, find_keytool, java_entries
 from certtui.journeys.trust.model import Target, TrustCA, TrustRequest
 from certtui.journeys.trust.tools import Doer, our_files, read_or_empty, root_of
-
-# The refresh scripts rebuild every bundle (and Debian's Java keystore): minutes on a slow disk.
-REFRESH_TIMEOUT_S = 300
-
 
 # Two certtui processes refreshing the system store at once race: ca-certificates-java loads the
 # keystore, changes it and writes it whole, so one run's change can undo the other's. Root-owned.
@@ -91,7 +88,7 @@ def _system_locked(req: TrustRequest, ca: TrustCA, doer: Doer) -> None:
             Target.SYSTEM, "to run", f"inside {root}: {shown} (e.g. chroot {shlex.quote(str(root))} {shown})"
         )
     else:
-        doer.run(Target.SYSTEM, refresh, what=family.name, timeout=REFRESH_TIMEOUT_S)
+        doer.run(Target.SYSTEM, refresh, what=family.name, timeout=policy.TRUST_REFRESH_TIMEOUT_S)
         if not req.install and not req.dry_run:
             _java_leftovers(req, ca, doer)
 

@@ -7,16 +7,15 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from certtui.core import policy
 from certtui.core import trustplaces as tp
 from certtui.errors import CerttuiError
 from certtui.journeys.trust.model import Change, Target, TrustRequest, TrustResult
 
-# A certutil or keytool run takes well under a second (keytool starts a JVM); a minute covers
-# a loaded machine without hanging forever on a locked database.
-TOOL_TIMEOUT_S = 60
 
-
-def run_tool(argv: Sequence[str], *, stdin: bytes | None = None, timeout: float = TOOL_TIMEOUT_S) -> str:
+def run_tool(
+    argv: Sequence[str], *, stdin: bytes | None = None, timeout: float = policy.TRUST_TOOL_TIMEOUT_S
+) -> str:
     try:
         done = subprocess.run(list(argv), input=stdin, capture_output=True, timeout=timeout, check=False)
     except FileNotFoundError:
@@ -69,7 +68,7 @@ class Doer:
         *,
         stdin: bytes | None = None,
         what: str = "",
-        timeout: float = TOOL_TIMEOUT_S,
+        timeout: float = policy.TRUST_TOOL_TIMEOUT_S,
     ) -> None:
         if not self.dry_run:
             run_tool(argv, stdin=stdin, timeout=timeout)
