@@ -150,6 +150,11 @@ def lineage_head(store: Store, cert_id: str) -> str:
         seen.add(current)
 
 
+def targets_of_head(store: Store, head_id: str) -> list[DeployTarget]:
+    """The targets whose certificate line ends at `head_id` (what deploying `head_id` writes to)."""
+    return [t for t in targets(store) if lineage_head(store, t.cert_id) == head_id]
+
+
 # -- notifications ----------------------------------------------------------------------------
 
 

@@ -445,8 +445,7 @@ def targets_for(store: Store, ref: str | None) -> list[DeployTarget]:
     if ref.isdigit() and any(t.id == int(ref) for t in every):
         return [t for t in every if t.id == int(ref)]
     rec = store.resolve(ref)
-    head = upkeep.lineage_head(store, rec.id)
-    mine = [t for t in every if upkeep.lineage_head(store, t.cert_id) == head]
+    mine = upkeep.targets_of_head(store, upkeep.lineage_head(store, rec.id))
     if not mine:
         raise CerttuiError(f"{rec.id} has no deploy target; add one with `certtui deploy add {rec.id} ...`")
     return mine

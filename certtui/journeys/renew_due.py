@@ -128,17 +128,16 @@ def _renew(store: Store, req: DueRequest, unlock: Callable[[], None], now: datet
             line = f"renewal of {rec.id} ({deploying.label(rec)}) failed: {exc}"
             out.failures.append(line)
             out.renew_failures[rec.id] = line
-            for target in upkeep.targets(store):
-                if upkeep.lineage_head(store, target.cert_id) == rec.id:
-                    upkeep.record_result(
-                        store,
-                        target,
-                        cert_id=rec.id,
-                        serial=rec.serial,
-                        ok=False,
-                        stage="renew",
-                        message=str(exc),
-                    )
+            for target in upkeep.targets_of_head(store, rec.id):
+                upkeep.record_result(
+                    store,
+                    target,
+                    cert_id=rec.id,
+                    serial=rec.serial,
+                    ok=False,
+                    stage="renew",
+                    message=str(exc),
+                )
             continue
         out.renewed.append((rec, new))
 
