@@ -43,12 +43,9 @@ def _classify(store: Store, ca: TrustCA, target: Target, path: str, fp: str, sta
     stale.append(StaleRoot(target, path, fp, found, what))
 
 
-def status(store: Store, req: TrustRequest) -> TrustStatus:
-    """Whether the CA is in each place certtui knows, and every other certtui root found there."""
-    ca = load_ca(store, req.ca)
-    out = TrustStatus(ca)
+def _system_places(store: Store, req: TrustRequest, ca: TrustCA, out: TrustStatus) -> None:
+    """The system store: is the anchor there, and is it in the refreshed bundle."""
     root = root_of(req)
-    # The system store.
     family = tp.detect_family(root)
     if family is None:
         out.places.append(Place(Target.SYSTEM, "system", str(root), "unknown", "no known trust store layout"))
@@ -67,7 +64,11 @@ def status(store: Store, req: TrustRequest) -> TrustStatus:
         out.places.append(Place(Target.SYSTEM, family.name, str(ours[0] if ours else anchors), state, detail))
         for path, fp in files:
             _classify(store, ca, Target.SYSTEM, str(path), fp, out.stale)
-    # Firefox's policy.
+
+
+def _firefox_places(store: Store, req: TrustRequest, ca: TrustCA, out: TrustStatus) -> None:
+    """Firefox's policy files: does each list the CA's PEM under Certificates.Install."""
+    root = root_of(req)
     for app, folder in policy_dirs(root):
         policy_file = folder / "policies.json"
         try:
@@ -82,7 +83,10 @@ def status(store: Store, req: TrustRequest) -> TrustStatus:
         )
         for path, fp in files:
             _classify(store, ca, Target.FIREFOX_POLICY, str(path), fp, out.stale)
-    # NSS.
+
+
+def _nss_places(store: Store, req: TrustRequest, ca: TrustCA, out: TrustStatus) -> None:
+    """Each NSS database: does it trust the CA for TLS servers."""
     dbs = nss_databases(req.home)
     certutil = shutil.which("certutil")
     for db in dbs:
@@ -110,7 +114,11 @@ def status(store: Store, req: TrustRequest) -> TrustStatus:
         out.places.append(
             Place(Target.NSS, "NSS", str(req.home), "none found", "no Chromium nssdb or Firefox profile")
         )
-    # Java.
+
+
+def _java_places(store: Store, req: TrustRequest, ca: TrustCA, out: TrustStatus) -> None:
+    """The Java keystores: Debian's managed one and the one --java names."""
+    root = root_of(req)
     managed = root / DEBIAN_JAVA_CACERTS
     keystores: list[tuple[str, Path, str]] = []
     if managed.is_file():
@@ -138,6 +146,16 @@ def status(store: Store, req: TrustRequest) -> TrustStatus:
         for alias, fp in aliases:
             if alias.startswith(f"{tp.NAME_PREFIX}-"):
                 _classify(store, ca, Target.JAVA, f"{keystore} {alias}", fp, out.stale)
+
+
+def status(store: Store, req: TrustRequest) -> TrustStatus:
+    """Whether the CA is in each place certtui knows, and every other certtui root found there."""
+    ca = load_ca(store, req.ca)
+    out = TrustStatus(ca)
+    _system_places(store, req, ca, out)
+    _firefox_places(store, req, ca, out)
+    _nss_places(store, req, ca, out)
+    _java_places(store, req, ca, out)
     out.notes.append(FIREFOX_NOTE)
     if ca.name_constrained:
         honoured = ", ".join(n for n, ok in tp.NAME_CONSTRAINT_CLIENTS if ok)
