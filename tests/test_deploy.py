@@ -17,8 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from certtui.core import issuance
-from certtui.core import keep_policy as policy
+from certtui.core import issuance, policy
 from certtui.core.fileset import FileSet, NewFile
 from certtui.core.models import CertRecord, IssueRequest
 from certtui.core.store import Store

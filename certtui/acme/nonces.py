@@ -6,11 +6,11 @@ import secrets
 import time
 from collections import OrderedDict
 
-# A client uses a nonce within seconds; ten minutes covers a slow human at a debugger.
-NONCE_LIFETIME_S = 600.0
-# Nonces handed out and not used yet, at most: an idle flood of HEAD requests cannot grow
-# memory without bound (the oldest are forgotten, and their clients get badNonce and retry).
-MAX_OUTSTANDING = 50_000
+from certtui.core import policy
+
+# The name tests and callers use; the number lives in core/policy.py.
+NONCE_LIFETIME_S = policy.ACME_NONCE_LIFETIME_S
+
 # 128 random bits per nonce.
 NONCE_BYTES = 16
 
@@ -28,7 +28,7 @@ class Nonces:
         now = self._clock()  # type: ignore[operator]
         nonce = self.prefix + secrets.token_urlsafe(NONCE_BYTES)
         self._live[nonce] = now + NONCE_LIFETIME_S
-        while len(self._live) > MAX_OUTSTANDING:
+        while len(self._live) > policy.ACME_MAX_OUTSTANDING:
             self._live.popitem(last=False)
         return nonce
 

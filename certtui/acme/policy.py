@@ -11,17 +11,9 @@ from dataclasses import dataclass
 from certtui.acme.problems import Problem
 from certtui.core import names as namesmod
 from certtui.core.models import NameType
+from certtui.core.policy import ACME_MAX_IDENTIFIERS
 from certtui.errors import BadName, CerttuiError
 
-# RFC 8555 leaves the limit to the server; Let's Encrypt allows 100 names a certificate, and
-# a home service never needs more.
-MAX_IDENTIFIERS = 100
-# Orders a minute, per account and per client address: a home lab renewing every service
-# at once after a long outage stays far below; a runaway client loop is stopped within a minute.
-ORDERS_PER_MINUTE = 30
-# Failed validations an hour, per account and per client address: enough to debug a
-# firewall, too few to use the validator as a scanner of the LAN.
-FAILURES_PER_HOUR = 20
 # A pattern that allows every name the CA's constraints allow (open registration uses it).
 ANY = "*"
 
@@ -89,10 +81,10 @@ def identifiers(raw: object) -> list[Identifier]:
     """The order's identifiers, normalized (A-labels, compressed IPs) and deduplicated."""
     if not isinstance(raw, list) or not raw:
         raise Problem("malformed", "the order needs a non-empty list of identifiers")
-    if len(raw) > MAX_IDENTIFIERS:
+    if len(raw) > ACME_MAX_IDENTIFIERS:
         raise Problem(
             "rejectedIdentifier",
-            f"the order has {len(raw)} identifiers; this server signs at most {MAX_IDENTIFIERS}",
+            f"the order has {len(raw)} identifiers; this server signs at most {ACME_MAX_IDENTIFIERS}",
         )
     out: list[Identifier] = []
     for item in raw:

@@ -7,7 +7,6 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,8 +20,6 @@ from certtui.acme import validation
 from certtui.acme.nonces import Nonces
 from certtui.acme.policy import (
     ANY,
-    FAILURES_PER_HOUR,
-    ORDERS_PER_MINUTE,
     RateLimiter,
     allowed,
     identifiers,
@@ -30,6 +27,7 @@ from certtui.acme.policy import (
 from certtui.acme.problems import Problem, error
 from certtui.core import acme_state as state
 from certtui.core import keys as keymod
+from certtui.core import policy
 from certtui.core.models import CertRecord
 from certtui.core.store import Store
 from certtui.core.timefmt import iso, utcnow
@@ -38,12 +36,6 @@ from certtui.errors import CerttuiError
 PREFIX = "/acme"
 # The challenge types offered for every identifier (dns-01 comes with wildcards, later).
 CHALLENGE_TYPES = ("http-01", "tls-alpn-01")
-# An order (and its authorizations) stays open a week, as Let's Encrypt's do.
-ORDER_LIFETIME = timedelta(days=7)
-# A JWS request is a few KB (a CSR for 100 names with an RSA 4096 key is about 8 KB).
-MAX_REQUEST_BYTES = 64 * 1024
-# Seconds a client is told to wait before polling a challenge or order being worked on.
-POLL_AFTER_S = 1
 # RFC 5280 reason codes a client may give revokeCert, by the names `certtui revoke` uses.
 REVOCATION_REASONS = {
     0: "unspecified",
@@ -61,8 +53,8 @@ class Settings:
     days: int
     open_registration: bool = False
     validation: validation.ValidationPolicy = field(default_factory=validation.ValidationPolicy)
-    orders_per_minute: int = ORDERS_PER_MINUTE
-    failures_per_hour: int = FAILURES_PER_HOUR
+    orders_per_minute: int = policy.ACME_ORDERS_PER_MINUTE
+    failures_per_hour: int = policy.ACME_FAILURES_PER_HOUR
 
 
 @dataclass
@@ -105,7 +97,7 @@ class AcmeApp:
     # -- the app ---------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[self._middleware])
+        app = web.Application(client_max_size=policy.ACME_MAX_REQUEST_BYTES, middlewares=[self._middleware])
         r = app.router
         r.add_get(f"{PREFIX}/directory", self.directory)
         r.add_route("HEAD", f"{PREFIX}/new-nonce", self.new_nonce)
@@ -156,7 +148,7 @@ class AcmeApp:
         except web.HTTPException as exc:
             typ = "malformed"
             if exc.status == 413:
-                detail = f"the request is over {MAX_REQUEST_BYTES} bytes"
+                detail = f"the request is over {policy.ACME_MAX_REQUEST_BYTES} bytes"
             elif exc.status == 405:
                 detail = "use POST with a JWS for this resource (RFC 8555 section 6.3)"
             else:
@@ -475,7 +467,7 @@ class AcmeApp:
             self.store,
             reg.id,
             [(i.type, i.value) for i in wanted],
-            utcnow() + ORDER_LIFETIME,
+            utcnow() + policy.ACME_ORDER_LIFETIME,
             CHALLENGE_TYPES,
         )
         return self._json(request, self._order_json(request, o), 201, self._url(request, "order", o.id))
@@ -498,7 +490,7 @@ class AcmeApp:
         o = self._own_order(caller, request.match_info["id"])
         response = self._json(request, self._order_json(request, o), 200)
         if o.status == "processing":
-            response.headers["Retry-After"] = str(POLL_AFTER_S)
+            response.headers["Retry-After"] = str(policy.ACME_POLL_AFTER_S)
         return response
 
     async def finalize(self, request: web.Request) -> web.Response:
@@ -644,7 +636,7 @@ class AcmeApp:
         response = self._json(request, self._chall_json(request, chall), 200)
         response.headers.add("Link", f'<{self._url(request, "authz", authz.id)}>;rel="up"')
         if chall.status == "processing":
-            response.headers["Retry-After"] = str(POLL_AFTER_S)
+            response.headers["Retry-After"] = str(policy.ACME_POLL_AFTER_S)
         return response
 
     def _spawn(self, chall: state.Challenge, who: str) -> None:

@@ -23,24 +23,12 @@ import aiohttp
 from cryptography import x509
 
 from certtui.acme.problems import Problem
+from certtui.core import policy as limits
 
 # The ports RFC 8555 section 8.3 and RFC 8737 section 3 fix; --http-01-port and
 # --tls-alpn-01-port change them (tests, and clients behind a port forward).
 HTTP01_PORT = 80
 TLSALPN01_PORT = 443
-# A key authorization is a 43-character token, a dot and a 43-character thumbprint: 4 KB is
-# far more than any honest answer, and reading more would let the validator be used to pull
-# data off the LAN.
-MAX_BODY = 4096
-# Let's Encrypt follows up to 10 redirects; an ACME client on a home server needs one or two.
-MAX_REDIRECTS = 3
-# A LAN host answers in milliseconds; a slow or silent one fails quickly.
-CONNECT_TIMEOUT_S = 5.0
-TOTAL_TIMEOUT_S = 10.0
-# Tries of a validation whose connection failed (refused, reset, timed out), and the pause
-# before each retry: a client that just started its listener gets a moment.
-ATTEMPTS = 3
-BACKOFF_S = (0.5, 1.5)
 # RFC 8737 section 3: the id-pe-acmeIdentifier extension and the ALPN protocol.
 ACME_IDENTIFIER_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.31")
 ALPN = "acme-tls/1"
@@ -113,15 +101,15 @@ def _netloc(address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -
 
 async def _read_capped(response: aiohttp.ClientResponse, what: str) -> bytes:
     length = response.content_length
-    if length is not None and length > MAX_BODY:
-        raise Problem("incorrectResponse", f"{what}: the response body is over {MAX_BODY} bytes")
+    if length is not None and length > limits.ACME_MAX_BODY:
+        raise Problem("incorrectResponse", f"{what}: the response body is over {limits.ACME_MAX_BODY} bytes")
     data = b""
-    while len(data) <= MAX_BODY:
-        chunk = await response.content.read(MAX_BODY + 1 - len(data))
+    while len(data) <= limits.ACME_MAX_BODY:
+        chunk = await response.content.read(limits.ACME_MAX_BODY + 1 - len(data))
         if not chunk:
             return data
         data += chunk
-    raise Problem("incorrectResponse", f"{what}: the response body is over {MAX_BODY} bytes")
+    raise Problem("incorrectResponse", f"{what}: the response body is over {limits.ACME_MAX_BODY} bytes")
 
 
 async def http01(
@@ -131,7 +119,7 @@ async def http01(
     address = await resolve(typ, value, policy)
     host = f"[{value}]" if typ == "ip" and ":" in value else value
     url = f"http://{host}:{policy.http01_port}/.well-known/acme-challenge/{token}"
-    for hop in range(MAX_REDIRECTS + 1):
+    for hop in range(limits.ACME_MAX_REDIRECTS + 1):
         parts = urlsplit(url)
         scheme = parts.scheme
         port = parts.port or (HTTP01_PORT if scheme == "http" else TLSALPN01_PORT)
@@ -150,12 +138,12 @@ async def http01(
                 allow_redirects=False,
                 **kwargs,  # type: ignore[arg-type]
             ) as response:
-                if response.status in _REDIRECTS and hop < MAX_REDIRECTS:
+                if response.status in _REDIRECTS and hop < limits.ACME_MAX_REDIRECTS:
                     location = response.headers.get("Location", "")
                     url = _redirect(url, location, typ, value, address, policy, what)
                     continue
                 if response.status in _REDIRECTS:
-                    raise Problem("connection", f"{what}: more than {MAX_REDIRECTS} redirects")
+                    raise Problem("connection", f"{what}: more than {limits.ACME_MAX_REDIRECTS} redirects")
                 if response.status != 200:
                     raise Problem(
                         "unauthorized", f"{what}: the client answered HTTP {response.status}, not 200"
@@ -171,7 +159,7 @@ async def http01(
             # The body is never echoed back: it could be anything a LAN host serves.
             raise Problem("unauthorized", f"{what}: the response is not this challenge's key authorization")
         return
-    raise Problem("connection", f"{value}: more than {MAX_REDIRECTS} redirects")
+    raise Problem("connection", f"{value}: more than {limits.ACME_MAX_REDIRECTS} redirects")
 
 
 def _redirect(
@@ -238,7 +226,7 @@ async def tlsalpn01(typ: str, value: str, expected: str, policy: ValidationPolic
     try:
         _, writer = await asyncio.wait_for(
             asyncio.open_connection(str(address), port, ssl=context, server_hostname=sni),
-            CONNECT_TIMEOUT_S,
+            limits.ACME_CONNECT_TIMEOUT_S,
         )
     except ssl.SSLError as exc:
         raise Problem(
@@ -295,7 +283,7 @@ async def validate(
 ) -> None:
     """One challenge, with a few tries on connection failures; raises the final Problem."""
     expected = key_authorization(token, thumbprint)
-    for attempt in range(ATTEMPTS):
+    for attempt in range(limits.ACME_ATTEMPTS):
         try:
             if ctype == "http-01":
                 await http01(typ, value, token, expected, policy, session)
@@ -303,15 +291,17 @@ async def validate(
                 await tlsalpn01(typ, value, expected, policy)
             return
         except Retryable:
-            if attempt == ATTEMPTS - 1:
+            if attempt == limits.ACME_ATTEMPTS - 1:
                 raise
-            await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+            await asyncio.sleep(limits.ACME_BACKOFF_S[min(attempt, len(limits.ACME_BACKOFF_S) - 1)])
 
 
 def client_session() -> aiohttp.ClientSession:
     """The validator's HTTP client: no cookies, no proxies from the environment, short timeouts."""
     return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=TOTAL_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+        timeout=aiohttp.ClientTimeout(
+            total=limits.ACME_TOTAL_TIMEOUT_S, connect=limits.ACME_CONNECT_TIMEOUT_S
+        ),
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
         auto_decompress=False,

@@ -12,12 +12,10 @@ from typing import Any
 import click
 
 from certtui.commands.common import echo_json, printable, summary, warn
+from certtui.core import policy
 from certtui.errors import CerttuiError
 from certtui.session import PASSPHRASE_ENV, Session, read_passphrase, read_secret_file
 
-# The default HTTPS port: 443 is taken by the services themselves, 8443 is the usual
-# alternative (step-ca's default too), and above 1024 it needs no privilege.
-DEFAULT_PORT = 8443
 # systemd's LoadCredential= puts the passphrase here, readable by the service only.
 CREDENTIAL_NAME = "certtui-passphrase"
 
@@ -133,7 +131,7 @@ def _settings_text(directory: str, root_path: str, open_registration: bool) -> l
 @click.option(
     "--bind", default="0.0.0.0", show_default=True, metavar="ADDR", help="The address to listen on."
 )
-@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=policy.ACME_PORT, show_default=True)
 @click.option(
     "--hostname",
     "hostnames",
@@ -213,7 +211,7 @@ def acme(
         return
     import asyncio
 
-    from certtui.acme import policy, runner, server, validation
+    from certtui.acme import runner, server, validation
     from certtui.journeys import acme as journey
 
     store = session.store()
@@ -226,7 +224,7 @@ def acme(
         store.unlock(_passphrase())
     ca_key = store.private_key(ca.record.id)
     settings = server.Settings(
-        days=days or journey.ACME_DAYS,
+        days=days or policy.ACME_DAYS,
         open_registration=open_registration,
         validation=validation.ValidationPolicy(
             http01_port=http_01_port,
@@ -234,8 +232,8 @@ def acme(
             allow_loopback=allow_loopback,
             pins=_pins(pins),
         ),
-        orders_per_minute=orders_per_minute or policy.ORDERS_PER_MINUTE,
-        failures_per_hour=failures_per_hour or policy.FAILURES_PER_HOUR,
+        orders_per_minute=orders_per_minute or policy.ACME_ORDERS_PER_MINUTE,
+        failures_per_hour=failures_per_hour or policy.ACME_FAILURES_PER_HOUR,
     )
     if ca.root_only:
         warn(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from certtui.commands.common import printable
-from certtui.core import keep_policy
+from certtui.core import policy
 from certtui.session import Session
 
 pass_session = click.make_pass_decorator(Session)
@@ -32,7 +32,7 @@ def notify() -> None:
 @click.option(
     "--expiry-days",
     type=int,
-    default=keep_policy.EXPIRY_WARN_DAYS,
+    default=policy.EXPIRY_WARN_DAYS,
     show_default=True,
     help="Warn this many days before a certificate nothing renews expires.",
 )

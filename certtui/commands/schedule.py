@@ -40,7 +40,7 @@ def _install(
     no_enable: bool,
 ) -> None:
     """Write the systemd service and timer, and enable the timer."""
-    from certtui.core import keep_policy
+    from certtui.core import policy
     from certtui.journeys import schedule as journey
 
     scope = scope or ("system" if os.geteuid() == 0 else "user")
@@ -50,7 +50,7 @@ def _install(
         )
     store = session.store()
     req = journey.check_request(
-        scope, at or keep_policy.SCHEDULE_AT, session.db.parent, store.encrypted, passphrase_file
+        scope, at or policy.SCHEDULE_AT, session.db.parent, store.encrypted, passphrase_file
     )
     units = journey.units(req)
     if dry_run:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from certtui.core import policy
 from certtui.core.store import Store
 from certtui.core.timefmt import iso, utcnow
 from certtui.errors import NotFound
@@ -53,6 +54,28 @@ _TARGET_COLUMNS = tuple(f.name for f in fields(DeployTarget))
 _SETTABLE = _TARGET_COLUMNS[1:16]
 
 
+# -- rows of the target and channel tables: one insert, one select ---------------------------
+
+
+def _insert(store: Store, table: str, settings: dict[str, Any]) -> int:
+    """Insert one row (with created_at now) and return its id; the caller holds `store.write()`."""
+    settings = {**settings, "created_at": iso(utcnow())}
+    names = ", ".join(settings)
+    marks = ", ".join("?" for _ in settings)
+    cursor = store.conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(settings.values()))
+    return int(cursor.lastrowid or 0)
+
+
+def _select(
+    store: Store, table: str, columns: tuple[str, ...], row_id: int | None = None
+) -> list[tuple[Any, ...]]:
+    """Every row of `table` by id, or the one with `row_id` (an empty list when there is none)."""
+    sql = f"SELECT {', '.join(columns)} FROM {table}"
+    if row_id is None:
+        return store.conn.execute(sql + " ORDER BY id").fetchall()
+    return store.conn.execute(sql + " WHERE id = ?", (row_id,)).fetchall()
+
+
 def _target(row: tuple[Any, ...]) -> DeployTarget:
     values = dict(zip(_TARGET_COLUMNS, row, strict=True))
     values["reload_shell"] = bool(values["reload_shell"])
@@ -66,26 +89,18 @@ def add_target(store: Store, **settings: Any) -> DeployTarget:
     unknown = set(settings) - set(_SETTABLE)
     if unknown:
         raise ValueError(f"unknown deploy target fields: {sorted(unknown)}")
-    settings = {**settings, "created_at": iso(utcnow())}
-    names = ", ".join(settings)
-    marks = ", ".join("?" for _ in settings)
     with store.write():
-        cursor = store.conn.execute(
-            f"INSERT INTO deploy_targets ({names}) VALUES ({marks})", tuple(settings.values())
-        )
-        target_id = int(cursor.lastrowid or 0)
+        target_id = _insert(store, "deploy_targets", settings)
         store.event("deploy-add", settings["cert_id"], f"target {target_id}")
     return get_target(store, target_id)
 
 
 def targets(store: Store) -> list[DeployTarget]:
-    sql = f"SELECT {', '.join(_TARGET_COLUMNS)} FROM deploy_targets ORDER BY id"
-    return [_target(r) for r in store.conn.execute(sql).fetchall()]
+    return [_target(r) for r in _select(store, "deploy_targets", _TARGET_COLUMNS)]
 
 
 def get_target(store: Store, target_id: int) -> DeployTarget:
-    sql = f"SELECT {', '.join(_TARGET_COLUMNS)} FROM deploy_targets WHERE id = ?"
-    rows = store.conn.execute(sql, (target_id,)).fetchall()
+    rows = _select(store, "deploy_targets", _TARGET_COLUMNS, target_id)
     if not rows:
         raise NotFound(f"no deploy target {target_id}; run `certtui deploy list` to see them")
     return _target(rows[0])
@@ -135,6 +150,11 @@ def lineage_head(store: Store, cert_id: str) -> str:
         seen.add(current)
 
 
+def targets_of_head(store: Store, head_id: str) -> list[DeployTarget]:
+    """The targets whose certificate line ends at `head_id` (what deploying `head_id` writes to)."""
+    return [t for t in targets(store) if lineage_head(store, t.cert_id) == head_id]
+
+
 # -- notifications ----------------------------------------------------------------------------
 
 
@@ -152,7 +172,7 @@ class Channel:
     smtp_user: str | None = None
     password_file: str | None = None
     sender: str | None = None
-    expiry_days: int = 14
+    expiry_days: int = policy.EXPIRY_WARN_DAYS
     created_at: str = ""
 
     def label(self) -> str:
@@ -165,14 +185,8 @@ _CHANNEL_COLUMNS = tuple(f.name for f in fields(Channel))
 
 
 def add_channel(store: Store, **settings: Any) -> Channel:
-    settings = {**settings, "created_at": iso(utcnow())}
-    names = ", ".join(settings)
-    marks = ", ".join("?" for _ in settings)
     with store.write():
-        cursor = store.conn.execute(
-            f"INSERT INTO notify_channels ({names}) VALUES ({marks})", tuple(settings.values())
-        )
-        channel_id = int(cursor.lastrowid or 0)
+        channel_id = _insert(store, "notify_channels", settings)
         store.event("notify-add", None, f"channel {channel_id}: {settings['kind']}")
     return get_channel(store, channel_id)
 
@@ -184,13 +198,11 @@ def _channel(row: tuple[Any, ...]) -> Channel:
 
 
 def channels(store: Store) -> list[Channel]:
-    sql = f"SELECT {', '.join(_CHANNEL_COLUMNS)} FROM notify_channels ORDER BY id"
-    return [_channel(r) for r in store.conn.execute(sql).fetchall()]
+    return [_channel(r) for r in _select(store, "notify_channels", _CHANNEL_COLUMNS)]
 
 
 def get_channel(store: Store, channel_id: int) -> Channel:
-    sql = f"SELECT {', '.join(_CHANNEL_COLUMNS)} FROM notify_channels WHERE id = ?"
-    rows = store.conn.execute(sql, (channel_id,)).fetchall()
+    rows = _select(store, "notify_channels", _CHANNEL_COLUMNS, channel_id)
     if not rows:
         raise NotFound(f"no notification channel {channel_id}; run `certtui notify list` to see them")
     return _channel(rows[0])

@@ -8,21 +8,16 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
-from certtui.core import acme_state, adopt, checks, issuance
+from certtui.core import acme_state, adopt, checks, issuance, policy
 from certtui.core import keys as keymod
 from certtui.core.models import CertRecord, IssueRequest, KeySpec, Kind
 from certtui.core.store import Store
-from certtui.core.timefmt import parse, utcnow
+from certtui.core.timefmt import utcnow
 from certtui.errors import CerttuiError, PolicyError
+from certtui.journeys.renew_due import renew_at
 
-# 90 days: what ACME clients assume (they renew with 30 days left) and what phones accept,
-# far inside Apple's 825-day ceiling.
-ACME_DAYS = 90
 # The origin of the server's own HTTPS certificate in the store.
 SERVER_ORIGIN = "acme-server"
-# The server renews its own certificate when less than a third of its life is left, as ACME
-# clients do with theirs.
-RENEW_FRACTION = 3
 
 
 def origin_of(account: str) -> str:
@@ -123,8 +118,8 @@ def signing_ca(store: Store, ref: str | None) -> SigningCa:
 
 
 def _fresh_enough(rec: CertRecord, now: datetime) -> bool:
-    start, end = parse(rec.not_before), parse(rec.not_after)
-    return end - now > (end - start) / RENEW_FRACTION
+    # Renewed on the schedule `renew --due` keeps (policy.RENEW_AT_FRACTION), as ACME clients do.
+    return now < renew_at(rec)
 
 
 def server_certificate(
@@ -156,7 +151,7 @@ def server_certificate(
         names=hostnames,
         issuer_id=ca.id,
         issuer_key=ca_key,
-        days=ACME_DAYS,
+        days=policy.ACME_DAYS,
         origin=SERVER_ORIGIN,
         detail=f"certtui acme's own certificate: {', '.join(hostnames)}",
         now=now,
@@ -171,8 +166,7 @@ def renew_due(rec: CertRecord, now: datetime | None = None) -> bool:
 def next_check(rec: CertRecord, now: datetime | None = None) -> timedelta:
     """How long until the server's certificate should be looked at again (at most a day)."""
     now = now or utcnow()
-    start, end = parse(rec.not_before), parse(rec.not_after)
-    due = end - (end - start) / RENEW_FRACTION
+    due = renew_at(rec)
     return max(timedelta(seconds=60), min(due - now, timedelta(days=1)))
 
 

@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from certtui.core import keep_policy as policy
-from certtui.core import upkeep
+from certtui.core import policy, upkeep
 from certtui.core.fileset import FileSet, NewFile
 from certtui.core.models import CertRecord
 from certtui.core.printable import printable
@@ -84,26 +83,25 @@ def label(rec: CertRecord) -> str:
 def parse_owner(owner: str) -> tuple[int, int, str]:
     """`USER[:GROUP]` (names or numbers) -> (uid, gid; -1 for "keep"), checked to exist."""
     user, _, group = owner.partition(":")
-    uid, gid = -1, -1
-    if user:
-        try:
-            uid = int(user) if user.isdigit() else pwd.getpwnam(user).pw_uid
-        except KeyError:
-            raise CerttuiError(
-                f"--owner {owner}: there is no user {user!r} here; give an existing user"
-            ) from None
-    if group:
-        try:
-            gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
-        except KeyError:
-            raise CerttuiError(
-                f"--owner {owner}: there is no group {group!r} here; give an existing group"
-            ) from None
+    uid = _owner_id(owner, "user", user, lambda n: pwd.getpwnam(n).pw_uid)
+    gid = _owner_id(owner, "group", group, lambda n: grp.getgrnam(n).gr_gid)
     if uid == -1 and gid == -1:
         raise CerttuiError(
             f"--owner {owner!r} names no user or group; write USER[:GROUP], e.g. root:ssl-cert"
         )
     return uid, gid, owner
+
+
+def _owner_id(owner: str, what: str, name: str, lookup: Callable[[str], int]) -> int:
+    """A user or group of `--owner` as a number (-1 when not given), looked up when a name."""
+    if not name:
+        return -1
+    try:
+        return int(name) if name.isdigit() else lookup(name)
+    except KeyError:
+        raise CerttuiError(
+            f"--owner {owner}: there is no {what} {name!r} here; give an existing {what}"
+        ) from None
 
 
 def check_owner_allowed(uid: int, gid: int, owner: str, euid: int | None = None) -> None:
@@ -447,8 +445,7 @@ def targets_for(store: Store, ref: str | None) -> list[DeployTarget]:
     if ref.isdigit() and any(t.id == int(ref) for t in every):
         return [t for t in every if t.id == int(ref)]
     rec = store.resolve(ref)
-    head = upkeep.lineage_head(store, rec.id)
-    mine = [t for t in every if upkeep.lineage_head(store, t.cert_id) == head]
+    mine = upkeep.targets_of_head(store, upkeep.lineage_head(store, rec.id))
     if not mine:
         raise CerttuiError(f"{rec.id} has no deploy target; add one with `certtui deploy add {rec.id} ...`")
     return mine

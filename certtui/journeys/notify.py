@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from certtui.core import keep_policy as policy
-from certtui.core import upkeep
+from certtui.core import policy, upkeep
 from certtui.core.models import Kind
 from certtui.core.printable import printable
 from certtui.core.store import Store
@@ -24,8 +23,6 @@ WEBHOOK_FORMATS = ("json", "slack", "discord")
 # SMTP submission with STARTTLS listens on 587; a plain relay on the LAN on 25.
 SMTP_STARTTLS_PORT = 587
 SMTP_PLAIN_PORT = 25
-# `--expiry-days`: at least a day; at most ten years, past which a warning warns of nothing.
-MAX_EXPIRY_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -87,8 +84,10 @@ def add_channel(store: Store, req: ChannelRequest) -> Channel:
 
     if req.kind not in KINDS:
         raise CerttuiError(f"notify add takes ntfy, webhook or email, not {req.kind!r}")
-    if not 0 < req.expiry_days <= MAX_EXPIRY_DAYS:
-        raise CerttuiError(f"--expiry-days {req.expiry_days} is out of range; give 1 to {MAX_EXPIRY_DAYS}")
+    if not 0 < req.expiry_days <= policy.NOTIFY_MAX_EXPIRY_DAYS:
+        raise CerttuiError(
+            f"--expiry-days {req.expiry_days} is out of range; give 1 to {policy.NOTIFY_MAX_EXPIRY_DAYS}"
+        )
     email_only = {
         "--smtp": req.smtp,
         "--user": req.user,
@@ -231,7 +230,7 @@ def _crl_events(store: Store, now: datetime) -> list[Event]:
     from certtui.core.revocation import latest_crl
 
     out = []
-    soon = iso(now + timedelta(days=policy.CRL_WARN_DAYS))
+    soon = iso(now + timedelta(days=policy.NOTIFY_CRL_WARN_DAYS))
     for rec in store.records(now=now):
         if not rec.kind.is_ca or rec.external or rec.revoked_at or rec.not_after <= iso(now):
             continue

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from certtui.core import keep_policy as policy
-from certtui.core import upkeep
+from certtui.core import policy, upkeep
 from certtui.core.models import CertRecord, Kind
 from certtui.core.store import Store
 from certtui.core.timefmt import iso, parse, utcnow
@@ -129,17 +128,16 @@ def _renew(store: Store, req: DueRequest, unlock: Callable[[], None], now: datet
             line = f"renewal of {rec.id} ({deploying.label(rec)}) failed: {exc}"
             out.failures.append(line)
             out.renew_failures[rec.id] = line
-            for target in upkeep.targets(store):
-                if upkeep.lineage_head(store, target.cert_id) == rec.id:
-                    upkeep.record_result(
-                        store,
-                        target,
-                        cert_id=rec.id,
-                        serial=rec.serial,
-                        ok=False,
-                        stage="renew",
-                        message=str(exc),
-                    )
+            for target in upkeep.targets_of_head(store, rec.id):
+                upkeep.record_result(
+                    store,
+                    target,
+                    cert_id=rec.id,
+                    serial=rec.serial,
+                    ok=False,
+                    stage="renew",
+                    message=str(exc),
+                )
             continue
         out.renewed.append((rec, new))
 

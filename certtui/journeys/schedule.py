@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from certtui.core import keep_policy as policy
+from certtui.core import policy
 from certtui.errors import CerttuiError
 
 NAME = "certtui-renew"
@@ -152,7 +152,9 @@ def enable(scope: str) -> str | None:
     base = ["systemctl"] + (["--user"] if scope == "user" else [])
     for args in (["daemon-reload"], ["enable", "--now", f"{NAME}.timer"]):
         try:
-            done = subprocess.run(base + args, capture_output=True, text=True, timeout=60, check=False)
+            done = subprocess.run(
+                base + args, capture_output=True, text=True, timeout=policy.SYSTEMCTL_TIMEOUT_S, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"`{' '.join(base + args)}` could not run ({exc})"
         if done.returncode != 0:
