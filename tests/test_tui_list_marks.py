@@ -59,7 +59,10 @@ async def test_failing_certificates_are_marked_counted_and_explained(demo: Store
         assert row_of(app, "legacy-camer").lstrip().startswith("✗"), row_of(app, "legacy-camer")
         assert not row_of(app, "nas.home.arpa").lstrip().startswith("✗")
         summary = str(app.screen.query_one("#summary").render())
-        assert "10 certificates · 3 fail the iOS checklist · 1 expiring · 1 revoked" == summary, summary
+        assert summary == (
+            "10 certificates · 3 fail the iOS checklist · 1 expiring · 1 revoked"
+            " · 1 external (*: imported, not issued here)"
+        ), summary
         legend = str(app.screen.query_one("#legend").render())
         assert "✗ fails the iOS checklist" in legend and "* imported" in legend
         screen = app.screen
