@@ -36,8 +36,19 @@ from certtui.core.timefmt import iso, utcnow
 from certtui.errors import CerttuiError
 
 PREFIX = "/acme"
-# The challenge types offered for every identifier (dns-01 comes with wildcards, later).
-CHALLENGE_TYPES = ("http-01", "tls-alpn-01")
+# The challenge types offered: a DNS name gets all three, an IP no dns-01 (RFC 8738 section 7),
+# a wildcard dns-01 only (RFC 8555 section 7.1.3: only the zone's owner may have every name).
+CHALLENGE_TYPES = ("http-01", "tls-alpn-01", "dns-01")
+IP_CHALLENGE_TYPES = ("http-01", "tls-alpn-01")
+WILDCARD_CHALLENGE_TYPES = ("dns-01",)
+
+
+def challenge_types(typ: str, value: str) -> tuple[str, ...]:
+    if typ == "ip":
+        return IP_CHALLENGE_TYPES
+    return WILDCARD_CHALLENGE_TYPES if value.startswith("*.") else CHALLENGE_TYPES
+
+
 # An order (and its authorizations) stays open a week, as Let's Encrypt's do.
 ORDER_LIFETIME = timedelta(days=7)
 # A JWS request is a few KB (a CSR for 100 names with an RSA 4096 key is about 8 KB).
@@ -476,7 +487,7 @@ class AcmeApp:
             reg.id,
             [(i.type, i.value) for i in wanted],
             utcnow() + ORDER_LIFETIME,
-            CHALLENGE_TYPES,
+            challenge_types,
         )
         return self._json(request, self._order_json(request, o), 201, self._url(request, "order", o.id))
 
@@ -619,12 +630,15 @@ class AcmeApp:
                 raise Problem("malformed", "an authorization can only be deactivated")
             state.deactivate_authorization(self.store, authz.id)
             authz = state.authorization(self.store, authz.id) or authz
-        body = {
-            "identifier": {"type": authz.type, "value": authz.value},
+        body: dict[str, Any] = {
+            # RFC 8555 section 7.1.4: a wildcard's authorization names the zone, flagged wildcard.
+            "identifier": {"type": authz.type, "value": authz.value.removeprefix("*.")},
             "status": authz.status,
             "expires": authz.expires,
             "challenges": [self._chall_json(request, c) for c in state.challenges(self.store, authz.id)],
         }
+        if authz.value.startswith("*."):
+            body["wildcard"] = True
         return self._json(request, body, 200)
 
     async def challenge(self, request: web.Request) -> web.Response:

@@ -50,6 +50,30 @@ def _pins(values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def _dns_resolver(value: str | None) -> tuple[str, int] | None:
+    """`ADDR`, `ADDR:PORT`, `[V6]:PORT` or a bare IPv6 address -> (address, port); port 53 by default."""
+    import ipaddress
+
+    if not value:
+        return None
+    text, port = value.strip(), "53"
+    if text.startswith("["):
+        text, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif text.count(":") == 1:
+        text, _, port = text.partition(":")
+    try:
+        address = str(ipaddress.ip_address(text))
+        number = int(port)
+        if not 0 < number < 65536:
+            raise ValueError
+    except ValueError:
+        raise CerttuiError(
+            f"--dns-resolver {value!r} is not ADDR[:PORT] (e.g. 192.168.1.1 or 127.0.0.1:5353)"
+        ) from None
+    return address, number
+
+
 def _unit(argv: list[str], home: Path, port: int) -> str:
     """A systemd service running `certtui acme` with the passphrase as a credential."""
     exec_start = " ".join(
@@ -160,6 +184,11 @@ def _settings_text(directory: str, root_path: str, open_registration: bool) -> l
     metavar="NAME:ADDR",
     help="Validate NAME at ADDR instead of asking the resolver (like curl --resolve); repeatable.",
 )
+@click.option(
+    "--dns-resolver",
+    metavar="ADDR[:PORT]",
+    help="The resolver dns-01 asks for _acme-challenge TXT records (default: the system's).",
+)
 @click.option("--orders-per-minute", type=click.IntRange(1), default=None, help="Rate limit (default 30).")
 @click.option("--failures-per-hour", type=click.IntRange(1), default=None, help="Rate limit (default 20).")
 @click.option(
@@ -178,6 +207,7 @@ def acme(
     tls_alpn_01_port: int,
     allow_loopback: bool,
     pins: tuple[str, ...],
+    dns_resolver: str | None,
     orders_per_minute: int | None,
     failures_per_hour: int | None,
     print_systemd_unit: bool,
@@ -196,6 +226,7 @@ def acme(
         given = {
             "--ca": ca_ref,
             "--days": days,
+            "--dns-resolver": dns_resolver,
             "--orders-per-minute": orders_per_minute,
             "--failures-per-hour": failures_per_hour,
         }
@@ -222,6 +253,7 @@ def acme(
     from certtui.core.names import parse_names
 
     parse_names(names)
+    resolver = _dns_resolver(dns_resolver)
     if store.encrypted:
         store.unlock(_passphrase())
     ca_key = store.private_key(ca.record.id)
@@ -233,6 +265,7 @@ def acme(
             tlsalpn01_port=tls_alpn_01_port,
             allow_loopback=allow_loopback,
             pins=_pins(pins),
+            dns_resolver=resolver,
         ),
         orders_per_minute=orders_per_minute or policy.ORDERS_PER_MINUTE,
         failures_per_hour=failures_per_hour or policy.FAILURES_PER_HOUR,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -247,9 +248,10 @@ def create_order(
     reg_id: str,
     identifiers: list[tuple[str, str]],
     expires: datetime,
-    challenge_types: tuple[str, ...],
+    challenge_types: Callable[[str, str], tuple[str, ...]],
 ) -> Order:
-    """An order with one pending authorization per identifier and one challenge per type."""
+    """An order with one pending authorization per identifier and one challenge per type that
+    `challenge_types(type, value)` offers it (a wildcard keeps its `*.` in the value)."""
     order_id = new_id()
     when = iso(expires)
     with store.write():
@@ -271,7 +273,7 @@ def create_order(
                 "VALUES (?, ?, ?, ?, 'pending', ?)",
                 (authz_id, order_id, typ, value, when),
             )
-            for ctype in challenge_types:
+            for ctype in challenge_types(typ, value):
                 store.conn.execute(
                     "INSERT INTO acme_challenges (id, authz_id, type, token, status) "
                     "VALUES (?, ?, ?, ?, 'pending')",
