@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,6 +74,8 @@ class Settings:
     validation: validation.ValidationPolicy = field(default_factory=validation.ValidationPolicy)
     orders_per_minute: int = ORDERS_PER_MINUTE
     failures_per_hour: int = FAILURES_PER_HOUR
+    # The time certificates are signed at; tests inject a clock to age certificates.
+    clock: Callable[[], datetime] = utcnow
 
 
 @dataclass
@@ -119,6 +121,7 @@ class AcmeApp:
         app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[self._middleware])
         r = app.router
         r.add_get(f"{PREFIX}/directory", self.directory)
+        r.add_get(f"{PREFIX}/renewal-info/{{id}}", self.renewal_info)
         r.add_route("HEAD", f"{PREFIX}/new-nonce", self.new_nonce)
         r.add_get(f"{PREFIX}/new-nonce", self.new_nonce, allow_head=False)
         posts: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {
@@ -287,6 +290,7 @@ class AcmeApp:
                 "newOrder": f"{base}/new-order",
                 "revokeCert": f"{base}/revoke-cert",
                 "keyChange": f"{base}/key-change",
+                "renewalInfo": f"{base}/renewal-info",
                 "meta": {"externalAccountRequired": not self.settings.open_registration},
             },
             dumps=_dumps,
@@ -456,7 +460,61 @@ class AcmeApp:
             out["certificate"] = self._url(request, "cert", o.cert_id)
         if o.error and o.status == "invalid":
             out["error"] = o.error
+        if o.replaces:
+            out["replaces"] = self._ari_id(o.replaces)
         return out
+
+    def _ari_id(self, cert_id: str) -> str:
+        from certtui.core import ari
+
+        return ari.cert_id(self.store.certificate(cert_id))
+
+    def _replaced(self, raw: object, account: state.Account) -> str | None:
+        """RFC 9773 section 5: the store id of the certificate `replaces` names, if this
+        account got it and nothing replaced it yet."""
+        if raw is None:
+            return None
+        from certtui.core import ari
+
+        if not isinstance(raw, str):
+            raise Problem("malformed", "replaces must be an ARI certificate id (a string)")
+        try:
+            _, serial = ari.parse_cert_id(raw)
+        except ValueError as exc:
+            raise Problem("malformed", f"replaces: {exc}") from None
+        cert_id = state.cert_by_serial(self.store, serial)
+        owner = state.order_of_certificate(self.store, cert_id) if cert_id else None
+        if cert_id is None or owner is None or owner[1].account != account.name:
+            raise Problem("malformed", "replaces names no certificate this account got from this server")
+        if ari.cert_id(self.store.certificate(cert_id)).split(".")[0] != raw.split(".")[0]:
+            raise Problem("malformed", "replaces: the authority key identifier is not its issuer's")
+        rec = self.store.get(cert_id)
+        if rec.renewed_by is not None:
+            raise Problem(
+                "alreadyReplaced",
+                f"certificate {cert_id} was already replaced by {rec.renewed_by}",
+                status=409,
+            )
+        return cert_id
+
+    async def renewal_info(self, request: web.Request) -> web.Response:
+        """RFC 9773 section 4: a plain GET, no JWS: the suggested window and Retry-After."""
+        from certtui.core import ari
+        from certtui.journeys import acme as journey
+
+        raw = request.match_info["id"]
+        try:
+            _, serial = ari.parse_cert_id(raw)
+        except ValueError as exc:
+            raise Problem("malformed", str(exc)) from None
+        cert_id = state.cert_by_serial(self.store, serial)
+        if cert_id is None or ari.cert_id(self.store.certificate(cert_id)) != raw:
+            raise Problem("malformed", "no certificate of this server has this ARI id", status=404)
+        win = journey.ari_window(self.store, cert_id, self.ca.id)
+        body: dict[str, Any] = {"suggestedWindow": {"start": iso(win.start), "end": iso(win.end)}}
+        response = web.json_response(body, dumps=_dumps)
+        response.headers["Retry-After"] = str(ari.RETRY_AFTER_S)
+        return response
 
     async def new_order(self, request: web.Request) -> web.Response:
         caller = await self._verify(request, key="kid")
@@ -469,6 +527,7 @@ class AcmeApp:
             )
         self.orders.hit(f"account {account.name}", f"address {request.remote}")
         wanted = identifiers(payload.get("identifiers"))
+        replaces = self._replaced(payload.get("replaces"), account)
         outside = [i.value for i in wanted if not allowed(i.type, i.value, account.patterns)]
         if outside:
             raise Problem(
@@ -488,6 +547,7 @@ class AcmeApp:
             [(i.type, i.value) for i in wanted],
             utcnow() + ORDER_LIFETIME,
             challenge_types,
+            replaces,
         )
         return self._json(request, self._order_json(request, o), 201, self._url(request, "order", o.id))
 
@@ -545,6 +605,7 @@ class AcmeApp:
                 csr=csr,
                 detail=f"acme:{account.name} order {o.id}: {', '.join(names)}",
                 inside_commit=lambda cert_id: state.order_issued(self.store, o.id, cert_id),
+                now=self.settings.clock(),
             )
         except CerttuiError as exc:
             state.set_order(self.store, o.id, "ready")

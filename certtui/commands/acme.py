@@ -417,4 +417,22 @@ def _account_commands() -> click.Group:
 
 acme.add_command(_account_commands())
 
+
+@acme.command(name="renew-early")
+@click.argument("ref", metavar="ID", required=False)
+@click.option("--all", "every", is_flag=True, help="Every certificate issued over ACME and still in use.")
+@pass_session
+def renew_early(session: Session, ref: str | None, every: bool) -> None:
+    """Move the renewal window (ARI) of a certificate, of everything a CA signed (a root or
+    intermediate rollover) or of --all into the past: clients renew on their next check."""
+    from certtui.journeys import acme as journey
+
+    ids = journey.renew_early(session.store(), ref, every=every)
+    click.echo(
+        f"marked {len(ids)} certificate(s) for early renewal: {', '.join(ids[:20])}"
+        + (" ..." if len(ids) > 20 else "")
+    )
+    click.echo("ACME clients that check renewal information (certbot 4.1+, Caddy) renew on their next check")
+
+
 COMMANDS = [acme]

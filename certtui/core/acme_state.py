@@ -60,6 +60,8 @@ class Order:
     error: dict[str, Any] | None
     cert_id: str | None
     created_at: str
+    # The store id of the certificate this order renews (RFC 9773 `replaces`).
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -235,12 +237,15 @@ def update_registration(
 
 # -- orders, authorizations, challenges ------------------------------------------------------
 
-_ORDER = "SELECT id, registration, status, identifiers, expires, error, cert_id, created_at FROM acme_orders"
+_ORDER = (
+    "SELECT id, registration, status, identifiers, expires, error, cert_id, created_at, replaces "
+    "FROM acme_orders"
+)
 
 
 def _order(row: tuple[Any, ...]) -> Order:
     ids = tuple((i["type"], i["value"]) for i in json.loads(row[3]))
-    return Order(row[0], row[1], row[2], ids, row[4], _loads(row[5]), row[6], row[7])
+    return Order(row[0], row[1], row[2], ids, row[4], _loads(row[5]), row[6], row[7], row[8])
 
 
 def create_order(
@@ -249,6 +254,7 @@ def create_order(
     identifiers: list[tuple[str, str]],
     expires: datetime,
     challenge_types: Callable[[str, str], tuple[str, ...]],
+    replaces: str | None = None,
 ) -> Order:
     """An order with one pending authorization per identifier and one challenge per type that
     `challenge_types(type, value)` offers it (a wildcard keeps its `*.` in the value)."""
@@ -256,14 +262,15 @@ def create_order(
     when = iso(expires)
     with store.write():
         store.conn.execute(
-            "INSERT INTO acme_orders (id, registration, status, identifiers, expires, created_at) "
-            "VALUES (?, ?, 'pending', ?, ?, ?)",
+            "INSERT INTO acme_orders (id, registration, status, identifiers, expires, created_at, replaces) "
+            "VALUES (?, ?, 'pending', ?, ?, ?, ?)",
             (
                 order_id,
                 reg_id,
                 json.dumps([{"type": t, "value": v} for t, v in identifiers]),
                 when,
                 iso(utcnow()),
+                replaces,
             ),
         )
         for typ, value in identifiers:
@@ -427,10 +434,51 @@ def set_order(
 
 
 def order_issued(store: Store, order_id: str, cert_id: str) -> None:
-    """Inside the `write()` that stores the certificate: the order is valid with it."""
+    """Inside the `write()` that stores the certificate: the order is valid with it, and the
+    certificate it replaces (if any) is renewed by it, as `certtui renew` links them."""
     store.conn.execute(
         "UPDATE acme_orders SET status = 'valid', cert_id = ? WHERE id = ?", (cert_id, order_id)
     )
+    row = store.conn.execute("SELECT replaces FROM acme_orders WHERE id = ?", (order_id,)).fetchone()
+    if row and row[0]:
+        store.conn.execute(
+            "UPDATE certificates SET renewed_by = ? WHERE id = ? AND renewed_by IS NULL", (cert_id, row[0])
+        )
+
+
+# -- renewal information (RFC 9773) ----------------------------------------------------------
+
+
+def cert_by_serial(store: Store, serial: int) -> str | None:
+    """The id of the certificate certtui signed with this serial, or None."""
+    row = store.conn.execute(
+        "SELECT id FROM certificates WHERE serial = ? AND external = 0", (format(serial, "x"),)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def mark_renew_early(store: Store, cert_ids: list[str]) -> str:
+    """Mark certificates (leaves, or CAs: everything under them) for early renewal; the time."""
+    now = iso(utcnow())
+    with store.write():
+        for cert_id in cert_ids:
+            store.conn.execute(
+                "INSERT INTO acme_renew_early (cert_id, marked_at) VALUES (?, ?) "
+                "ON CONFLICT (cert_id) DO UPDATE SET marked_at = excluded.marked_at",
+                (cert_id, now),
+            )
+            store.event("acme-renew-early", cert_id, "renewal window moved to the past (ARI)")
+    return now
+
+
+def renew_early_marks(store: Store) -> dict[str, str]:
+    """cert id -> when it was marked for early renewal."""
+    return {r[0]: r[1] for r in store.conn.execute("SELECT cert_id, marked_at FROM acme_renew_early")}
+
+
+def acme_certificates(store: Store) -> list[str]:
+    """The ids of the certificates issued through orders (the ones ARI speaks of)."""
+    return [r[0] for r in store.conn.execute("SELECT cert_id FROM acme_orders WHERE cert_id IS NOT NULL")]
 
 
 def claim_for_finalize(store: Store, order_id: str) -> bool:

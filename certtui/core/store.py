@@ -191,6 +191,14 @@ MIGRATIONS: list[list[str]] = [
             verdict TEXT NOT NULL,
             detail TEXT NOT NULL DEFAULT '')""",
     ],
+    # ACME part 2: the certificate an order renews (RFC 9773 `replaces`), certificates the
+    # operator marked for early renewal (renew-early, ARI), and the approval queue's decisions.
+    [
+        """ALTER TABLE acme_orders ADD COLUMN replaces TEXT""",
+        """CREATE TABLE acme_renew_early (
+            cert_id TEXT PRIMARY KEY,
+            marked_at TEXT NOT NULL)""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
-from certtui.core import acme_state, adopt, checks, issuance
+from certtui.core import acme_state, adopt, ari, checks, issuance
 from certtui.core import keys as keymod
 from certtui.core.models import CertRecord, IssueRequest, KeySpec, Kind
 from certtui.core.store import Store
@@ -223,3 +223,52 @@ def revoke(store: Store, cert_id: str, reason: str) -> CertRecord:
     from certtui.core import revocation
 
     return revocation.revoke(store, cert_id, reason).record
+
+
+# -- renewal information (RFC 9773) ----------------------------------------------------------
+
+
+def ari_window(store: Store, cert_id: str, signing_ca_id: str | None = None) -> ari.Window:
+    """The renewal window ARI suggests for a certificate: the default one, or an earlier one if
+    it or a CA above it was marked (`renew-early`), or its CA is no longer the signing CA."""
+    rec = store.get(cert_id)
+    marks = acme_state.renew_early_marks(store)
+    early: datetime | None = None
+    why = ""
+    current: str | None = rec.id
+    seen: set[str] = set()
+    while current and current not in seen:
+        seen.add(current)
+        if current in marks:
+            early, why = (
+                parse(marks[current]),
+                ("marked for early renewal" if current == rec.id else f"its CA {current} is being replaced"),
+            )
+            break
+        current = store.get(current).issuer_id
+    if early is None and signing_ca_id and rec.issuer_id and rec.issuer_id != signing_ca_id:
+        ca = store.get(signing_ca_id)
+        early, why = parse(ca.not_before), f"its CA {rec.issuer_id} is replaced by {signing_ca_id}"
+    if early is None and rec.issuer_id and store.get(rec.issuer_id).revoked_at:
+        early, why = parse(store.get(rec.issuer_id).revoked_at or ""), f"its CA {rec.issuer_id} was revoked"
+    return ari.window(parse(rec.not_before), parse(rec.not_after), early, why)
+
+
+def renew_early(store: Store, ref: str | None, *, every: bool) -> list[str]:
+    """Mark one certificate (or a CA, for a rollover: everything it signed) or every ACME
+    certificate for early renewal; the ids marked."""
+    if every == (ref is not None):
+        raise CerttuiError("give a certificate id or --all, not both and not neither")
+    if every:
+        ids = []
+        for cert_id in acme_state.acme_certificates(store):
+            rec = store.get(cert_id)
+            if rec.revoked_at is None and rec.renewed_by is None:
+                ids.append(cert_id)
+        if not ids:
+            raise CerttuiError("no certificate issued over ACME is in use; nothing to mark")
+    else:
+        assert ref is not None
+        ids = [store.resolve(ref).id]
+    acme_state.mark_renew_early(store, ids)
+    return ids
