@@ -55,6 +55,11 @@ ORDER_LIFETIME = timedelta(days=7)
 MAX_REQUEST_BYTES = 64 * 1024
 # Seconds a client is told to wait before polling a challenge or order being worked on.
 POLL_AFTER_S = 1
+# How often the server looks in the store for the operator's approvals (the TUI or the CLI
+# decide in another process): a decision takes effect within a second or two.
+APPROVAL_POLL_S = 1.0
+# Seconds a client waiting for the operator is told to wait between polls.
+APPROVAL_RETRY_AFTER_S = 5
 # RFC 5280 reason codes a client may give revokeCert, by the names `certtui revoke` uses.
 REVOCATION_REASONS = {
     0: "unspecified",
@@ -74,6 +79,8 @@ class Settings:
     validation: validation.ValidationPolicy = field(default_factory=validation.ValidationPolicy)
     orders_per_minute: int = ORDERS_PER_MINUTE
     failures_per_hour: int = FAILURES_PER_HOUR
+    # `--approve new-names`: orders for names no certificate carried wait for the operator.
+    approve_new_names: bool = False
     # The time certificates are signed at; tests inject a clock to age certificates.
     clock: Callable[[], datetime] = utcnow
 
@@ -147,7 +154,44 @@ class AcmeApp:
         self.session = validation.client_session()
         # Validations a previous run had started (a crash, a restart) are taken up again.
         for chall in state.processing_challenges(self.store):
-            self._spawn(chall, "restart")
+            if not self._held(chall.authz_id):
+                self._spawn(chall, "restart")
+        self._keep(asyncio.get_running_loop().create_task(self._approvals()))
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _held(self, authz_id: str) -> bool:
+        """Whether the authorization's order waits for the operator's approval."""
+        authz = state.authorization(self.store, authz_id)
+        found = state.approval(self.store, authz.order_id) if authz else None
+        return found is not None and found.status == "waiting"
+
+    async def _approvals(self) -> None:
+        """Apply the operator's decisions, which another process writes into the store."""
+        while True:
+            try:
+                for decision in state.decided(self.store):
+                    if decision.status == "approved":
+                        for chall in state.waiting_challenges(self.store, decision.order_id):
+                            self._spawn(chall, "approved")
+                        state.applied(self.store, decision.order_id)
+                        self.log(f"order {decision.order_id} approved: {', '.join(decision.names)}")
+                    else:
+                        why = decision.reason or "no reason given"
+                        state.refuse_order(
+                            self.store,
+                            decision.order_id,
+                            error(
+                                "rejectedIdentifier",
+                                f"the operator refused {', '.join(decision.names)[:200]}: {why[:300]}",
+                            ),
+                        )
+                        self.log(f"order {decision.order_id} refused: {', '.join(decision.names)}")
+            except CerttuiError as exc:
+                self.log(f"could not apply approvals: {exc}")
+            await asyncio.sleep(APPROVAL_POLL_S)
 
     async def _cleanup(self, app: web.Application) -> None:
         for task in list(self.tasks):
@@ -541,6 +585,9 @@ class AcmeApp:
             journey.preview(self.store, [i.value for i in wanted], self.ca.id, self.settings.days)
         except CerttuiError as exc:
             raise Problem("rejectedIdentifier", f"the CA will not sign this: {exc}") from None
+        waiting = (
+            state.new_names(self.store, [i.value for i in wanted]) if self.settings.approve_new_names else []
+        )
         o = state.create_order(
             self.store,
             reg.id,
@@ -548,7 +595,10 @@ class AcmeApp:
             utcnow() + ORDER_LIFETIME,
             challenge_types,
             replaces,
+            waiting,
         )
+        if waiting:
+            self.log(f"order {o.id} of {account.name} waits for approval: {', '.join(waiting)[:300]}")
         return self._json(request, self._order_json(request, o), 201, self._url(request, "order", o.id))
 
     def _own_order(self, caller: Caller, order_id: str) -> state.Order:
@@ -700,7 +750,14 @@ class AcmeApp:
         }
         if authz.value.startswith("*."):
             body["wildcard"] = True
-        return self._json(request, body, 200)
+        held = authz.status == "pending" and self._held(authz.id)
+        if held:
+            # Not an RFC 8555 field: clients ignore it, a person reading the JSON sees why.
+            body["detail"] = state.WAITING
+        response = self._json(request, body, 200)
+        if held:
+            response.headers["Retry-After"] = str(APPROVAL_RETRY_AFTER_S)
+        return response
 
     async def challenge(self, request: web.Request) -> web.Response:
         caller = await self._verify(request, key="kid")
@@ -713,7 +770,7 @@ class AcmeApp:
             caller.verified.json()
             if chall.status == "pending" and authz.status == "pending":
                 self.failures.check(f"account {account.name}", f"address {request.remote}")
-                if state.start_challenge(self.store, chall.id):
+                if state.start_challenge(self.store, chall.id) and not self._held(authz.id):
                     self._spawn(chall, f"{request.remote}|{account.name}")
                 chall = state.challenge(self.store, chall.id) or chall
         response = self._json(request, self._chall_json(request, chall), 200)
@@ -723,9 +780,7 @@ class AcmeApp:
         return response
 
     def _spawn(self, chall: state.Challenge, who: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._validate(chall, who))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._keep(asyncio.get_running_loop().create_task(self._validate(chall, who)))
 
     async def _validate(self, chall: state.Challenge, who: str) -> None:
         authz = state.authorization(self.store, chall.authz_id)

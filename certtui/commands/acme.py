@@ -189,6 +189,13 @@ def _settings_text(directory: str, root_path: str, open_registration: bool) -> l
     metavar="ADDR[:PORT]",
     help="The resolver dns-01 asks for _acme-challenge TXT records (default: the system's).",
 )
+@click.option(
+    "--approve",
+    type=click.Choice(["none", "new-names"]),
+    default="none",
+    show_default=True,
+    help="new-names: an order for a name no certificate carried waits for `certtui acme approve` or the TUI.",
+)
 @click.option("--orders-per-minute", type=click.IntRange(1), default=None, help="Rate limit (default 30).")
 @click.option("--failures-per-hour", type=click.IntRange(1), default=None, help="Rate limit (default 20).")
 @click.option(
@@ -208,6 +215,7 @@ def acme(
     allow_loopback: bool,
     pins: tuple[str, ...],
     dns_resolver: str | None,
+    approve: str,
     orders_per_minute: int | None,
     failures_per_hour: int | None,
     print_systemd_unit: bool,
@@ -231,6 +239,8 @@ def acme(
             "--failures-per-hour": failures_per_hour,
         }
         argv += [f"{flag}={value}" for flag, value in given.items() if value is not None]
+        if approve != "none":
+            argv.append(f"--approve={approve}")
         if http_01_port != 80:
             argv.append(f"--http-01-port={http_01_port}")
         if tls_alpn_01_port != 443:
@@ -267,6 +277,7 @@ def acme(
             pins=_pins(pins),
             dns_resolver=resolver,
         ),
+        approve_new_names=approve == "new-names",
         orders_per_minute=orders_per_minute or policy.ORDERS_PER_MINUTE,
         failures_per_hour=failures_per_hour or policy.FAILURES_PER_HOUR,
     )
@@ -292,6 +303,8 @@ def acme(
             if open_registration
             else f"  registration: invited accounts only (EAB), {len(invited)} account(s)"
         )
+        if approve == "new-names":
+            click.echo("  approval: orders for new names wait for `certtui acme approve ORDER` or the TUI")
         click.echo(f"  export the root for clients: certtui export {root_id} --format pem --out root.pem")
         for line in _settings_text(info.directory, "root.pem", open_registration):
             click.echo(line)
@@ -433,6 +446,51 @@ def renew_early(session: Session, ref: str | None, every: bool) -> None:
         + (" ..." if len(ids) > 20 else "")
     )
     click.echo("ACME clients that check renewal information (certbot 4.1+, Caddy) renew on their next check")
+
+
+@acme.command(name="pending")
+@click.option("--json", "as_json", is_flag=True)
+@pass_session
+def pending(session: Session, as_json: bool) -> None:
+    """List the orders waiting for approval (with --approve new-names)."""
+    from certtui.journeys import acme as journey
+
+    found = journey.waiting(session.store())
+    if as_json:
+        echo_json(
+            [
+                {"order": a.order_id, "account": a.account, "names": list(a.names), "since": a.created_at}
+                for a in found
+            ]
+        )
+        return
+    if not found:
+        click.echo("no order is waiting for approval", err=True)
+    for a in found:
+        click.echo(printable(f"{a.order_id}  {a.account}  {', '.join(a.names)}  since {a.created_at}"))
+
+
+@acme.command(name="approve")
+@click.argument("order")
+@pass_session
+def approve_order(session: Session, order: str) -> None:
+    """Approve an order waiting for new names: the server validates it within a second or two."""
+    from certtui.journeys import acme as journey
+
+    done = journey.decide(session.store(), order, approve=True, reason="")
+    click.echo(printable(f"approved order {done.order_id} of {done.account}: {', '.join(done.names)}"))
+
+
+@acme.command(name="refuse")
+@click.argument("order")
+@click.option("--reason", default="", help="Told to the client in the order's error.")
+@pass_session
+def refuse_order(session: Session, order: str, reason: str) -> None:
+    """Refuse an order waiting for new names: it becomes invalid (rejectedIdentifier)."""
+    from certtui.journeys import acme as journey
+
+    done = journey.decide(session.store(), order, approve=False, reason=reason)
+    click.echo(printable(f"refused order {done.order_id} of {done.account}: {', '.join(done.names)}"))
 
 
 COMMANDS = [acme]

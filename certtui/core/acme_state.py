@@ -255,6 +255,7 @@ def create_order(
     expires: datetime,
     challenge_types: Callable[[str, str], tuple[str, ...]],
     replaces: str | None = None,
+    waiting_for: list[str] | None = None,
 ) -> Order:
     """An order with one pending authorization per identifier and one challenge per type that
     `challenge_types(type, value)` offers it (a wildcard keeps its `*.` in the value)."""
@@ -273,6 +274,13 @@ def create_order(
                 replaces,
             ),
         )
+        if waiting_for:
+            store.conn.execute(
+                "INSERT INTO acme_approvals (order_id, names, status, created_at) "
+                "VALUES (?, ?, 'waiting', ?)",
+                (order_id, "\n".join(waiting_for), iso(utcnow())),
+            )
+            store.event("acme-approval-wait", None, f"order {order_id}: {', '.join(waiting_for)}")
         for typ, value in identifiers:
             authz_id = new_id()
             store.conn.execute(
@@ -504,3 +512,131 @@ def order_of_certificate(store: Store, cert_id: str) -> tuple[Order, Registratio
     o = _order(row)
     reg = registration(store, o.registration)
     return None if reg is None else (o, reg)
+
+
+# -- the approval queue (`certtui acme --approve new-names`) ---------------------------------
+
+# What an authorization of an order in the queue says while it waits.
+WAITING = "waiting for approval in certtui"
+
+
+@dataclass(frozen=True)
+class Approval:
+    order_id: str
+    names: tuple[str, ...]
+    status: str
+    reason: str
+    created_at: str
+    decided_at: str | None
+    account: str
+
+
+_APPROVAL = (
+    "SELECT a.order_id, a.names, a.status, a.reason, a.created_at, a.decided_at, r.account "
+    "FROM acme_approvals a JOIN acme_orders o ON o.id = a.order_id "
+    "JOIN acme_registrations r ON r.id = o.registration"
+)
+
+
+def _approval(row: tuple[Any, ...]) -> Approval:
+    return Approval(row[0], tuple(row[1].split("\n")), row[2], row[3], row[4], row[5], row[6])
+
+
+def new_names(store: Store, values: list[str]) -> list[str]:
+    """The names no certificate of the store has carried."""
+    return [
+        v
+        for v in values
+        if store.conn.execute("SELECT 1 FROM cert_names WHERE name = ?", (v,)).fetchone() is None
+    ]
+
+
+def approval(store: Store, order_id: str) -> Approval | None:
+    row = store.conn.execute(_APPROVAL + " WHERE a.order_id = ?", (order_id,)).fetchone()
+    return None if row is None else _approval(row)
+
+
+def approvals(store: Store, *, waiting_only: bool = True) -> list[Approval]:
+    where = " WHERE a.status = 'waiting' AND o.status = 'pending'" if waiting_only else ""
+    return [
+        _approval(r) for r in store.conn.execute(_APPROVAL + where + " ORDER BY a.created_at, a.order_id")
+    ]
+
+
+def find_waiting(store: Store, ref: str) -> Approval:
+    """The waiting order `ref` names (its id, or a unique prefix of six or more characters)."""
+    ref = ref.strip()
+    found = [
+        a for a in approvals(store) if a.order_id == ref or (len(ref) >= 6 and a.order_id.startswith(ref))
+    ]
+    if not found:
+        raise NotFound(f"no order waiting for approval is {ref!r}; `certtui acme pending` lists them")
+    if len(found) > 1:
+        raise CerttuiError(f"{ref!r} matches {len(found)} waiting orders; give more of the id")
+    return found[0]
+
+
+def decide(store: Store, order_id: str, approve: bool, reason: str) -> Approval:
+    """Record the operator's decision; the server applies it within a second or two."""
+    with store.write():
+        changed = store.conn.execute(
+            "UPDATE acme_approvals SET status = ?, reason = ?, decided_at = ? "
+            "WHERE order_id = ? AND status = 'waiting'",
+            ("approved" if approve else "refused", reason, iso(utcnow()), order_id),
+        ).rowcount
+        if not changed:
+            raise CerttuiError(f"order {order_id} is not waiting for approval any more")
+        store.event(
+            "acme-approve" if approve else "acme-refuse",
+            None,
+            f"order {order_id}" + (f": {reason}" if reason else ""),
+        )
+    found = approval(store, order_id)
+    assert found is not None
+    return found
+
+
+def decided(store: Store) -> list[Approval]:
+    """Decisions the server has not applied yet."""
+    return [
+        _approval(r) for r in store.conn.execute(_APPROVAL + " WHERE a.status != 'waiting' AND a.applied = 0")
+    ]
+
+
+def waiting_challenges(store: Store, order_id: str) -> list[Challenge]:
+    """The order's challenges a client triggered while it waited (held in `processing`)."""
+    return [
+        _challenge(r)
+        for r in store.conn.execute(
+            _CHALL + " WHERE status = 'processing' AND authz_id IN "
+            "(SELECT id FROM acme_authorizations WHERE order_id = ?)",
+            (order_id,),
+        )
+    ]
+
+
+def applied(store: Store, order_id: str) -> None:
+    with store.write():
+        store.conn.execute("UPDATE acme_approvals SET applied = 1 WHERE order_id = ?", (order_id,))
+
+
+def refuse_order(store: Store, order_id: str, error: dict[str, Any]) -> None:
+    """A refused order: its challenges, authorizations and itself invalid, with the reason."""
+    text = json.dumps(error)
+    with store.write():
+        store.conn.execute(
+            "UPDATE acme_challenges SET status = 'invalid', error = ? "
+            "WHERE status IN ('pending', 'processing') "
+            "AND authz_id IN (SELECT id FROM acme_authorizations WHERE order_id = ?)",
+            (text, order_id),
+        )
+        store.conn.execute(
+            "UPDATE acme_authorizations SET status = 'invalid' WHERE order_id = ? AND status = 'pending'",
+            (order_id,),
+        )
+        store.conn.execute(
+            "UPDATE acme_orders SET status = 'invalid', error = ? "
+            "WHERE id = ? AND status IN ('pending', 'ready')",
+            (text, order_id),
+        )
+        store.conn.execute("UPDATE acme_approvals SET applied = 1 WHERE order_id = ?", (order_id,))

@@ -272,3 +272,25 @@ def renew_early(store: Store, ref: str | None, *, every: bool) -> list[str]:
         ids = [store.resolve(ref).id]
     acme_state.mark_renew_early(store, ids)
     return ids
+
+
+# -- the approval queue ----------------------------------------------------------------------
+
+# A refusal's reason reaches the client in the order's error: one short line.
+MAX_REASON = 300
+
+
+def waiting(store: Store) -> list[acme_state.Approval]:
+    """Orders waiting for the operator (`--approve new-names`), oldest first."""
+    return acme_state.approvals(store)
+
+
+def decide(store: Store, ref: str, *, approve: bool, reason: str) -> acme_state.Approval:
+    """Approve or refuse a waiting order (its id or a unique prefix); the server applies it."""
+    from certtui.core.printable import printable
+
+    reason = " ".join(printable(reason).split())
+    if len(reason) > MAX_REASON:
+        raise CerttuiError(f"the reason is {len(reason)} characters; keep it under {MAX_REASON}")
+    found = acme_state.find_waiting(store, ref)
+    return acme_state.decide(store, found.order_id, approve, reason)
