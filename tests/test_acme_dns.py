@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,3 +173,15 @@ def test_the_right_txt_record_validates(world: World) -> None:
         assert c.wait_authz(authz_url)["status"] == "valid"
     finally:
         world.dns.clear(fqdn)
+
+
+def test_a_bad_dns_resolver_is_one_clear_error(world: World) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "certtui", "--home", str(world.server.home), "acme", "--dns-resolver", "nope:x"],
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stderr.startswith("error: --dns-resolver 'nope:x'"), done.stderr
+    assert "Traceback" not in done.stderr
