@@ -294,3 +294,97 @@ def decide(store: Store, ref: str, *, approve: bool, reason: str) -> acme_state.
         raise CerttuiError(f"the reason is {len(reason)} characters; keep it under {MAX_REASON}")
     found = acme_state.find_waiting(store, ref)
     return acme_state.decide(store, found.order_id, approve, reason)
+
+
+# -- what the TUI's ACME screen shows --------------------------------------------------------
+
+# The live orders shown: the newest few hundred (a home lab places a few a day).
+SHOWN_ORDERS = 300
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    id: str
+    account: str
+    names: tuple[str, ...]
+    status: str
+    """pending, waiting (for approval), ready, processing, valid, invalid."""
+    reason: str
+    """Why it failed, or why it waits, in words; empty otherwise."""
+    cert_id: str | None
+    replaces: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    account: acme_state.Account
+    orders: int
+    certificates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Overview:
+    accounts: list[AccountRow]
+    orders: list[OrderRow]
+
+    @property
+    def waiting(self) -> list[OrderRow]:
+        return [o for o in self.orders if o.status == "waiting"]
+
+
+def _reason(o: acme_state.Order, waiting: bool) -> str:
+    if waiting:
+        return acme_state.WAITING
+    if o.status == "invalid" and o.error:
+        detail = str(o.error.get("detail", ""))
+        typ = str(o.error.get("type", "")).rsplit(":", 1)[-1]
+        return f"{typ}: {detail}" if detail else typ
+    if o.status == "pending":
+        return "waiting for the client to answer a challenge"
+    return ""
+
+
+def overview(store: Store) -> Overview:
+    """Accounts with their order and certificate counts, and the newest orders, from the store
+    (the server is another process: this reads only what it wrote)."""
+    waiting = {a.order_id for a in acme_state.approvals(store)}
+    rows = store.conn.execute(
+        "SELECT o.id, r.account FROM acme_orders o JOIN acme_registrations r ON r.id = o.registration "
+        "ORDER BY o.created_at DESC, o.rowid DESC LIMIT ?",
+        (SHOWN_ORDERS,),
+    ).fetchall()
+    orders: list[OrderRow] = []
+    for order_id, account_name in rows:
+        o = acme_state.order(store, order_id)
+        if o is None:
+            continue
+        held = o.id in waiting
+        orders.append(
+            OrderRow(
+                o.id,
+                account_name,
+                tuple(v for _, v in o.identifiers),
+                "waiting" if held else o.status,
+                _reason(o, held),
+                o.cert_id,
+                o.replaces,
+                o.created_at,
+            )
+        )
+    counts = dict(
+        store.conn.execute(
+            "SELECT r.account, COUNT(*) FROM acme_orders o JOIN acme_registrations r "
+            "ON r.id = o.registration GROUP BY r.account"
+        ).fetchall()
+    )
+    certs: dict[str, list[str]] = {}
+    for cert_id, origin in store.conn.execute(
+        "SELECT id, origin FROM certificates WHERE origin LIKE 'acme:%' ORDER BY not_before"
+    ):
+        certs.setdefault(origin.removeprefix("acme:"), []).append(cert_id)
+    accounts = [
+        AccountRow(a, int(counts.get(a.name, 0)), tuple(certs.get(a.name, ())))
+        for a in acme_state.accounts(store)
+    ]
+    return Overview(accounts, orders)

@@ -47,6 +47,9 @@ class CerttuiApp(App[None]):
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key, and a short guide"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave certtui"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="app.reload", tooltip="Read the store again"),
+        Binding(
+            "A", "acme", "ACME", show=False, id="acme.open", tooltip="ACME accounts, orders and approvals"
+        ),
     ]
     """App-wide keys; remappable by id in config.toml's [keymap]."""
 
@@ -91,6 +94,7 @@ class CerttuiApp(App[None]):
         self._data_version = self.store.data_version()
         self.push_screen(CertListScreen())
         self.set_interval(POLL_SECONDS, self._poll, name="poll-store")
+        self._watch_acme()
 
     def on_setup_screen_root_requested(self, message: Any) -> None:
         from certtui.core.issuance import init_store
@@ -225,12 +229,25 @@ class CerttuiApp(App[None]):
         if version != self._data_version:
             self._data_version = version
             self.action_reload()
+            self._watch_acme()
+
+    def _watch_acme(self) -> None:
+        from certtui.tui.screens.acme import watch_approvals
+
+        watch_approvals(self)
+
+    def action_acme(self) -> None:
+        from certtui.tui.screens.acme import AcmeScreen
+
+        if self.store is not None and not isinstance(self.screen, AcmeScreen):
+            self.push_screen(AcmeScreen())
 
     def action_reload(self) -> None:
+        from certtui.tui.screens.acme import AcmeScreen
         from certtui.tui.screens.cert_list import CertListScreen
 
         for screen in self.screen_stack:
-            if isinstance(screen, CertListScreen):
+            if isinstance(screen, (CertListScreen, AcmeScreen)):
                 screen.reload()
 
     def action_help(self) -> None:
@@ -247,6 +264,9 @@ class CerttuiApp(App[None]):
         if self.store is not None:
             yield SystemCommand("view: reload", "Read the store again", self.action_reload)
             yield SystemCommand("store: unlock", "Enter the passphrase now", self.action_unlock)
+            yield SystemCommand(
+                "acme: accounts and orders", "Accounts, live orders, approvals", self.action_acme
+            )
         yield from getattr(screen, "palette_commands", lambda: ())()
 
 
