@@ -92,7 +92,8 @@ def acme_rows(store: Store, rec: CertRecord) -> list[tuple[str, str]]:
     from certtui.journeys import acme as journey
 
     rows = [("ACME account", (rec.origin or "").removeprefix("acme:"))]
-    win = journey.ari_window(store, rec.id, store.default_issuer_id())
+    # The server's --ca is not known here: only renew-early marks and revoked CAs move it.
+    win = journey.ari_window(store, rec.id)
     rows.append(("ARI window", f"{iso(win.start)} to {iso(win.end)} ({win.why})"))
     row = store.conn.execute("SELECT id FROM certificates WHERE renewed_by = ?", (rec.id,)).fetchone()
     if row:
