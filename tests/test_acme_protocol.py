@@ -347,6 +347,10 @@ def test_outside_the_constraints_is_refused_at_new_order(tmp_path: Path) -> None
         c.register(wide.account.kid or "", wide.hmac_b64)
         r = c.order("nas.home.arpa")
         assert r.problem == "rejectedIdentifier" and "constraint" in r.json()["detail"]
+        # A wildcard the account's "*" allows is still held to the CA's constraints.
+        r = c.order("*.home.arpa")
+        assert r.problem == "rejectedIdentifier" and "constraint" in r.json()["detail"]
+        assert c.order("*.lab.lan").status == 201
     finally:
         assert server.stop() == 0
 

@@ -431,66 +431,74 @@ def _account_commands() -> click.Group:
 acme.add_command(_account_commands())
 
 
-@acme.command(name="renew-early")
-@click.argument("ref", metavar="ID", required=False)
-@click.option("--all", "every", is_flag=True, help="Every certificate issued over ACME and still in use.")
-@pass_session
-def renew_early(session: Session, ref: str | None, every: bool) -> None:
-    """Move the renewal window (ARI) of a certificate, of everything a CA signed (a root or
-    intermediate rollover) or of --all into the past: clients renew on their next check."""
-    from certtui.journeys import acme as journey
+def _more_commands() -> list[click.Command]:
+    """`acme renew-early`, `pending`, `approve`, `refuse`, built here like `account`."""
 
-    ids = journey.renew_early(session.store(), ref, every=every)
-    click.echo(
-        f"marked {len(ids)} certificate(s) for early renewal: {', '.join(ids[:20])}"
-        + (" ..." if len(ids) > 20 else "")
-    )
-    click.echo("ACME clients that check renewal information (certbot 4.1+, Caddy) renew on their next check")
+    @click.command(name="renew-early")
+    @click.argument("ref", metavar="ID", required=False)
+    @click.option("--all", "every", is_flag=True, help="Every certificate issued over ACME and still in use.")
+    @pass_session
+    def renew_early(session: Session, ref: str | None, every: bool) -> None:
+        """Move the renewal window (ARI) of a certificate, of everything a CA signed (a root or
+        intermediate rollover) or of --all into the past: clients renew on their next check."""
+        from certtui.journeys import acme as journey
 
-
-@acme.command(name="pending")
-@click.option("--json", "as_json", is_flag=True)
-@pass_session
-def pending(session: Session, as_json: bool) -> None:
-    """List the orders waiting for approval (with --approve new-names)."""
-    from certtui.journeys import acme as journey
-
-    found = journey.waiting(session.store())
-    if as_json:
-        echo_json(
-            [
-                {"order": a.order_id, "account": a.account, "names": list(a.names), "since": a.created_at}
-                for a in found
-            ]
+        ids = journey.renew_early(session.store(), ref, every=every)
+        click.echo(
+            f"marked {len(ids)} certificate(s) for early renewal: {', '.join(ids[:20])}"
+            + (" ..." if len(ids) > 20 else "")
         )
-        return
-    if not found:
-        click.echo("no order is waiting for approval", err=True)
-    for a in found:
-        click.echo(printable(f"{a.order_id}  {a.account}  {', '.join(a.names)}  since {a.created_at}"))
+        click.echo(
+            "ACME clients that check renewal information (certbot 4.1+, Caddy) renew on their next check"
+        )
+
+    @click.command(name="pending")
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_session
+    def pending(session: Session, as_json: bool) -> None:
+        """List the orders waiting for approval (with --approve new-names)."""
+        from certtui.journeys import acme as journey
+
+        found = journey.waiting(session.store())
+        if as_json:
+            echo_json(
+                [
+                    {"order": a.order_id, "account": a.account, "names": list(a.names), "since": a.created_at}
+                    for a in found
+                ]
+            )
+            return
+        if not found:
+            click.echo("no order is waiting for approval", err=True)
+        for a in found:
+            click.echo(printable(f"{a.order_id}  {a.account}  {', '.join(a.names)}  since {a.created_at}"))
+
+    @click.command(name="approve")
+    @click.argument("order")
+    @pass_session
+    def approve_order(session: Session, order: str) -> None:
+        """Approve an order waiting for new names: the server validates it within a second or two."""
+        from certtui.journeys import acme as journey
+
+        done = journey.decide(session.store(), order, approve=True, reason="")
+        click.echo(printable(f"approved order {done.order_id} of {done.account}: {', '.join(done.names)}"))
+
+    @click.command(name="refuse")
+    @click.argument("order")
+    @click.option("--reason", default="", help="Told to the client in the order's error.")
+    @pass_session
+    def refuse_order(session: Session, order: str, reason: str) -> None:
+        """Refuse an order waiting for new names: it becomes invalid (rejectedIdentifier)."""
+        from certtui.journeys import acme as journey
+
+        done = journey.decide(session.store(), order, approve=False, reason=reason)
+        click.echo(printable(f"refused order {done.order_id} of {done.account}: {', '.join(done.names)}"))
+
+    return [renew_early, pending, approve_order, refuse_order]
 
 
-@acme.command(name="approve")
-@click.argument("order")
-@pass_session
-def approve_order(session: Session, order: str) -> None:
-    """Approve an order waiting for new names: the server validates it within a second or two."""
-    from certtui.journeys import acme as journey
-
-    done = journey.decide(session.store(), order, approve=True, reason="")
-    click.echo(printable(f"approved order {done.order_id} of {done.account}: {', '.join(done.names)}"))
-
-
-@acme.command(name="refuse")
-@click.argument("order")
-@click.option("--reason", default="", help="Told to the client in the order's error.")
-@pass_session
-def refuse_order(session: Session, order: str, reason: str) -> None:
-    """Refuse an order waiting for new names: it becomes invalid (rejectedIdentifier)."""
-    from certtui.journeys import acme as journey
-
-    done = journey.decide(session.store(), order, approve=False, reason=reason)
-    click.echo(printable(f"refused order {done.order_id} of {done.account}: {', '.join(done.names)}"))
-
+for _command in _more_commands():
+    acme.add_command(_command)
+del _command
 
 COMMANDS = [acme]
