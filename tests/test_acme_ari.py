@@ -65,6 +65,39 @@ def test_the_cert_id_is_aki_dot_serial_with_a_sign_byte() -> None:
             ari.parse_cert_id(bad)
 
 
+def test_the_window_moves_for_a_replaced_or_marked_ca_and_renew_early_refuses_nonsense(
+    tmp_path: Path,
+) -> None:
+    from certtui.errors import CerttuiError
+
+    store, recs = init_store(db_path(tmp_path / "h"), InitRequest(name="Win Root", intermediate=True), None)
+    try:
+        root_id, ca_id = recs[0].id, store.default_issuer_id() or ""
+        assert ca_id != root_id
+        with pytest.raises(CerttuiError, match="nothing to mark"):
+            journey.renew_early(store, None, every=True)
+        with pytest.raises(CerttuiError, match="not both"):
+            journey.renew_early(store, ca_id, every=True)
+        leaf = journey.issue(
+            store,
+            names=["w.home.arpa"],
+            issuer_id=ca_id,
+            issuer_key=store.private_key(ca_id),
+            days=90,
+            origin="acme:lab",
+        )
+        assert not journey.ari_window(store, leaf.id, ca_id).early
+        # The server now signs with another CA: this certificate should move over early.
+        moved = journey.ari_window(store, leaf.id, root_id)
+        assert moved.early and "replaced by" in moved.why and moved.end <= datetime.now(UTC)
+        # A rollover: marking the intermediate moves everything it signed.
+        assert journey.renew_early(store, ca_id, every=False) == [ca_id]
+        marked = journey.ari_window(store, leaf.id, ca_id)
+        assert marked.early and f"its CA {ca_id} is being replaced" == marked.why
+    finally:
+        store.close()
+
+
 # -- a server, certbot and a small client ----------------------------------------------------
 
 
