@@ -141,3 +141,27 @@ async def test_add_shows_the_eab_key_once_copies_it_then_disable_and_remove(stor
         await pilot.click("#yes")
         await settle(app, pilot)
         assert [a.name for a in state.accounts(store)] == ["caddy"]
+
+
+async def test_inspect_shows_the_acme_account_the_ari_window_and_the_checklist(store: Store) -> None:
+    from certtui.tui.screens.inspect import InspectScreen
+
+    ca = store.default_issuer_id() or ""
+    rec = journey.issue(
+        store,
+        names=["svc.home.arpa"],
+        issuer_id=ca,
+        issuer_key=store.private_key(ca),
+        days=90,
+        origin="acme:caddy",
+    )
+    app = make_app(store)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await settle(app, pilot)
+        app.push_screen(InspectScreen(rec))
+        await settle(app, pilot)
+        details = str(app.screen.query_one("#details-text").render())
+        assert "ACME account" in details and "caddy" in details
+        assert "ARI window" in details and "middle third of the last third" in details
+        panel = app.screen.query_one("ChecklistPanel")
+        assert panel.findings and any(f.id == "leaf.lifetime-825" for f in panel.findings)
