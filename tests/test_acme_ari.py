@@ -310,6 +310,14 @@ def test_renewal_info_and_replaces_link_the_new_certificate_to_the_old(world: Wo
         rows = {r["id"]: r for r in json.loads(listed.stdout)}
         new_id = format(new.serial_number, "x")[:12]
         assert rows[old_id]["renewed_by"] == new_id
+        text = subprocess.run(
+            [sys.executable, "-m", "certtui", "--home", str(world.home), "list"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        old_line = next(line for line in text.splitlines() if line.startswith(old_id))
+        assert f"[acme:lab]  [renewed by {new_id}]" in old_line
         shown = subprocess.run(
             [sys.executable, "-m", "certtui", "--home", str(world.home), "show", new_id],
             capture_output=True,
