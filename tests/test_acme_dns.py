@@ -177,7 +177,16 @@ def test_the_right_txt_record_validates(world: World) -> None:
 
 def test_a_bad_dns_resolver_is_one_clear_error(world: World) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "certtui", "--home", str(world.server.home), "acme", "--dns-resolver", "nope:x"],
+        [
+            sys.executable,
+            "-m",
+            "certtui",
+            "--home",
+            str(world.server.home),
+            "acme",
+            "--dns-resolver",
+            "nope:x",
+        ],
         capture_output=True,
         text=True,
         timeout=CLIENT_TIMEOUT_S,
