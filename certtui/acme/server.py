@@ -189,8 +189,8 @@ class AcmeApp:
                             ),
                         )
                         self.log(f"order {decision.order_id} refused: {', '.join(decision.names)}")
-            except CerttuiError as exc:
-                self.log(f"could not apply approvals: {exc}")
+            except Exception as exc:  # a busy store, say: one line, and the loop goes on
+                self.log(f"could not apply approvals: {type(exc).__name__}: {str(exc)[:200]}")
             await asyncio.sleep(APPROVAL_POLL_S)
 
     async def _cleanup(self, app: web.Application) -> None:
