@@ -66,6 +66,8 @@ class Server:
     # A DNS name beside the IP: the certificate's CN is then a DNS name, which name-constrained
     # chains need (OpenSSL checks an IP-looking CN against the DNS constraints).
     dns_name: str = "acme.home.arpa"
+    # What runs after the Python interpreter: `-m certtui`, or a test script wrapping it.
+    launcher: tuple[str, ...] = ("-m", "certtui")
 
     def start(self) -> Server:
         self.runs += 1
@@ -74,8 +76,7 @@ class Server:
         err = open(self.folder / f"err{self.runs}.txt", "wb")
         cmd = [
             sys.executable,
-            "-m",
-            "certtui",
+            *self.launcher,
             "--home",
             str(self.home),
             "acme",
@@ -267,7 +268,7 @@ class ChallengeHost:
     """An HTTP server on 127.0.0.1 answering http-01 as the test says: the key authorization, a
     redirect, a huge body."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.answers: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
         self.hits: list[str] = []
         host = self
@@ -286,7 +287,7 @@ class ChallengeHost:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

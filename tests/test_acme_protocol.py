@@ -132,7 +132,10 @@ def test_directory_nonces_and_a_whole_order(world: World) -> None:
     assert body["status"] == "pending" and len(body["authorizations"]) == 2
     for authz_url in body["authorizations"]:
         authz = c.post(authz_url, None).json()
-        assert {ch["type"] for ch in authz["challenges"]} == {"http-01", "tls-alpn-01"}
+        offered = {ch["type"] for ch in authz["challenges"]}
+        # dns-01 for a DNS name, never for an IP (RFC 8738 section 7).
+        ip = authz["identifier"]["type"] == "ip"
+        assert offered == {"http-01", "tls-alpn-01"} | (set() if ip else {"dns-01"})
         chall = next(ch for ch in authz["challenges"] if ch["type"] == "http-01")
         world.host.text(chall["token"], f"{chall['token']}.{c.thumbprint()}\n".encode())
         assert c.post(chall["url"], {}).status == 200
@@ -321,7 +324,11 @@ def test_names_outside_patterns_constraints_wildcards_and_too_many(world: World)
     assert o.order("nas.home.arpa").problem == "rejectedIdentifier"
     # 127.0.0.2 is inside the constraints (127/8) but not lab's patterns (127.0.0.1 only).
     assert c.order("127.0.0.2", typ="ip").problem == "rejectedIdentifier"
-    assert c.order("*.home.arpa").problem == "rejectedIdentifier"
+    # A wildcard the patterns do not cover ("other" may order one name), and one iOS never
+    # matches (leaf.wildcard: '*' directly above a single label).
+    assert o.order("*.home.arpa").problem == "rejectedIdentifier"
+    r = c.order("*.arpa")
+    assert r.problem == "rejectedIdentifier" and "never" in r.json()["detail"]
     r = c.order(*[f"h{i}.home.arpa" for i in range(101)])
     assert r.problem == "rejectedIdentifier" and "100" in r.json()["detail"]
     assert c.post(
@@ -341,6 +348,10 @@ def test_outside_the_constraints_is_refused_at_new_order(tmp_path: Path) -> None
         c.register(wide.account.kid or "", wide.hmac_b64)
         r = c.order("nas.home.arpa")
         assert r.problem == "rejectedIdentifier" and "constraint" in r.json()["detail"]
+        # A wildcard the account's "*" allows is still held to the CA's constraints.
+        r = c.order("*.home.arpa")
+        assert r.problem == "rejectedIdentifier" and "constraint" in r.json()["detail"]
+        assert c.order("*.lab.lan").status == 201
     finally:
         assert server.stop() == 0
 

@@ -92,12 +92,6 @@ def identifiers(raw: object) -> list[Identifier]:
             raise Problem("malformed", "each identifier needs a type and a string value")
         typ, value = item.get("type"), item["value"]
         if typ == "dns":
-            if value.startswith("*."):
-                raise Problem(
-                    "rejectedIdentifier",
-                    f"{value[:80]} is a wildcard; wildcards need dns-01 validation, which this server "
-                    "does not offer yet: order the names one by one",
-                )
             try:
                 parsed = namesmod.parse_name(value)
             except BadName as exc:

@@ -27,6 +27,9 @@ STATUS: dict[str, int] = {
     "connection": 400,
     "incorrectResponse": 403,
     "tls": 400,
+    "dns": 400,
+    # RFC 9773 section 7.4
+    "alreadyReplaced": 409,
     "rateLimited": 429,
     "serverInternal": 500,
 }

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,8 +35,24 @@ from certtui.core.timefmt import iso, utcnow
 from certtui.errors import CerttuiError
 
 PREFIX = "/acme"
-# The challenge types offered for every identifier (dns-01 comes with wildcards, later).
-CHALLENGE_TYPES = ("http-01", "tls-alpn-01")
+# The challenge types offered: a DNS name gets all three, an IP no dns-01 (RFC 8738 section 7),
+# a wildcard dns-01 only (RFC 8555 section 7.1.3: only the zone's owner may have every name).
+CHALLENGE_TYPES = ("http-01", "tls-alpn-01", "dns-01")
+IP_CHALLENGE_TYPES = ("http-01", "tls-alpn-01")
+WILDCARD_CHALLENGE_TYPES = ("dns-01",)
+
+
+def challenge_types(typ: str, value: str) -> tuple[str, ...]:
+    if typ == "ip":
+        return IP_CHALLENGE_TYPES
+    return WILDCARD_CHALLENGE_TYPES if value.startswith("*.") else CHALLENGE_TYPES
+
+
+# How often the server looks in the store for the operator's approvals (the TUI or the CLI
+# decide in another process): a decision takes effect within a second or two.
+APPROVAL_POLL_S = 1.0
+# Seconds a client waiting for the operator is told to wait between polls.
+APPROVAL_RETRY_AFTER_S = 5
 # RFC 5280 reason codes a client may give revokeCert, by the names `certtui revoke` uses.
 REVOCATION_REASONS = {
     0: "unspecified",
@@ -55,6 +72,10 @@ class Settings:
     validation: validation.ValidationPolicy = field(default_factory=validation.ValidationPolicy)
     orders_per_minute: int = policy.ACME_ORDERS_PER_MINUTE
     failures_per_hour: int = policy.ACME_FAILURES_PER_HOUR
+    # `--approve new-names`: orders for names no certificate carried wait for the operator.
+    approve_new_names: bool = False
+    # The time certificates are signed at; tests inject a clock to age certificates.
+    clock: Callable[[], datetime] = utcnow
 
 
 @dataclass
@@ -100,6 +121,7 @@ class AcmeApp:
         app = web.Application(client_max_size=policy.ACME_MAX_REQUEST_BYTES, middlewares=[self._middleware])
         r = app.router
         r.add_get(f"{PREFIX}/directory", self.directory)
+        r.add_get(f"{PREFIX}/renewal-info/{{id}}", self.renewal_info)
         r.add_route("HEAD", f"{PREFIX}/new-nonce", self.new_nonce)
         r.add_get(f"{PREFIX}/new-nonce", self.new_nonce, allow_head=False)
         posts: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {
@@ -125,7 +147,44 @@ class AcmeApp:
         self.session = validation.client_session()
         # Validations a previous run had started (a crash, a restart) are taken up again.
         for chall in state.processing_challenges(self.store):
-            self._spawn(chall, "restart")
+            if not self._held(chall.authz_id):
+                self._spawn(chall, "restart")
+        self._keep(asyncio.get_running_loop().create_task(self._approvals()))
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _held(self, authz_id: str) -> bool:
+        """Whether the authorization's order waits for the operator's approval."""
+        authz = state.authorization(self.store, authz_id)
+        found = state.approval(self.store, authz.order_id) if authz else None
+        return found is not None and found.status == "waiting"
+
+    async def _approvals(self) -> None:
+        """Apply the operator's decisions, which another process writes into the store."""
+        while True:
+            try:
+                for decision in state.decided(self.store):
+                    if decision.status == "approved":
+                        for chall in state.waiting_challenges(self.store, decision.order_id):
+                            self._spawn(chall, "approved")
+                        state.applied(self.store, decision.order_id)
+                        self.log(f"order {decision.order_id} approved: {', '.join(decision.names)}")
+                    else:
+                        why = decision.reason or "no reason given"
+                        state.refuse_order(
+                            self.store,
+                            decision.order_id,
+                            error(
+                                "rejectedIdentifier",
+                                f"the operator refused {', '.join(decision.names)[:200]}: {why[:300]}",
+                            ),
+                        )
+                        self.log(f"order {decision.order_id} refused: {', '.join(decision.names)}")
+            except Exception as exc:  # a busy store, say: one line, and the loop goes on
+                self.log(f"could not apply approvals: {type(exc).__name__}: {str(exc)[:200]}")
+            await asyncio.sleep(APPROVAL_POLL_S)
 
     async def _cleanup(self, app: web.Application) -> None:
         for task in list(self.tasks):
@@ -268,6 +327,7 @@ class AcmeApp:
                 "newOrder": f"{base}/new-order",
                 "revokeCert": f"{base}/revoke-cert",
                 "keyChange": f"{base}/key-change",
+                "renewalInfo": f"{base}/renewal-info",
                 "meta": {"externalAccountRequired": not self.settings.open_registration},
             },
             dumps=_dumps,
@@ -437,7 +497,61 @@ class AcmeApp:
             out["certificate"] = self._url(request, "cert", o.cert_id)
         if o.error and o.status == "invalid":
             out["error"] = o.error
+        if o.replaces:
+            out["replaces"] = self._ari_id(o.replaces)
         return out
+
+    def _ari_id(self, cert_id: str) -> str:
+        from certtui.core import ari
+
+        return ari.cert_id(self.store.certificate(cert_id))
+
+    def _replaced(self, raw: object, account: state.Account) -> str | None:
+        """RFC 9773 section 5: the store id of the certificate `replaces` names, if this
+        account got it and nothing replaced it yet."""
+        if raw is None:
+            return None
+        from certtui.core import ari
+
+        if not isinstance(raw, str):
+            raise Problem("malformed", "replaces must be an ARI certificate id (a string)")
+        try:
+            _, serial = ari.parse_cert_id(raw)
+        except ValueError as exc:
+            raise Problem("malformed", f"replaces: {exc}") from None
+        cert_id = state.cert_by_serial(self.store, serial)
+        owner = state.order_of_certificate(self.store, cert_id) if cert_id else None
+        if cert_id is None or owner is None or owner[1].account != account.name:
+            raise Problem("malformed", "replaces names no certificate this account got from this server")
+        if ari.cert_id(self.store.certificate(cert_id)).split(".")[0] != raw.split(".")[0]:
+            raise Problem("malformed", "replaces: the authority key identifier is not its issuer's")
+        rec = self.store.get(cert_id)
+        if rec.renewed_by is not None:
+            raise Problem(
+                "alreadyReplaced",
+                f"certificate {cert_id} was already replaced by {rec.renewed_by}",
+                status=409,
+            )
+        return cert_id
+
+    async def renewal_info(self, request: web.Request) -> web.Response:
+        """RFC 9773 section 4: a plain GET, no JWS: the suggested window and Retry-After."""
+        from certtui.core import ari
+        from certtui.journeys import acme as journey
+
+        raw = request.match_info["id"]
+        try:
+            _, serial = ari.parse_cert_id(raw)
+        except ValueError as exc:
+            raise Problem("malformed", str(exc)) from None
+        cert_id = state.cert_by_serial(self.store, serial)
+        if cert_id is None or ari.cert_id(self.store.certificate(cert_id)) != raw:
+            raise Problem("malformed", "no certificate of this server has this ARI id", status=404)
+        win = journey.ari_window(self.store, cert_id, self.ca.id)
+        body: dict[str, Any] = {"suggestedWindow": {"start": iso(win.start), "end": iso(win.end)}}
+        response = web.json_response(body, dumps=_dumps)
+        response.headers["Retry-After"] = str(ari.RETRY_AFTER_S)
+        return response
 
     async def new_order(self, request: web.Request) -> web.Response:
         caller = await self._verify(request, key="kid")
@@ -450,6 +564,7 @@ class AcmeApp:
             )
         self.orders.hit(f"account {account.name}", f"address {request.remote}")
         wanted = identifiers(payload.get("identifiers"))
+        replaces = self._replaced(payload.get("replaces"), account)
         outside = [i.value for i in wanted if not allowed(i.type, i.value, account.patterns)]
         if outside:
             raise Problem(
@@ -463,13 +578,20 @@ class AcmeApp:
             journey.preview(self.store, [i.value for i in wanted], self.ca.id, self.settings.days)
         except CerttuiError as exc:
             raise Problem("rejectedIdentifier", f"the CA will not sign this: {exc}") from None
+        waiting = (
+            state.new_names(self.store, [i.value for i in wanted]) if self.settings.approve_new_names else []
+        )
         o = state.create_order(
             self.store,
             reg.id,
             [(i.type, i.value) for i in wanted],
             utcnow() + policy.ACME_ORDER_LIFETIME,
-            CHALLENGE_TYPES,
+            challenge_types,
+            replaces,
+            waiting,
         )
+        if waiting:
+            self.log(f"order {o.id} of {account.name} waits for approval: {', '.join(waiting)[:300]}")
         return self._json(request, self._order_json(request, o), 201, self._url(request, "order", o.id))
 
     def _own_order(self, caller: Caller, order_id: str) -> state.Order:
@@ -526,6 +648,7 @@ class AcmeApp:
                 csr=csr,
                 detail=f"acme:{account.name} order {o.id}: {', '.join(names)}",
                 inside_commit=lambda cert_id: state.order_issued(self.store, o.id, cert_id),
+                now=self.settings.clock(),
             )
         except CerttuiError as exc:
             state.set_order(self.store, o.id, "ready")
@@ -611,13 +734,23 @@ class AcmeApp:
                 raise Problem("malformed", "an authorization can only be deactivated")
             state.deactivate_authorization(self.store, authz.id)
             authz = state.authorization(self.store, authz.id) or authz
-        body = {
-            "identifier": {"type": authz.type, "value": authz.value},
+        body: dict[str, Any] = {
+            # RFC 8555 section 7.1.4: a wildcard's authorization names the zone, flagged wildcard.
+            "identifier": {"type": authz.type, "value": authz.value.removeprefix("*.")},
             "status": authz.status,
             "expires": authz.expires,
             "challenges": [self._chall_json(request, c) for c in state.challenges(self.store, authz.id)],
         }
-        return self._json(request, body, 200)
+        if authz.value.startswith("*."):
+            body["wildcard"] = True
+        held = authz.status == "pending" and self._held(authz.id)
+        if held:
+            # Not an RFC 8555 field: clients ignore it, a person reading the JSON sees why.
+            body["detail"] = state.WAITING
+        response = self._json(request, body, 200)
+        if held:
+            response.headers["Retry-After"] = str(APPROVAL_RETRY_AFTER_S)
+        return response
 
     async def challenge(self, request: web.Request) -> web.Response:
         caller = await self._verify(request, key="kid")
@@ -630,7 +763,7 @@ class AcmeApp:
             caller.verified.json()
             if chall.status == "pending" and authz.status == "pending":
                 self.failures.check(f"account {account.name}", f"address {request.remote}")
-                if state.start_challenge(self.store, chall.id):
+                if state.start_challenge(self.store, chall.id) and not self._held(authz.id):
                     self._spawn(chall, f"{request.remote}|{account.name}")
                 chall = state.challenge(self.store, chall.id) or chall
         response = self._json(request, self._chall_json(request, chall), 200)
@@ -640,9 +773,7 @@ class AcmeApp:
         return response
 
     def _spawn(self, chall: state.Challenge, who: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._validate(chall, who))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._keep(asyncio.get_running_loop().create_task(self._validate(chall, who)))
 
     async def _validate(self, chall: state.Challenge, who: str) -> None:
         authz = state.authorization(self.store, chall.authz_id)

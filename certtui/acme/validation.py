@@ -1,11 +1,12 @@
-"""http-01 and tls-alpn-01 (RFC 8555 section 8.3, RFC 8737), built so the LAN is safe from them.
+"""http-01, tls-alpn-01 and dns-01 (RFC 8555 section 8.3-8.4, RFC 8737), built so the LAN is safe.
 
 Each name is resolved once, through the system resolver (or a `--resolve` pin), and the
 validator connects to that address only: a DNS answer that changes between the check and the
 connection (rebinding) changes nothing. Loopback, link-local, multicast and unspecified
 addresses are refused unless the operator allowed loopback. Only the configured ports are
 used, redirects stay on the same identifier, and a response body is read up to a few KB and
-never repeated back.
+never repeated back. dns-01 asks one resolver (`--dns-resolver`, else the system's) for the
+TXT records of `_acme-challenge.<name>` and connects to nothing else.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
 from cryptography import x509
 
 from certtui.acme.problems import Problem
@@ -46,6 +50,8 @@ class ValidationPolicy:
     allow_loopback: bool = False
     # NAME -> address pins (`--resolve`), checked before the system resolver.
     pins: Mapping[str, str] = field(default_factory=dict)
+    # The resolver dns-01 asks (`--dns-resolver ADDR[:PORT]`); None: the system's.
+    dns_resolver: tuple[str, int] | None = None
 
 
 def forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: bool) -> str | None:
@@ -287,6 +293,8 @@ async def validate(
         try:
             if ctype == "http-01":
                 await http01(typ, value, token, expected, policy, session)
+            elif ctype == "dns-01":
+                await dns01(value, expected, policy)
             else:
                 await tlsalpn01(typ, value, expected, policy)
             return
@@ -294,6 +302,57 @@ async def validate(
             if attempt == limits.ACME_ATTEMPTS - 1:
                 raise
             await asyncio.sleep(limits.ACME_BACKOFF_S[min(attempt, len(limits.ACME_BACKOFF_S) - 1)])
+
+
+def dns01_digest(expected: str) -> str:
+    """RFC 8555 section 8.4: the TXT value is the base64url SHA-256 of the key authorization."""
+    import base64
+
+    return base64.urlsafe_b64encode(hashlib.sha256(expected.encode()).digest()).rstrip(b"=").decode()
+
+
+def _dns_resolver(policy: ValidationPolicy) -> dns.asyncresolver.Resolver:
+    if policy.dns_resolver is None:
+        try:
+            resolver = dns.asyncresolver.Resolver(configure=True)
+        except dns.resolver.NoResolverConfiguration:
+            raise Problem(
+                "dns", "this machine has no system resolver; start certtui acme with --dns-resolver ADDR"
+            ) from None
+    else:
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = [policy.dns_resolver[0]]
+        resolver.port = policy.dns_resolver[1]
+    resolver.timeout = limits.ACME_CONNECT_TIMEOUT_S
+    resolver.lifetime = limits.ACME_TOTAL_TIMEOUT_S
+    return resolver
+
+
+async def dns01(value: str, expected: str, policy: ValidationPolicy) -> None:
+    """Look up `_acme-challenge.<value>` TXT and find this challenge's digest among the records."""
+    qname = f"_acme-challenge.{value.removeprefix('*.')}"
+    what = f"dns-01 for {value}"
+    resolver = _dns_resolver(policy)
+    try:
+        answer = await resolver.resolve(qname, "TXT", search=False, raise_on_no_answer=True)
+    except dns.resolver.NXDOMAIN:
+        raise Problem(
+            "unauthorized", f"{what}: {qname} does not exist (NXDOMAIN); publish the TXT record first"
+        ) from None
+    except dns.resolver.NoAnswer:
+        raise Problem("unauthorized", f"{what}: {qname} has no TXT record; publish it first") from None
+    except (dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout, dns.exception.Timeout):
+        raise Retryable("dns", f"{what}: the resolver did not answer for {qname}") from None
+    except dns.exception.DNSException as exc:
+        raise Problem("dns", f"{what}: the lookup of {qname} failed ({type(exc).__name__})") from None
+    found = [b"".join(r.strings).decode("ascii", "replace") for r in answer]  # type: ignore[attr-defined]
+    if dns01_digest(expected) not in found:
+        # The records are not echoed back: they are whatever the zone holds.
+        raise Problem(
+            "unauthorized",
+            f"{what}: none of the {len(found)} TXT record(s) at {qname} is this challenge's digest "
+            "(base64url SHA-256 of the key authorization)",
+        )
 
 
 def client_session() -> aiohttp.ClientSession:

@@ -48,6 +48,30 @@ def _pins(values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def _dns_resolver(value: str | None) -> tuple[str, int] | None:
+    """`ADDR`, `ADDR:PORT`, `[V6]:PORT` or a bare IPv6 address -> (address, port); port 53 by default."""
+    import ipaddress
+
+    if not value:
+        return None
+    text, port = value.strip(), "53"
+    if text.startswith("["):
+        text, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif text.count(":") == 1:
+        text, _, port = text.partition(":")
+    try:
+        address = str(ipaddress.ip_address(text))
+        number = int(port)
+        if not 0 < number < 65536:
+            raise ValueError
+    except ValueError:
+        raise CerttuiError(
+            f"--dns-resolver {value!r} is not ADDR[:PORT] (e.g. 192.168.1.1 or 127.0.0.1:5353)"
+        ) from None
+    return address, number
+
+
 def _unit(argv: list[str], home: Path, port: int) -> str:
     """A systemd service running `certtui acme` with the passphrase as a credential."""
     exec_start = " ".join(
@@ -158,6 +182,18 @@ def _settings_text(directory: str, root_path: str, open_registration: bool) -> l
     metavar="NAME:ADDR",
     help="Validate NAME at ADDR instead of asking the resolver (like curl --resolve); repeatable.",
 )
+@click.option(
+    "--dns-resolver",
+    metavar="ADDR[:PORT]",
+    help="The resolver dns-01 asks for _acme-challenge TXT records (default: the system's).",
+)
+@click.option(
+    "--approve",
+    type=click.Choice(["none", "new-names"]),
+    default="none",
+    show_default=True,
+    help="new-names: an order for a name no certificate carried waits for `certtui acme approve` or the TUI.",
+)
 @click.option("--orders-per-minute", type=click.IntRange(1), default=None, help="Rate limit (default 30).")
 @click.option("--failures-per-hour", type=click.IntRange(1), default=None, help="Rate limit (default 20).")
 @click.option(
@@ -176,6 +212,8 @@ def acme(
     tls_alpn_01_port: int,
     allow_loopback: bool,
     pins: tuple[str, ...],
+    dns_resolver: str | None,
+    approve: str,
     orders_per_minute: int | None,
     failures_per_hour: int | None,
     print_systemd_unit: bool,
@@ -194,10 +232,13 @@ def acme(
         given = {
             "--ca": ca_ref,
             "--days": days,
+            "--dns-resolver": dns_resolver,
             "--orders-per-minute": orders_per_minute,
             "--failures-per-hour": failures_per_hour,
         }
         argv += [f"{flag}={value}" for flag, value in given.items() if value is not None]
+        if approve != "none":
+            argv.append(f"--approve={approve}")
         if http_01_port != 80:
             argv.append(f"--http-01-port={http_01_port}")
         if tls_alpn_01_port != 443:
@@ -220,6 +261,7 @@ def acme(
     from certtui.core.names import parse_names
 
     parse_names(names)
+    resolver = _dns_resolver(dns_resolver)
     if store.encrypted:
         store.unlock(_passphrase())
     ca_key = store.private_key(ca.record.id)
@@ -231,7 +273,9 @@ def acme(
             tlsalpn01_port=tls_alpn_01_port,
             allow_loopback=allow_loopback,
             pins=_pins(pins),
+            dns_resolver=resolver,
         ),
+        approve_new_names=approve == "new-names",
         orders_per_minute=orders_per_minute or policy.ACME_ORDERS_PER_MINUTE,
         failures_per_hour=failures_per_hour or policy.ACME_FAILURES_PER_HOUR,
     )
@@ -257,6 +301,8 @@ def acme(
             if open_registration
             else f"  registration: invited accounts only (EAB), {len(invited)} account(s)"
         )
+        if approve == "new-names":
+            click.echo("  approval: orders for new names wait for `certtui acme approve ORDER` or the TUI")
         click.echo(f"  export the root for clients: certtui export {root_id} --format pem --out root.pem")
         for line in _settings_text(info.directory, "root.pem", open_registration):
             click.echo(line)
@@ -381,5 +427,76 @@ def _account_commands() -> click.Group:
 
 
 acme.add_command(_account_commands())
+
+
+def _more_commands() -> list[click.Command]:
+    """`acme renew-early`, `pending`, `approve`, `refuse`, built here like `account`."""
+
+    @click.command(name="renew-early")
+    @click.argument("ref", metavar="ID", required=False)
+    @click.option("--all", "every", is_flag=True, help="Every certificate issued over ACME and still in use.")
+    @pass_session
+    def renew_early(session: Session, ref: str | None, every: bool) -> None:
+        """Move the renewal window (ARI) of a certificate, of everything a CA signed (a root or
+        intermediate rollover) or of --all into the past: clients renew on their next check."""
+        from certtui.journeys import acme as journey
+
+        ids = journey.renew_early(session.store(), ref, every=every)
+        click.echo(
+            f"marked {len(ids)} certificate(s) for early renewal: {', '.join(ids[:20])}"
+            + (" ..." if len(ids) > 20 else "")
+        )
+        click.echo(
+            "ACME clients that check renewal information (certbot 4.1+, Caddy) renew on their next check"
+        )
+
+    @click.command(name="pending")
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_session
+    def pending(session: Session, as_json: bool) -> None:
+        """List the orders waiting for approval (with --approve new-names)."""
+        from certtui.journeys import acme as journey
+
+        found = journey.waiting(session.store())
+        if as_json:
+            echo_json(
+                [
+                    {"order": a.order_id, "account": a.account, "names": list(a.names), "since": a.created_at}
+                    for a in found
+                ]
+            )
+            return
+        if not found:
+            click.echo("no order is waiting for approval", err=True)
+        for a in found:
+            click.echo(printable(f"{a.order_id}  {a.account}  {', '.join(a.names)}  since {a.created_at}"))
+
+    @click.command(name="approve")
+    @click.argument("order")
+    @pass_session
+    def approve_order(session: Session, order: str) -> None:
+        """Approve an order waiting for new names: the server validates it within a second or two."""
+        from certtui.journeys import acme as journey
+
+        done = journey.decide(session.store(), order, approve=True, reason="")
+        click.echo(printable(f"approved order {done.order_id} of {done.account}: {', '.join(done.names)}"))
+
+    @click.command(name="refuse")
+    @click.argument("order")
+    @click.option("--reason", default="", help="Told to the client in the order's error.")
+    @pass_session
+    def refuse_order(session: Session, order: str, reason: str) -> None:
+        """Refuse an order waiting for new names: it becomes invalid (rejectedIdentifier)."""
+        from certtui.journeys import acme as journey
+
+        done = journey.decide(session.store(), order, approve=False, reason=reason)
+        click.echo(printable(f"refused order {done.order_id} of {done.account}: {', '.join(done.names)}"))
+
+    return [renew_early, pending, approve_order, refuse_order]
+
+
+for _command in _more_commands():
+    acme.add_command(_command)
+del _command
 
 COMMANDS = [acme]

@@ -191,6 +191,7 @@ def _table(records: list, deployed: dict[str, list[str]] | None = None) -> None:
                 printable(
                     (", ".join(r.names) or r.subject)
                     + (f"  [{r.origin}]" if r.origin else "")
+                    + (f"  [renewed by {r.renewed_by}]" if r.renewed_by and r.origin else "")
                     + (f"  [deployed at {', '.join(seen)}]" if seen else "")
                 ),
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,6 +60,8 @@ class Order:
     error: dict[str, Any] | None
     cert_id: str | None
     created_at: str
+    # The store id of the certificate this order renews (RFC 9773 `replaces`).
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -234,12 +237,15 @@ def update_registration(
 
 # -- orders, authorizations, challenges ------------------------------------------------------
 
-_ORDER = "SELECT id, registration, status, identifiers, expires, error, cert_id, created_at FROM acme_orders"
+_ORDER = (
+    "SELECT id, registration, status, identifiers, expires, error, cert_id, created_at, replaces "
+    "FROM acme_orders"
+)
 
 
 def _order(row: tuple[Any, ...]) -> Order:
     ids = tuple((i["type"], i["value"]) for i in json.loads(row[3]))
-    return Order(row[0], row[1], row[2], ids, row[4], _loads(row[5]), row[6], row[7])
+    return Order(row[0], row[1], row[2], ids, row[4], _loads(row[5]), row[6], row[7], row[8])
 
 
 def create_order(
@@ -247,23 +253,34 @@ def create_order(
     reg_id: str,
     identifiers: list[tuple[str, str]],
     expires: datetime,
-    challenge_types: tuple[str, ...],
+    challenge_types: Callable[[str, str], tuple[str, ...]],
+    replaces: str | None = None,
+    waiting_for: list[str] | None = None,
 ) -> Order:
-    """An order with one pending authorization per identifier and one challenge per type."""
+    """An order with one pending authorization per identifier and one challenge per type that
+    `challenge_types(type, value)` offers it (a wildcard keeps its `*.` in the value)."""
     order_id = new_id()
     when = iso(expires)
     with store.write():
         store.conn.execute(
-            "INSERT INTO acme_orders (id, registration, status, identifiers, expires, created_at) "
-            "VALUES (?, ?, 'pending', ?, ?, ?)",
+            "INSERT INTO acme_orders (id, registration, status, identifiers, expires, created_at, replaces) "
+            "VALUES (?, ?, 'pending', ?, ?, ?, ?)",
             (
                 order_id,
                 reg_id,
                 json.dumps([{"type": t, "value": v} for t, v in identifiers]),
                 when,
                 iso(utcnow()),
+                replaces,
             ),
         )
+        if waiting_for:
+            store.conn.execute(
+                "INSERT INTO acme_approvals (order_id, names, status, created_at) "
+                "VALUES (?, ?, 'waiting', ?)",
+                (order_id, "\n".join(waiting_for), iso(utcnow())),
+            )
+            store.event("acme-approval-wait", None, f"order {order_id}: {', '.join(waiting_for)}")
         for typ, value in identifiers:
             authz_id = new_id()
             store.conn.execute(
@@ -271,7 +288,7 @@ def create_order(
                 "VALUES (?, ?, ?, ?, 'pending', ?)",
                 (authz_id, order_id, typ, value, when),
             )
-            for ctype in challenge_types:
+            for ctype in challenge_types(typ, value):
                 store.conn.execute(
                     "INSERT INTO acme_challenges (id, authz_id, type, token, status) "
                     "VALUES (?, ?, ?, ?, 'pending')",
@@ -425,10 +442,51 @@ def set_order(
 
 
 def order_issued(store: Store, order_id: str, cert_id: str) -> None:
-    """Inside the `write()` that stores the certificate: the order is valid with it."""
+    """Inside the `write()` that stores the certificate: the order is valid with it, and the
+    certificate it replaces (if any) is renewed by it, as `certtui renew` links them."""
     store.conn.execute(
         "UPDATE acme_orders SET status = 'valid', cert_id = ? WHERE id = ?", (cert_id, order_id)
     )
+    row = store.conn.execute("SELECT replaces FROM acme_orders WHERE id = ?", (order_id,)).fetchone()
+    if row and row[0]:
+        store.conn.execute(
+            "UPDATE certificates SET renewed_by = ? WHERE id = ? AND renewed_by IS NULL", (cert_id, row[0])
+        )
+
+
+# -- renewal information (RFC 9773) ----------------------------------------------------------
+
+
+def cert_by_serial(store: Store, serial: int) -> str | None:
+    """The id of the certificate certtui signed with this serial, or None."""
+    row = store.conn.execute(
+        "SELECT id FROM certificates WHERE serial = ? AND external = 0", (format(serial, "x"),)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def mark_renew_early(store: Store, cert_ids: list[str]) -> str:
+    """Mark certificates (leaves, or CAs: everything under them) for early renewal; the time."""
+    now = iso(utcnow())
+    with store.write():
+        for cert_id in cert_ids:
+            store.conn.execute(
+                "INSERT INTO acme_renew_early (cert_id, marked_at) VALUES (?, ?) "
+                "ON CONFLICT (cert_id) DO UPDATE SET marked_at = excluded.marked_at",
+                (cert_id, now),
+            )
+            store.event("acme-renew-early", cert_id, "renewal window moved to the past (ARI)")
+    return now
+
+
+def renew_early_marks(store: Store) -> dict[str, str]:
+    """cert id -> when it was marked for early renewal."""
+    return {r[0]: r[1] for r in store.conn.execute("SELECT cert_id, marked_at FROM acme_renew_early")}
+
+
+def acme_certificates(store: Store) -> list[str]:
+    """The ids of the certificates issued through orders (the ones ARI speaks of)."""
+    return [r[0] for r in store.conn.execute("SELECT cert_id FROM acme_orders WHERE cert_id IS NOT NULL")]
 
 
 def claim_for_finalize(store: Store, order_id: str) -> bool:
@@ -454,3 +512,131 @@ def order_of_certificate(store: Store, cert_id: str) -> tuple[Order, Registratio
     o = _order(row)
     reg = registration(store, o.registration)
     return None if reg is None else (o, reg)
+
+
+# -- the approval queue (`certtui acme --approve new-names`) ---------------------------------
+
+# What an authorization of an order in the queue says while it waits.
+WAITING = "waiting for approval in certtui"
+
+
+@dataclass(frozen=True)
+class Approval:
+    order_id: str
+    names: tuple[str, ...]
+    status: str
+    reason: str
+    created_at: str
+    decided_at: str | None
+    account: str
+
+
+_APPROVAL = (
+    "SELECT a.order_id, a.names, a.status, a.reason, a.created_at, a.decided_at, r.account "
+    "FROM acme_approvals a JOIN acme_orders o ON o.id = a.order_id "
+    "JOIN acme_registrations r ON r.id = o.registration"
+)
+
+
+def _approval(row: tuple[Any, ...]) -> Approval:
+    return Approval(row[0], tuple(row[1].split("\n")), row[2], row[3], row[4], row[5], row[6])
+
+
+def new_names(store: Store, values: list[str]) -> list[str]:
+    """The names no certificate of the store has carried."""
+    return [
+        v
+        for v in values
+        if store.conn.execute("SELECT 1 FROM cert_names WHERE name = ?", (v,)).fetchone() is None
+    ]
+
+
+def approval(store: Store, order_id: str) -> Approval | None:
+    row = store.conn.execute(_APPROVAL + " WHERE a.order_id = ?", (order_id,)).fetchone()
+    return None if row is None else _approval(row)
+
+
+def approvals(store: Store, *, waiting_only: bool = True) -> list[Approval]:
+    where = " WHERE a.status = 'waiting' AND o.status = 'pending'" if waiting_only else ""
+    return [
+        _approval(r) for r in store.conn.execute(_APPROVAL + where + " ORDER BY a.created_at, a.order_id")
+    ]
+
+
+def find_waiting(store: Store, ref: str) -> Approval:
+    """The waiting order `ref` names (its id, or a unique prefix of six or more characters)."""
+    ref = ref.strip()
+    found = [
+        a for a in approvals(store) if a.order_id == ref or (len(ref) >= 6 and a.order_id.startswith(ref))
+    ]
+    if not found:
+        raise NotFound(f"no order waiting for approval is {ref!r}; `certtui acme pending` lists them")
+    if len(found) > 1:
+        raise CerttuiError(f"{ref!r} matches {len(found)} waiting orders; give more of the id")
+    return found[0]
+
+
+def decide(store: Store, order_id: str, approve: bool, reason: str) -> Approval:
+    """Record the operator's decision; the server applies it within a second or two."""
+    with store.write():
+        changed = store.conn.execute(
+            "UPDATE acme_approvals SET status = ?, reason = ?, decided_at = ? "
+            "WHERE order_id = ? AND status = 'waiting'",
+            ("approved" if approve else "refused", reason, iso(utcnow()), order_id),
+        ).rowcount
+        if not changed:
+            raise CerttuiError(f"order {order_id} is not waiting for approval any more")
+        store.event(
+            "acme-approve" if approve else "acme-refuse",
+            None,
+            f"order {order_id}" + (f": {reason}" if reason else ""),
+        )
+    found = approval(store, order_id)
+    assert found is not None
+    return found
+
+
+def decided(store: Store) -> list[Approval]:
+    """Decisions the server has not applied yet."""
+    return [
+        _approval(r) for r in store.conn.execute(_APPROVAL + " WHERE a.status != 'waiting' AND a.applied = 0")
+    ]
+
+
+def waiting_challenges(store: Store, order_id: str) -> list[Challenge]:
+    """The order's challenges a client triggered while it waited (held in `processing`)."""
+    return [
+        _challenge(r)
+        for r in store.conn.execute(
+            _CHALL + " WHERE status = 'processing' AND authz_id IN "
+            "(SELECT id FROM acme_authorizations WHERE order_id = ?)",
+            (order_id,),
+        )
+    ]
+
+
+def applied(store: Store, order_id: str) -> None:
+    with store.write():
+        store.conn.execute("UPDATE acme_approvals SET applied = 1 WHERE order_id = ?", (order_id,))
+
+
+def refuse_order(store: Store, order_id: str, error: dict[str, Any]) -> None:
+    """A refused order: its challenges, authorizations and itself invalid, with the reason."""
+    text = json.dumps(error)
+    with store.write():
+        store.conn.execute(
+            "UPDATE acme_challenges SET status = 'invalid', error = ? "
+            "WHERE status IN ('pending', 'processing') "
+            "AND authz_id IN (SELECT id FROM acme_authorizations WHERE order_id = ?)",
+            (text, order_id),
+        )
+        store.conn.execute(
+            "UPDATE acme_authorizations SET status = 'invalid' WHERE order_id = ? AND status = 'pending'",
+            (order_id,),
+        )
+        store.conn.execute(
+            "UPDATE acme_orders SET status = 'invalid', error = ? "
+            "WHERE id = ? AND status IN ('pending', 'ready')",
+            (text, order_id),
+        )
+        store.conn.execute("UPDATE acme_approvals SET applied = 1 WHERE order_id = ?", (order_id,))

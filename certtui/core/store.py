@@ -197,6 +197,22 @@ MIGRATIONS: list[list[str]] = [
             verdict TEXT NOT NULL,
             detail TEXT NOT NULL DEFAULT '')""",
     ],
+    # ACME part 2: the certificate an order renews (RFC 9773 `replaces`), certificates the
+    # operator marked for early renewal (renew-early, ARI), and the approval queue's decisions.
+    [
+        """ALTER TABLE acme_orders ADD COLUMN replaces TEXT""",
+        """CREATE TABLE acme_renew_early (
+            cert_id TEXT PRIMARY KEY,
+            marked_at TEXT NOT NULL)""",
+        """CREATE TABLE acme_approvals (
+            order_id TEXT PRIMARY KEY REFERENCES acme_orders (id) ON DELETE CASCADE,
+            names TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('waiting', 'approved', 'refused')),
+            reason TEXT NOT NULL DEFAULT '',
+            applied INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            decided_at TEXT)""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
-from certtui.core import acme_state, adopt, checks, issuance, policy
+from certtui.core import acme_state, adopt, ari, checks, issuance, policy
 from certtui.core import keys as keymod
 from certtui.core.models import CertRecord, IssueRequest, KeySpec, Kind
 from certtui.core.store import Store
-from certtui.core.timefmt import utcnow
+from certtui.core.timefmt import parse, utcnow
 from certtui.errors import CerttuiError, PolicyError
 from certtui.journeys.renew_due import renew_at
 
@@ -217,3 +217,168 @@ def revoke(store: Store, cert_id: str, reason: str) -> CertRecord:
     from certtui.core import revocation
 
     return revocation.revoke(store, cert_id, reason).record
+
+
+# -- renewal information (RFC 9773) ----------------------------------------------------------
+
+
+def ari_window(store: Store, cert_id: str, signing_ca_id: str | None = None) -> ari.Window:
+    """The renewal window ARI suggests for a certificate: the default one, or an earlier one if
+    it or a CA above it was marked (`renew-early`), or its CA is no longer the signing CA."""
+    rec = store.get(cert_id)
+    marks = acme_state.renew_early_marks(store)
+    early: datetime | None = None
+    why = ""
+    current: str | None = rec.id
+    seen: set[str] = set()
+    while current and current not in seen:
+        seen.add(current)
+        if current in marks:
+            early, why = (
+                parse(marks[current]),
+                ("marked for early renewal" if current == rec.id else f"its CA {current} is being replaced"),
+            )
+            break
+        current = store.get(current).issuer_id
+    if early is None and signing_ca_id and rec.issuer_id and rec.issuer_id != signing_ca_id:
+        ca = store.get(signing_ca_id)
+        early, why = parse(ca.not_before), f"its CA {rec.issuer_id} is replaced by {signing_ca_id}"
+    if early is None and rec.issuer_id and store.get(rec.issuer_id).revoked_at:
+        early, why = parse(store.get(rec.issuer_id).revoked_at or ""), f"its CA {rec.issuer_id} was revoked"
+    return ari.window(parse(rec.not_before), parse(rec.not_after), early, why)
+
+
+def renew_early(store: Store, ref: str | None, *, every: bool) -> list[str]:
+    """Mark one certificate (or a CA, for a rollover: everything it signed) or every ACME
+    certificate for early renewal; the ids marked."""
+    if every == (ref is not None):
+        raise CerttuiError("give a certificate id or --all, not both and not neither")
+    if every:
+        ids = []
+        for cert_id in acme_state.acme_certificates(store):
+            rec = store.get(cert_id)
+            if rec.revoked_at is None and rec.renewed_by is None:
+                ids.append(cert_id)
+        if not ids:
+            raise CerttuiError("no certificate issued over ACME is in use; nothing to mark")
+    else:
+        assert ref is not None
+        ids = [store.resolve(ref).id]
+    acme_state.mark_renew_early(store, ids)
+    return ids
+
+
+# -- the approval queue ----------------------------------------------------------------------
+
+# A refusal's reason reaches the client in the order's error: one short line.
+MAX_REASON = 300
+
+
+def waiting(store: Store) -> list[acme_state.Approval]:
+    """Orders waiting for the operator (`--approve new-names`), oldest first."""
+    return acme_state.approvals(store)
+
+
+def decide(store: Store, ref: str, *, approve: bool, reason: str) -> acme_state.Approval:
+    """Approve or refuse a waiting order (its id or a unique prefix); the server applies it."""
+    from certtui.core.printable import printable
+
+    reason = " ".join(printable(reason).split())
+    if len(reason) > MAX_REASON:
+        raise CerttuiError(f"the reason is {len(reason)} characters; keep it under {MAX_REASON}")
+    found = acme_state.find_waiting(store, ref)
+    return acme_state.decide(store, found.order_id, approve, reason)
+
+
+# -- what the TUI's ACME screen shows --------------------------------------------------------
+
+# The live orders shown: the newest few hundred (a home lab places a few a day).
+SHOWN_ORDERS = 300
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    id: str
+    account: str
+    names: tuple[str, ...]
+    status: str
+    """pending, waiting (for approval), ready, processing, valid, invalid."""
+    reason: str
+    """Why it failed, or why it waits, in words; empty otherwise."""
+    cert_id: str | None
+    replaces: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    account: acme_state.Account
+    orders: int
+    certificates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Overview:
+    accounts: list[AccountRow]
+    orders: list[OrderRow]
+
+    @property
+    def waiting(self) -> list[OrderRow]:
+        return [o for o in self.orders if o.status == "waiting"]
+
+
+def _reason(o: acme_state.Order, waiting: bool) -> str:
+    if waiting:
+        return acme_state.WAITING
+    if o.status == "invalid" and o.error:
+        detail = str(o.error.get("detail", ""))
+        typ = str(o.error.get("type", "")).rsplit(":", 1)[-1]
+        return f"{typ}: {detail}" if detail else typ
+    if o.status == "pending":
+        return "waiting for the client to answer a challenge"
+    return ""
+
+
+def overview(store: Store) -> Overview:
+    """Accounts with their order and certificate counts, and the newest orders, from the store
+    (the server is another process: this reads only what it wrote)."""
+    waiting = {a.order_id for a in acme_state.approvals(store)}
+    rows = store.conn.execute(
+        "SELECT o.id, r.account FROM acme_orders o JOIN acme_registrations r ON r.id = o.registration "
+        "ORDER BY o.created_at DESC, o.rowid DESC LIMIT ?",
+        (SHOWN_ORDERS,),
+    ).fetchall()
+    orders: list[OrderRow] = []
+    for order_id, account_name in rows:
+        o = acme_state.order(store, order_id)
+        if o is None:
+            continue
+        held = o.id in waiting
+        orders.append(
+            OrderRow(
+                o.id,
+                account_name,
+                tuple(v for _, v in o.identifiers),
+                "waiting" if held else o.status,
+                _reason(o, held),
+                o.cert_id,
+                o.replaces,
+                o.created_at,
+            )
+        )
+    counts = dict(
+        store.conn.execute(
+            "SELECT r.account, COUNT(*) FROM acme_orders o JOIN acme_registrations r "
+            "ON r.id = o.registration GROUP BY r.account"
+        ).fetchall()
+    )
+    certs: dict[str, list[str]] = {}
+    for cert_id, origin in store.conn.execute(
+        "SELECT id, origin FROM certificates WHERE origin LIKE 'acme:%' ORDER BY not_before"
+    ):
+        certs.setdefault(origin.removeprefix("acme:"), []).append(cert_id)
+    accounts = [
+        AccountRow(a, int(counts.get(a.name, 0)), tuple(certs.get(a.name, ())))
+        for a in acme_state.accounts(store)
+    ]
+    return Overview(accounts, orders)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,8 @@ class Inspection:
     extensions: list[tuple[str, str]]
     pem: str
     findings: list[Any]
+    acme: list[tuple[str, str]] = field(default_factory=list)
+    """For a certificate issued over ACME: its account, its ARI window, what it replaced."""
 
     def _common(self) -> list[tuple[str, str]]:
         rec = self.record
@@ -45,7 +47,7 @@ class Inspection:
         ]
         if rec.renewed_by:
             rows.append(("Renewed by", rec.renewed_by))
-        return rows + self.fields + self.extensions
+        return rows + self.acme + self.fields + self.extensions
 
     def screen_rows(self) -> list[tuple[str, str]]:
         """The inspect screen's details column (its extensions and the checklist are apart)."""
@@ -58,6 +60,8 @@ class Inspection:
             ("Expires", f"{rec.not_after} ({self.expires_in})"),
             ("Names", ", ".join(rec.names) or "-"),
             ("Private key", key),
+            *self.acme,
+            *([("Renewed by", rec.renewed_by)] if rec.renewed_by else []),
             *self.fields,
         ]
 
@@ -76,7 +80,25 @@ def inspect(store: Store, rec: CertRecord, now: datetime, *, checklist: bool = T
         extensions(cert),
         pem_text(store.der(rec.id)),
         findings(store, rec, now) if checklist else [],
+        acme_rows(store, rec),
     )
+
+
+def acme_rows(store: Store, rec: CertRecord) -> list[tuple[str, str]]:
+    """The ACME account, the ARI window and the replaced certificate of an ACME certificate."""
+    if not (rec.origin or "").startswith("acme:") or rec.origin == "acme-server":
+        return []
+    from certtui.core.timefmt import iso
+    from certtui.journeys import acme as journey
+
+    rows = [("ACME account", (rec.origin or "").removeprefix("acme:"))]
+    # The server's --ca is not known here: only renew-early marks and revoked CAs move it.
+    win = journey.ari_window(store, rec.id)
+    rows.append(("ARI window", f"{iso(win.start)} to {iso(win.end)} ({win.why})"))
+    row = store.conn.execute("SELECT id FROM certificates WHERE renewed_by = ?", (rec.id,)).fetchone()
+    if row:
+        rows.append(("Replaces", str(row[0])))
+    return rows
 
 
 def findings(store: Store, rec: CertRecord, now: datetime) -> list[Any]:

@@ -36,6 +36,9 @@ class CerttuiApp(App[None]):
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key, and a short guide"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave certtui"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="app.reload", tooltip="Read the store again"),
+        Binding(
+            "A", "acme", "ACME", show=False, id="acme.open", tooltip="ACME accounts, orders and approvals"
+        ),
     ]
     """App-wide keys; remappable by id in config.toml's [keymap]."""
 
@@ -103,6 +106,7 @@ class CerttuiApp(App[None]):
         self._data_version = self.store.data_version()
         self.push_screen(CertListScreen())
         self.set_interval(POLL_SECONDS, self._poll, name="poll-store")
+        self._watch_acme()
 
     def on_setup_screen_root_requested(self, message: Any) -> None:
         from certtui.core.issuance import init_store
@@ -316,12 +320,25 @@ class CerttuiApp(App[None]):
         if version != self._data_version:
             self._data_version = version
             self.action_reload()
+            self._watch_acme()
+
+    def _watch_acme(self) -> None:
+        from certtui.tui.screens.acme import watch_approvals
+
+        watch_approvals(self)
+
+    def action_acme(self) -> None:
+        from certtui.tui.screens.acme import AcmeScreen
+
+        if self.store is not None and not isinstance(self.screen, AcmeScreen):
+            self.push_screen(AcmeScreen())
 
     def action_reload(self) -> None:
+        from certtui.tui.screens.acme import AcmeScreen
         from certtui.tui.screens.cert_list import CertListScreen
 
         for screen in self.screen_stack:
-            if isinstance(screen, CertListScreen):
+            if isinstance(screen, (CertListScreen, AcmeScreen)):
                 screen.reload()
 
     def action_trust(self) -> None:
@@ -337,6 +354,18 @@ class CerttuiApp(App[None]):
 
     # -- the command palette -------------------------------------------------------------
 
+    def _palette_key(self, binding_id: str) -> str:
+        """`  (A)`: the key of one of the app's bindings as the footer shows it, remaps included."""
+        import dataclasses
+
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                remapped = self.remapped_key(binding_id)
+                shown = dataclasses.replace(binding, key=remapped) if remapped else binding
+                # Round brackets: the palette reads square ones as markup.
+                return f"  ({self.get_key_display(shown).split(',')[0]})"
+        return ""
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("view: help", "Every key, and a short guide", self.action_help)
@@ -345,6 +374,11 @@ class CerttuiApp(App[None]):
             yield SystemCommand("store: unlock", "Enter the passphrase now", self.action_unlock)
             yield SystemCommand(
                 "store: trust on this machine", "Where the root is trusted here", self.action_trust
+            )
+            yield SystemCommand(
+                "acme: accounts and orders" + self._palette_key("acme.open"),
+                "Accounts, live orders, approvals",
+                self.action_acme,
             )
         from certtui.tui.palette import tool_commands
 
@@ -365,6 +399,8 @@ def all_binding_ids() -> set[str]:
     from textual.binding import Binding as B
 
     from certtui.tui.screens import (
+        acme,
+        ask,
         cert_list,
         confirm,
         enroll,
@@ -381,6 +417,13 @@ def all_binding_ids() -> set[str]:
 
     holders: list[Any] = [
         CerttuiApp,
+        acme.AcmeScreen,
+        acme.AddAccountScreen,
+        acme.ConfirmScreen,
+        acme.EabScreen,
+        acme.RefuseScreen,
+        ask.AskScreen,
+        ask.ResultScreen,
         cert_list.CertListScreen,
         confirm.ConfirmScreen,
         enroll.EnrollScreen,
