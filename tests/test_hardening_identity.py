@@ -283,4 +283,4 @@ async def test_tui_list_marks_external_certificates(make_store: Callable[..., St
             name_cell = lines[rec.id].lstrip()
             assert name_cell.startswith("*") == rec.external, lines[rec.id]
         summary = str(app.screen.query_one("#summary").render())
-        assert summary == "3 certificates · 2 external (*: imported, not issued here)"
+        assert summary == "3 certificates · 2 external"

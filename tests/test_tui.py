@@ -117,7 +117,7 @@ async def test_list_in_tree_order_with_summary(demo: Store) -> None:
         summary = str(app.screen.query_one("#summary").render())
         assert summary == (
             "10 certificates · 3 fail the iOS checklist · 1 expiring · 1 revoked"
-            " · 1 external (*: imported, not issued here)"
+            " · 1 external"
         )
 
 

@@ -104,7 +104,8 @@ def summary(records: Sequence[CertRecord]) -> str:
             parts.append(f"{n} {status.value}")
     external = sum(1 for r in records if r.external)
     if external:
-        parts.append(f"{external} external (*: imported, not issued here)")
+        # The legend under the list explains the `*` (it fits 80 columns; this line may not).
+        parts.append(f"{external} external")
     return " · ".join(parts)
 
 

@@ -77,7 +77,7 @@ def crl_url_for(base: str, ca_id: str) -> str:
 
     `init --crl-url http://nas.home.arpa/crl/` makes every certificate point at its own
     issuer's CRL, `http://nas.home.arpa/crl/<issuer id>.crl`, the names `certtui crl --all
-    --out DIR` writes. A base that names a file (the form before issue 14) keeps its folder.
+    --out DIR` writes. A base that names a file (the form of earlier versions) keeps its folder.
     """
     parts = urlsplit(base)
     folder = parts.path if parts.path.endswith("/") else parts.path.rsplit("/", 1)[0] + "/"
