@@ -115,10 +115,7 @@ async def test_list_in_tree_order_with_summary(demo: Store) -> None:
         assert leaves[0] == "old-nas.home.arpa" and leaves[-1] == "nas.home.arpa"
         assert rows[-1] == (0, "fritz.box")
         summary = str(app.screen.query_one("#summary").render())
-        assert summary == (
-            "10 certificates · 3 fail the iOS checklist · 1 expiring · 1 revoked"
-            " · 1 external"
-        )
+        assert summary == ("10 certificates · 3 fail the iOS checklist · 1 expiring · 1 revoked · 1 external")
 
 
 async def test_filter_narrows_and_escape_restores_keeping_highlight(demo: Store) -> None:

@@ -60,8 +60,7 @@ async def test_failing_certificates_are_marked_counted_and_explained(demo: Store
         assert not row_of(app, "nas.home.arpa").lstrip().startswith("✗")
         summary = str(app.screen.query_one("#summary").render())
         assert summary == (
-            "10 certificates · 3 fail the iOS checklist · 1 expiring · 1 revoked"
-            " · 1 external"
+            "10 certificates · 3 fail the iOS checklist · 1 expiring · 1 revoked · 1 external"
         ), summary
         legend = str(app.screen.query_one("#legend").render())
         assert "✗ fails the iOS checklist" in legend and "* imported" in legend
