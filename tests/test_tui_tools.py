@@ -288,3 +288,18 @@ async def test_setup_wizard_adopts_an_existing_root(home: Path, tmp_path: Path) 
         await until(pilot, lambda: isinstance(app.screen, CertListScreen))
         assert app.store is not None and app.store.encrypted
         assert [r.subject for r in app.store.records()] == ["mkcert development CA"]
+
+
+async def test_a_result_of_several_lines_shows_them_as_lines(demo: Store) -> None:
+    # Found by the CRL status snapshot: the line breaks between the CAs showed as "\x0a".
+    app = make_app(demo, clock=demo_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await run_tool(pilot, "crl: status")
+        await until(pilot, lambda: isinstance(app.screen, ResultScreen))
+        shown = str(app.screen.query_one("#result-text").render())
+        assert "\\x0a" not in shown
+        assert shown.splitlines()[:2] == [
+            "Home Lab Root CA: no CRL yet (sign one now)",
+            "Home Lab Intermediate: CRL number 1, next update 2026-12-27T09:00:00Z",
+        ]
