@@ -17,6 +17,7 @@ from certtui.core.revocation import latest_crl
 from certtui.core.store import Store
 from certtui.demo import DEMO_PASSPHRASE, build_demo_store, demo_clock
 from certtui.paths import db_path
+from certtui.tui import tools
 from certtui.tui.app import CerttuiApp, make_app
 from certtui.tui.screens.ask import AskScreen, ResultScreen
 
@@ -288,3 +289,103 @@ async def test_setup_wizard_adopts_an_existing_root(home: Path, tmp_path: Path) 
         await until(pilot, lambda: isinstance(app.screen, CertListScreen))
         assert app.store is not None and app.store.encrypted
         assert [r.subject for r in app.store.records()] == ["mkcert development CA"]
+
+
+async def test_a_result_of_several_lines_shows_them_as_lines(demo: Store) -> None:
+    # Found by the CRL status snapshot: the line breaks between the CAs showed as "\x0a".
+    app = make_app(demo, clock=demo_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await run_tool(pilot, "crl: status")
+        await until(pilot, lambda: isinstance(app.screen, ResultScreen))
+        shown = str(app.screen.query_one("#result-text").render())
+        assert "\\x0a" not in shown
+        assert shown.splitlines()[:2] == [
+            "Home Lab Root CA: no CRL yet (sign one now)",
+            "Home Lab Intermediate: CRL number 1, next update 2026-12-27T09:00:00Z",
+        ]
+
+
+def _mkcert_root(where: Path) -> tuple[Path, Path]:
+    """A CA made by mkcert itself (CAROOT in the test's folder; nothing installed anywhere)."""
+    import os
+    import shutil
+    import subprocess
+
+    mkcert = shutil.which("mkcert")
+    assert mkcert, "mkcert is needed (README's apt-get line)"
+    where.mkdir()
+    env = {**os.environ, "CAROOT": str(where), "TRUST_STORES": "none"}
+    subprocess.run(
+        [mkcert, "-cert-file", str(where / "leaf.pem"), "-key-file", str(where / "leaf-key.pem"), "x.test"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return where / "rootCA.pem", where / "rootCA-key.pem"
+
+
+def _openssl_intermediate(root: Path, root_key: Path, where: Path) -> tuple[Path, Path]:
+    """An intermediate under that root, made and signed by openssl."""
+    import subprocess
+
+    key, csr, cert, ext = (where / n for n in ("int-key.pem", "int.csr", "int.pem", "int.ext"))
+    ext.write_text(
+        "basicConstraints=critical,CA:TRUE,pathlen:0\n"
+        "keyUsage=critical,keyCertSign,cRLSign\n"
+        "subjectKeyIdentifier=hash\n"
+        "authorityKeyIdentifier=keyid\n"
+    )
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
+    run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(key))
+    run("req", "-new", "-key", str(key), "-subj", "/CN=Workshop Intermediate", "-out", str(csr))
+    run(
+        "x509", "-req", "-in", str(csr), "-CA", str(root), "-CAkey", str(root_key),
+        "-CAcreateserial", "-days", "1825", "-sha256", "-extfile", str(ext), "-out", str(cert),
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_import_an_existing_ca_from_the_palette(home: Path, tmp_path: Path) -> None:
+    from cryptography import x509
+
+    from certtui.core.models import Kind
+
+    # The store is made around a real mkcert root; openssl makes an intermediate under it,
+    # which the palette imports, with its key.
+    root, root_key = _mkcert_root(tmp_path / "caroot")
+    store, _ = tools.import_root(db_path(home), root, root_key, "", None)
+    cert, key = _openssl_intermediate(root, root_key, tmp_path)
+    garbage = tmp_path / "not-a-ca.pem"
+    garbage.write_text("this is not a certificate\n")
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await run_tool(pilot, "import: existing CA")
+        form = app.screen
+        assert isinstance(form, AskScreen) and form.dialog_id == "import-ca-dialog"
+        # A bad file: one sentence in the dialog, which stays open with what was typed.
+        form.query_one("#cert", Input).value = str(garbage)
+        form.query_one("#key", Input).value = str(key)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: form.query_one("#ask-error").display)
+        assert app.screen is form
+        said = str(form.query_one("#ask-error").render())
+        assert said.startswith("Not done: ") and str(garbage) in said, said
+        assert "\n" not in said.strip() and "Traceback" not in said
+        assert form.query_one("#cert", Input).value == str(garbage)
+        assert form.query_one("#key", Input).value == str(key)
+        assert len(store.records()) == 1  # the root alone: nothing half-imported
+        # The real file, typed over the bad one, is imported.
+        form.query_one("#cert", Input).value = str(cert)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ResultScreen))
+        assert "Imported Workshop Intermediate" in str(app.screen.query_one("#result-text").render())
+    found = [r for r in store.records() if r.subject == "Workshop Intermediate"]
+    assert len(found) == 1 and found[0].kind is Kind.INTERMEDIATE and found[0].has_key
+    # "It issues from now on": new certificates come from it, signed with the imported key.
+    assert store.default_issuer_id() == found[0].id
+    leaf = issue(store, IssueRequest(names=("nas.home.arpa",)))
+    assert leaf.issuer_id == found[0].id
+    store.certificate(leaf.id).verify_directly_issued_by(x509.load_pem_x509_certificate(cert.read_bytes()))
+    store.close()

@@ -30,6 +30,10 @@ class Field:
     options: tuple[tuple[str, str], ...] = ()
 
 
+# Below this many rows (80x24 over SSH) the form drops the blank line above each label, so
+# that a four-field form and its buttons fit without scrolling.
+SHORT_MAX_HEIGHT = 30
+
 # run(values, form): does the work (in a worker) and dismisses the form, or calls form.failed().
 Run = Callable[[dict[str, str], "AskScreen"], None]
 
@@ -76,6 +80,9 @@ class AskScreen(ModalScreen[Any]):
         self.query_one("#ask-error").display = False
         if self.fields:
             self.query_one(f"#{self.fields[0].id}").focus()
+
+    def on_resize(self) -> None:
+        self.query_one(f"#{self.dialog_id}").set_class(self.size.height < SHORT_MAX_HEIGHT, "-short")
 
     def values(self) -> dict[str, str]:
         out = {}
@@ -126,7 +133,9 @@ class ResultScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="result-dialog", classes="dialog"):
             yield Static(Content(printable(self.title_text)), classes="dialog-title")
-            yield Static(Content(printable(self.text)), id="result-text")
+            # Each line made safe on its own: the line breaks between them are the tool's own.
+            safe = "\n".join(printable(line) for line in self.text.split("\n"))
+            yield Static(Content(safe), id="result-text")
             if self.findings is not None:
                 yield ChecklistPanel(id="result-checklist")
         yield Footer()
