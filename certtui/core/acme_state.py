@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from collections.abc import Callable
@@ -23,7 +24,19 @@ HMAC_BYTES = 32
 
 
 def new_id(nbytes: int = ID_BYTES) -> str:
-    return secrets.token_urlsafe(nbytes)
+    """A random base64url id that does not start with `-`: an EAB key id is typed after a flag
+    (`certbot --eab-kid KID`, `lego --kid KID`), where a leading `-` reads as another option."""
+    while (token := secrets.token_urlsafe(nbytes)).startswith("-"):
+        pass
+    return token
+
+
+def new_hmac_key() -> bytes:
+    """A 256-bit EAB MAC key whose base64url form does not start with `-` (see `new_id`)."""
+    while True:
+        key = secrets.token_bytes(HMAC_BYTES)
+        if not base64.urlsafe_b64encode(key).startswith(b"-"):
+            return key
 
 
 @dataclass(frozen=True)
@@ -104,7 +117,7 @@ def add_account(
 ) -> tuple[Account, bytes]:
     """Create an account; an invited one gets an EAB key id and MAC key (returned, stored sealed)."""
     kid = new_id(KID_BYTES) if invited else None
-    hmac = secrets.token_bytes(HMAC_BYTES) if invited else b""
+    hmac = new_hmac_key() if invited else b""
     with store.write():
         if store.conn.execute("SELECT 1 FROM acme_accounts WHERE name = ?", (name,)).fetchone():
             raise CerttuiError(
