@@ -75,6 +75,7 @@ class CerttuiApp(App[None]):
 
     def on_mount(self) -> None:
         from certtui.tui.config import load_theme, unknown_ids
+        from certtui.tui.keymap import all_binding_ids
 
         if self.config_path is not None:
             theme = load_theme(self.config_path)
@@ -114,13 +115,9 @@ class CerttuiApp(App[None]):
         setup = self.screen
 
         def created(out: tuple[Store, list[Any]]) -> None:
-            self.store = out[0]
-            self.notify(
-                f"Created {printable(out[1][0].subject)}. Next: n issues a certificate, p enrolls a phone.",
-                markup=False,
+            self._leave_setup(
+                out[0], f"Created {out[1][0].subject}. Next: n issues a certificate, p enrolls a phone."
             )
-            self.pop_screen()
-            self._show_list()
 
         # The passphrase leaves the message for a box the job empties: a finished worker (which
         # Textual may keep) then holds no reference to it.
@@ -137,13 +134,14 @@ class CerttuiApp(App[None]):
 
     def root_imported(self, out: tuple[Store, Any]) -> None:
         """The setup wizard adopted an existing root: leave setup for the list."""
-        self.store = out[0]
-        self.notify(
-            printable(
-                f"Imported {out[1].record.subject}; it issues from now on. n issues, p enrolls a phone."
-            ),
-            markup=False,
+        self._leave_setup(
+            out[0], f"Imported {out[1].record.subject}; it issues from now on. n issues, p enrolls a phone."
         )
+
+    def _leave_setup(self, store: Store, sentence: str) -> None:
+        """The store has its root (made or imported): say so and show the list."""
+        self.store = store
+        self.notify(printable(sentence), markup=False)
         self.pop_screen()
         self._show_list()
 
@@ -168,6 +166,8 @@ class CerttuiApp(App[None]):
         the notification says where.
         """
         from textual._files import generate_datetime_filename
+
+        from certtui.tui.config import screenshot_folder
 
         folder = Path(path) if path else screenshot_folder(self.start_dir)
         name = filename or generate_datetime_filename(self.title, ".svg")
@@ -354,91 +354,13 @@ class CerttuiApp(App[None]):
 
     # -- the command palette -------------------------------------------------------------
 
-    def _palette_key(self, binding_id: str) -> str:
-        """`  (A)`: the key of one of the app's bindings as the footer shows it, remaps included."""
-        import dataclasses
-
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.id == binding_id:
-                remapped = self.remapped_key(binding_id)
-                shown = dataclasses.replace(binding, key=remapped) if remapped else binding
-                # Round brackets: the palette reads square ones as markup.
-                return f"  ({self.get_key_display(shown).split(',')[0]})"
-        return ""
-
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("view: help", "Every key, and a short guide", self.action_help)
-        if self.store is not None:
-            yield SystemCommand("view: reload", "Read the store again", self.action_reload)
-            yield SystemCommand("store: unlock", "Enter the passphrase now", self.action_unlock)
-            yield SystemCommand(
-                "store: trust on this machine", "Where the root is trusted here", self.action_trust
-            )
-            yield SystemCommand(
-                "acme: accounts and orders" + self._palette_key("acme.open"),
-                "Accounts, live orders, approvals",
-                self.action_acme,
-            )
-        from certtui.tui.palette import tool_commands
+        from certtui.tui.palette import app_commands, tool_commands
 
+        yield from super().get_system_commands(screen)
+        yield from app_commands(self)
         yield from getattr(screen, "palette_commands", lambda: ())()
         yield from tool_commands(self)
-
-
-def screenshot_folder(start_dir: Path) -> Path:
-    """~/Downloads when it exists (a desktop), else the folder certtui was started in."""
-    from platformdirs import user_downloads_path
-
-    downloads = user_downloads_path()
-    return downloads if downloads.is_dir() else start_dir
-
-
-def all_binding_ids() -> set[str]:
-    """Every binding id certtui has, for checking the user's [keymap]."""
-    from textual.binding import Binding as B
-
-    from certtui.tui.screens import (
-        acme,
-        ask,
-        cert_list,
-        confirm,
-        enroll,
-        export,
-        help,
-        inspect,
-        issue,
-        revoke,
-        setup,
-        trust,
-        unlock,
-    )
-    from certtui.tui.widgets import cert_table
-
-    holders: list[Any] = [
-        CerttuiApp,
-        acme.AcmeScreen,
-        acme.AddAccountScreen,
-        acme.ConfirmScreen,
-        acme.EabScreen,
-        acme.RefuseScreen,
-        ask.AskScreen,
-        ask.ResultScreen,
-        cert_list.CertListScreen,
-        confirm.ConfirmScreen,
-        enroll.EnrollScreen,
-        export.ExportScreen,
-        export.ExportedScreen,
-        help.HelpScreen,
-        inspect.InspectScreen,
-        issue.IssueScreen,
-        revoke.RevokeScreen,
-        setup.SetupScreen,
-        trust.TrustScreen,
-        unlock.UnlockScreen,
-        cert_table.CertTable,
-    ]
-    return {b.id for h in holders for b in h.BINDINGS if isinstance(b, B) and b.id}
 
 
 def make_app(

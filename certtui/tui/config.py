@@ -83,3 +83,11 @@ def json_string(text: str) -> str:
 def unknown_ids(keymap: Mapping[str, str], known: set[str]) -> list[str]:
     """The keymap's binding ids that no binding has: typos the user must hear about."""
     return sorted(k for k in keymap if k not in known)
+
+
+def screenshot_folder(start_dir: Path) -> Path:
+    """~/Downloads when it exists (a desktop), else the folder certtui was started in."""
+    from platformdirs import user_downloads_path
+
+    downloads = user_downloads_path()
+    return downloads if downloads.is_dir() else start_dir

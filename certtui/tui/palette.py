@@ -334,3 +334,20 @@ def tool_commands(app: CerttuiApp) -> Iterable[SystemCommand]:
         "host:port, STARTTLS too (certtui check --connect)",
         lambda: open_check_server(app),
     )
+
+
+def app_commands(app: CerttuiApp) -> Iterable[SystemCommand]:
+    """The app's own palette rows: help, and with a store, reload, unlock, trust and ACME."""
+    from certtui.tui.keymap import key_label
+
+    yield SystemCommand("view: help", "Every key, and a short guide", app.action_help)
+    if app.store is None:
+        return
+    yield SystemCommand("view: reload", "Read the store again", app.action_reload)
+    yield SystemCommand("store: unlock", "Enter the passphrase now", app.action_unlock)
+    yield SystemCommand("store: trust on this machine", "Where the root is trusted here", app.action_trust)
+    yield SystemCommand(
+        "acme: accounts and orders" + key_label(app, app.BINDINGS, "acme.open"),
+        "Accounts, live orders, approvals",
+        app.action_acme,
+    )

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 
 from certtui.core.printable import printable
+from certtui.tui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
     from certtui.journeys.acme import NewAccount, Overview
@@ -325,8 +326,10 @@ class AcmeScreen(Screen[None]):
 
         self.app.push_screen(
             ConfirmScreen(
-                f"Remove ACME account {account.name}? Its client keys and orders go; "
-                "its certificates stay in the store."
+                f"Remove ACME account {account.name}?",
+                "Its client keys and orders go; its certificates stay in the store.",
+                "Remove",
+                dialog_id="acme-confirm-dialog",
             ),
             answered,
         )
@@ -443,32 +446,3 @@ class EabScreen(ModalScreen[None]):
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
         self.dismiss(None)
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    """Yes or no."""
-
-    BINDINGS = [Binding("escape", "no", "Cancel", id="acme-confirm.no", tooltip="Keep it")]
-    """Remappable by id."""
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="acme-confirm-dialog", classes="dialog"):
-            yield Static(_text(self.question), classes="dialog-title")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Remove", variant="error", id="yes")
-                yield Button("Cancel", id="no")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    @on(Button.Pressed, "#yes")
-    def _yes(self) -> None:
-        self.dismiss(True)
-
-    @on(Button.Pressed, "#no")
-    def action_no(self) -> None:
-        self.dismiss(False)

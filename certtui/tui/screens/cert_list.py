@@ -555,15 +555,9 @@ class CertListScreen(Screen[None]):
 
     def _key(self, binding_id: str) -> str:
         """The key bound to `binding_id` as the footer shows it (remaps included), for the palette."""
-        import dataclasses
+        from certtui.tui.keymap import key_label
 
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.id == binding_id:
-                remapped = self.app.remapped_key(binding_id)
-                shown = dataclasses.replace(binding, key=remapped) if remapped else binding
-                # Round brackets: the palette reads square ones as markup.
-                return f"  ({self.app.get_key_display(shown).split(',')[0]})"
-        return ""
+        return key_label(self.app, self.BINDINGS, binding_id)
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         k = self._key
