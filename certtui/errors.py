@@ -31,6 +31,10 @@ class PolicyError(CerttuiError):
     """A request that the PKI's rules refuse (name constraints, kinds, lifetimes)."""
 
 
+class NamesRefused(PolicyError):
+    """Names the request asks for that the PKI's rules refuse (outside the CA's constraints)."""
+
+
 class AlreadyRenewed(CerttuiError):
     """Another process renewed this certificate first; `new_id` is what it renewed it as."""
 

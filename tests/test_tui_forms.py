@@ -233,6 +233,26 @@ async def test_a_request_that_cannot_be_issued_never_says_accept(demo: Store, tm
         assert "accept" not in title and "cannot be issued" in title.lower(), title
 
 
+async def test_names_outside_the_constraints_are_refused_beside_the_names(
+    demo: Store, tmp_path: Path
+) -> None:
+    app = app_for(demo, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await settle(app, pilot)
+        form = app.screen
+        form.query_one("#names", Input).value = "printer.example.com"
+        await until(pilot, lambda: form.preview is not None and form.preview.error is not None)
+        beside = form.query_one("#names-error")
+        assert beside.display and "outside the permitted names" in str(beside.render())
+        assert not form.query_one("#form-error").display
+        form.query_one("#days").focus()
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is form and app.focused is form.query_one("#names", Input)
+        assert beside.display and "outside the permitted names" in str(beside.render())
+
+
 async def test_fix_is_worded_for_the_form(demo: Store, tmp_path: Path) -> None:
     app = app_for(demo, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:

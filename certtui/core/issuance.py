@@ -19,7 +19,7 @@ from certtui.core import profiles
 from certtui.core.models import CertRecord, InitRequest, IssueRequest, KeySpec, Kind, Names
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
-from certtui.errors import AlreadyRenewed, CerttuiError, PolicyError
+from certtui.errors import AlreadyRenewed, CerttuiError, NamesRefused, PolicyError
 
 # 128-bit random positive serials (RFC 5280 4.1.2.2 allows 20 octets; CA/B BR 7.1 asks for 64
 # random bits or more). The top nibble is non-zero so every id is 12 real hex digits.
@@ -308,7 +308,7 @@ def plan(store: Store, req: IssueRequest) -> IssuePlan:
     # Each violation once: an intermediate now repeats its root's constraints.
     bad = list(dict.fromkeys(namesmod.chain_constraint_violations(names, _nc_chain(chain))))
     if bad:
-        raise PolicyError(f"{'; '.join(bad)}: the CA's name constraints forbid it; use a name inside them")
+        raise NamesRefused(f"{'; '.join(bad)}: the CA's name constraints forbid it; use a name inside them")
     leaf_cn = profiles.leaf_common_name(names.dns)
     return IssuePlan(req.kind, names, leaf_cn, days, req.key, issuer_id, None)
 

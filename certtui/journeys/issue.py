@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from certtui.core.models import CertRecord, IssueRequest
 from certtui.core.store import Store
-from certtui.errors import CerttuiError
+from certtui.errors import BadName, CerttuiError, NamesRefused
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -36,6 +36,8 @@ class Preview:
 
     findings: tuple[Any, ...] = ()
     error: str | None = None
+    # "names" when the error is about the names typed (a form shows it beside that field).
+    field: str | None = None
 
     @property
     def fails(self) -> list[str]:
@@ -60,7 +62,8 @@ def preview(store: Store, req: IssueRequest, now: datetime) -> Preview:
         p = plan(store, req)
         return Preview(tuple(preview_findings(store, p, now)))
     except CerttuiError as exc:
-        return Preview(error=str(exc))
+        about_names = isinstance(exc, BadName | NamesRefused)
+        return Preview(error=str(exc), field="names" if about_names else None)
 
 
 def issuers(store: Store) -> list[CertRecord]:

@@ -235,7 +235,9 @@ class IssueScreen(ModalScreen[CertRecord | None]):
         from certtui.tui.wording import humane
 
         error = humane(result.error) if result.error else None
-        self._error("form-error", error or "")
+        # An error about the names sits beside the Names field, any other at the form's foot.
+        self._error("names-error", error if error and result.field == "names" else "")
+        self._error("form-error", error if error and result.field != "names" else "")
         self.query_one(ChecklistPanel).set_findings(result.findings, blocked=error)
         force = self.query_one("#force", Checkbox)
         appeared = bool(result.fails) and not force.display
@@ -285,7 +287,14 @@ class IssueScreen(ModalScreen[CertRecord | None]):
             self._refresh_preview()
             return
         if self.preview.error:
-            self.query_one("#form-error").scroll_visible(animate=False)
+            if self.preview.field == "names":
+                # Reading the fields cleared it: the names parse, the CA refuses them.
+                from certtui.tui.wording import humane
+
+                self._error("names-error", humane(self.preview.error))
+                self._focus_first_error()
+            else:
+                self.query_one("#form-error").scroll_visible(animate=False)
             return
         if self.preview.fails and not req.force:
             self.failed(
