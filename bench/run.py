@@ -458,11 +458,16 @@ def figure_6(plan: Plan, term: Terminal, small: Path) -> list[Row]:
     ]
 
 
+# The help screen's own row for `?`, near its top at any size (its guide, "Three journeys", is
+# below the keys, off a 40-row screen).
+HELP_MARK = "Help: Every key"
+
+
 def help_round_trip(pane: Pane) -> float:
     """`?` until the help shows (then esc closes it): how responsive the TUI is."""
-    ms = keystroke_ms(pane, "?", lambda s: "Three journeys" in s, "the help screen")
+    ms = keystroke_ms(pane, "?", lambda s: HELP_MARK in s, "the help screen")
     pane.keys("Escape")
-    pane.wait(lambda s: "Three journeys" not in s, "the help closed")
+    pane.wait(lambda s: HELP_MARK not in s, "the help closed")
     return ms
 
 

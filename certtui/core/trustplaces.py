@@ -251,7 +251,8 @@ def parse_keytool_list(text: str) -> list[tuple[str, str]]:
 # For a name-constrained root installed as it is. OpenSSL (curl, Python, wget), GnuTLS, NSS
 # (Firefox), Chromium's verifier, Go and Apple apply constraints found on the trust anchor; Java's
 # PKIX (sun.security.provider.certpath) ignores them on a trust anchor and checks them only on
-# intermediates (DESIGN.md's intermediate default), so Java trusts any name under such a root.
+# intermediates (`certtui init --intermediate`, which copies the constraints onto the
+# intermediate), so Java trusts any name under such a root.
 NAME_CONSTRAINT_CLIENTS: tuple[tuple[str, bool], ...] = (
     ("OpenSSL (curl, Python, wget)", True),
     ("GnuTLS", True),

@@ -14,7 +14,7 @@ from certtui.demo import build_demo_store, demo_clock
 
 # Wide enough to show the inspect screen side by side, the size the README shows.
 SIZE = (120, 40)
-# Shots also taken at the 80x24 minimum (DESIGN.md), saved as NAME-80x24.svg.
+# Shots also taken at the 80x24 minimum (README.md, "At 80x24"), saved as NAME-80x24.svg.
 SMALL = (80, 24)
 SMALL_SHOTS = ("issue", "list", "enroll")
 # Every fixed value the enrollment screen shows (the phone test never runs here).
