@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -225,8 +226,8 @@ def start_certtui(work: Path, http_port: int, names: list[str]) -> Side:
     return Side("certtui", f"https://127.0.0.1:{port}/acme/directory", work / "root.pem", extra, proc)
 
 
-def tui_on(work: Path, idle: Samples) -> Any:
-    """The TUI in tmux on certtui's store, settled, with a few idle `?` round trips timed."""
+def tui_on(work: Path, idle: Probes) -> Any:
+    """The TUI in tmux on certtui's store, settled, with a few idle probes timed."""
     from run import CERTTUI, SETTLE_S, child_env, first_screen
     from terminal import Terminal
 
@@ -235,14 +236,37 @@ def tui_on(work: Path, idle: Samples) -> Any:
     first_screen(pane, "Bench ACME Root")
     time.sleep(SETTLE_S)
     for _ in range(3):
-        idle.add(help_round_trip(pane))
+        probe(pane, idle)
     return pane
 
 
-def help_round_trip(pane: Any) -> float:
-    from run import help_round_trip as probe
+@dataclass
+class Probes:
+    """Two kinds of key press: a filter keystroke (the budget) and `?` opening the help."""
 
-    return float(probe(pane))
+    filter: Samples = field(default_factory=lambda: Samples("ms"))
+    help: Samples = field(default_factory=lambda: Samples("ms"))
+
+
+def probe(pane: Any, into: Probes) -> None:
+    """`?` until the help shows; then in the filter `certtui-`, one more key, `1`, until the rows
+    of certtui-2... leave the screen, and backspace until they are back (both timed)."""
+    from run import help_round_trip, keystroke_ms
+
+    into.help.add(float(help_round_trip(pane)))
+    other = "certtui-2.home.arpa"
+    pane.keys("/")
+    pane.typed("certtui-")
+    pane.wait(lambda s: other in s, "the filter certtui-")
+    into.filter.add(keystroke_ms_typed(pane, "1", lambda s: other not in s, "the filter certtui-1"))
+    into.filter.add(float(keystroke_ms(pane, "BSpace", lambda s: other in s, "the filter certtui- again")))
+    pane.keys("Escape")
+    pane.wait(lambda s: other in s and "Bench ACME Root" in s, "the filter cleared")
+
+
+def keystroke_ms_typed(pane: Any, text: str, predicate: Any, what: str) -> float:
+    sent = pane.typed(text)
+    return float((pane.wait(predicate, what) - sent) * 1000)
 
 
 def main() -> None:
@@ -280,14 +304,14 @@ def main() -> None:
         concurrent = {s.name: Samples("ms") for s in sides}
         wall = {s.name: Samples("ms") for s in sides}
         done_ok = {s.name: 0 for s in sides}
-        idle_key, loaded_key = Samples("ms"), Samples("ms")
+        idle_key, loaded_key = Probes(), Probes()
         for side in sides:
             pane = tui_on(work, idle_key) if side is certtui and shutil.which("tmux") else None
             started = time.perf_counter()
             with ThreadPoolExecutor(CONCURRENT_CLIENTS) as pool:
                 jobs = [pool.submit(side.order, work, webroot.folder) for _ in range(CONCURRENT_ORDERS)]
                 while pane is not None and not all(job.done() for job in jobs):
-                    loaded_key.add(help_round_trip(pane))
+                    probe(pane, loaded_key)
                     time.sleep(PROBE_PAUSE_S)
                 results = [job.result() for job in jobs]
             wall[side.name].add((time.perf_counter() - started) * 1000)
@@ -328,15 +352,23 @@ def main() -> None:
             Row("8", "20 orders / 5 clients, wall, certtui", wall["certtui"]),
             Row("8", "certtui acme peak RSS", rss, "", f"< {RSS_MB:.0f} MB", rss.median < RSS_MB),
         ]
-        if loaded_key.values:
+        if loaded_key.filter.values:
             rows.append(
                 Row(
                     "8",
-                    "TUI key press (`?` help) on the same store while certtui's 20 orders run",
-                    loaded_key,
-                    f"idle: {idle_key.median:.0f} ms",
+                    "TUI filter keystroke on the same store while certtui's 20 orders run",
+                    loaded_key.filter,
+                    f"idle: {idle_key.filter.median:.0f} ms",
                     f"≤ {TUI_KEY_MS:.0f} ms",
-                    loaded_key.median <= TUI_KEY_MS,
+                    loaded_key.filter.median <= TUI_KEY_MS,
+                )
+            )
+            rows.append(
+                Row(
+                    "8",
+                    "TUI `?` until the help is drawn, same time",
+                    loaded_key.help,
+                    f"idle: {idle_key.help.median:.0f} ms",
                 )
             )
         print(markdown(rows))

@@ -163,3 +163,42 @@ async def test_v_in_inspect_shows_the_pem_begin_line_at_80x24(demo: Store) -> No
         await settle(app, pilot)
         await pilot.pause()
         assert any("-----BEGIN CERTIFICATE-----" in line for line in screen_lines(app))
+
+
+async def test_the_footer_follows_the_highlight_and_is_rebuilt_only_when_its_keys_change(
+    demo: Store,
+) -> None:
+    """Moving onto an imported certificate drops Revoke and Renew from the footer; moving between
+    two rows that offer the same keys does not rebuild it (a rebuild costs each key press ~20 ms)."""
+    from textual.widgets import Footer
+
+    app = make_app(demo, clock=demo_clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, CertListScreen)
+        await pilot.press("home")
+        await settle(app, pilot)
+        assert screen.table.current is not None and screen.table.current.kind.value == "root"
+        footer = screen.query_one(Footer)
+        rebuilt: list[str] = []
+        original = footer.recompose
+
+        async def counting() -> None:
+            rebuilt.append(screen.table.current.id if screen.table.current else "")
+            await original()
+
+        footer.recompose = counting  # type: ignore[method-assign]
+        leaves = 0
+        while (current := screen.table.current) is not None and not current.external and leaves < 20:
+            leaves += 1
+            await pilot.press("down")
+            await settle(app, pilot)
+            if not screen.table.current or not screen.table.current.external:
+                assert "R Renew" in screen_lines(app)[-1] or screen.table.current.kind.value != "server"
+        assert current is not None and current.names == ("fritz.box",)
+        assert leaves >= 5
+        last = screen_lines(app)[-1]
+        assert "R Renew" not in last and "r Revoke" not in last, last
+        # Rebuilt where the offer changed (root to leaves, onto the import), not on every row.
+        assert 1 <= len(rebuilt) < leaves, rebuilt

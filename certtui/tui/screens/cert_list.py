@@ -100,6 +100,8 @@ class CertListScreen(Screen[None]):
         """Checklist verdicts by (certificate id, status, revocation): a reload judges only new rows."""
         self.judged = 0
         """How many certificates the marker worker has judged (tests: the cache works)."""
+        self._offered: tuple[bool | None, bool | None] | None = None
+        """(revoke, renew) as offered for the highlighted row when the footer was last built."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -251,7 +253,12 @@ class CertListScreen(Screen[None]):
 
     @on(CertTable.Highlighted)
     def _highlighted(self) -> None:
-        self.refresh_bindings()
+        # The footer is rebuilt on every refresh_bindings (a recompose of its keys, about 20 ms
+        # here): only when the highlighted row changes what is offered, not on every move.
+        offered = (self.check_action("revoke", ()), self.check_action("renew", ()))
+        if offered != self._offered:
+            self._offered = offered
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Offer only what applies to the highlighted certificate (hidden from the footer)."""
