@@ -7,7 +7,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown, Static
+from rich.markdown import Markdown as RichMarkdown
+from textual.widgets import Static
 
 GUIDE = """\
 # Three journeys
@@ -46,7 +47,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-dialog", classes="dialog"):
             yield Static("Keys", classes="dialog-title")
             yield Static(self.keys_text(), id="help-keys")
-            yield Markdown(GUIDE)
+            yield Static(RichMarkdown(GUIDE), id="help-guide")
 
     def keys_text(self) -> Text:
         """certtui's own bindings under the screen below, as remapped, then the palette."""
