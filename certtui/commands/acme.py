@@ -252,7 +252,7 @@ def acme(
         return
     import asyncio
 
-    from certtui.acme import runner, server, validation
+    from certtui.acme import context, runner, validation
     from certtui.journeys import acme as journey
 
     store = session.store()
@@ -265,7 +265,7 @@ def acme(
     if store.encrypted:
         store.unlock(_passphrase())
     ca_key = store.private_key(ca.record.id)
-    settings = server.Settings(
+    settings = context.Settings(
         days=days or policy.ACME_DAYS,
         open_registration=open_registration,
         validation=validation.ValidationPolicy(
