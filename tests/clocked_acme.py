@@ -11,7 +11,7 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from certtui.acme import server
+from certtui.acme import context
 from certtui.cli import main
 from certtui.core.timefmt import utcnow
 
@@ -22,5 +22,5 @@ def clock() -> datetime:
 
 
 if __name__ == "__main__":
-    server.Settings = functools.partial(server.Settings, clock=clock)  # type: ignore[misc]
+    context.Settings = functools.partial(context.Settings, clock=clock)  # type: ignore[misc]
     main()

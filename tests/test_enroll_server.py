@@ -19,10 +19,10 @@ from enroll_support import HOST, UA, Reply, exchange, get, parse, request, start
 
 from certtui.core.store import Store
 from certtui.enroll import page
+from certtui.enroll.admission import MAX_CONNECTIONS_PER_CLIENT
 from certtui.enroll.events import EventKind, escape
 from certtui.enroll.server import (
     DEFAULT_PORT,
-    MAX_CONNECTIONS_PER_CLIENT,
     EnrollmentSession,
     RootInfo,
     new_token,
@@ -343,6 +343,48 @@ async def test_one_event_per_get_with_path_and_platform(session: EnrollmentSessi
     assert event.client == HOST
     line = event.line()
     assert f"{HOST} Android GET {path} 200" in line
+
+
+async def test_the_phones_steps_are_events_of_their_own_type(session: EnrollmentSession) -> None:
+    from certtui.enroll.events import PageOpened, ProfileDownloaded, RequestReceived
+
+    token = session.token
+    await get(session.http_port, f"/{token}/", UA["iphone-safari"])
+    await get(session.http_port, f"/{token}/root.mobileconfig", UA["iphone-safari"])
+    await get(session.http_port, f"/{token}/root.crt", UA["android-chrome"])
+    await get(session.http_port, f"/{token}/root.pem")
+    await get(session.http_port, f"/{token}/root.crt", method="POST")
+    await get(session.http_port, "/nope/")
+    await wait_for_event(session, lambda e: e.path == "/nope/")
+    assert [(type(e), e.path.removeprefix(f"/{token}")) for e in session.events] == [
+        (PageOpened, "/"),
+        (ProfileDownloaded, "/root.mobileconfig"),
+        (ProfileDownloaded, "/root.crt"),
+        (RequestReceived, "/root.pem"),
+        (RequestReceived, "/root.crt"),
+        (RequestReceived, "/nope/"),
+    ]
+    # Each is still a request: its line and its kind are a request's.
+    assert {e.kind for e in session.events} == {EventKind.REQUEST}
+
+
+async def test_the_expiry_is_read_on_the_sessions_clock(store: Store) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    es = await start_session(store, with_trust=False, timeout=900, clock=lambda: now[0])
+    try:
+        assert es.expires_at == now[0] + timedelta(seconds=900)
+        assert es.seconds_left() == 900
+        now[0] += timedelta(seconds=61)
+        assert es.seconds_left() == 839
+        now[0] += timedelta(hours=1)
+        assert es.seconds_left() == 0
+        await get(es.http_port, "/nope")
+        event = await wait_for_event(es, lambda e: e.path == "/nope")
+        assert event.at == now[0]
+    finally:
+        await es.stop()
 
 
 async def test_subscribers_get_every_event(session: EnrollmentSession) -> None:

@@ -17,7 +17,8 @@ from enroll_support import HOST, UA, exchange, get, request, start_session, wait
 from certtui.core.store import Store
 from certtui.enroll import trust
 from certtui.enroll.events import EventKind
-from certtui.enroll.server import PIXEL_GIF, EnrollmentSession, RootInfo
+from certtui.enroll.routes import PIXEL_GIF
+from certtui.enroll.server import EnrollmentSession, RootInfo
 from certtui.errors import CerttuiError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_tui import settle
 
-from certtui.acme.server import challenge_types
+from certtui.acme.orders import challenge_types
 from certtui.core import acme_state as state
 from certtui.core.issuance import init_store
 from certtui.core.models import InitRequest

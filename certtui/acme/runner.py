@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
+from certtui.acme.context import PREFIX, Context, Settings
 from certtui.acme.nonces import Nonces
-from certtui.acme.server import PREFIX, AcmeApp, Settings
+from certtui.acme.server import application
 from certtui.core import keys as keymod
 from certtui.core.models import CertRecord
 from certtui.core.store import Store
@@ -109,8 +110,8 @@ async def serve(
         ) from None
     context = tls_context()
     load_tls(context, store, rec)
-    acme = AcmeApp(store, ca, ca_key, settings, Nonces(epoch), log)
-    runner = web.AppRunner(acme.app(), access_log=None, handle_signals=False)
+    acme = Context(store, ca, ca_key, settings, Nonces(epoch), log)
+    runner = web.AppRunner(application(acme), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, bind, port, ssl_context=context, reuse_address=True)
     try:

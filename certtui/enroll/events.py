@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -59,6 +59,55 @@ class EnrollEvent:
             tail = f" ({self.detail})" if self.detail else ""
             return f"{head} {self.platform} {self.method} {self.path}{status}{tail}"
         return f"{head} {self.kind.value}: {self.detail}"
+
+
+# What the server emits, one type per thing that happened. Each fixes its `kind`, so its line
+# and every reader of `kind` stay as they were; a front end tells the phone's steps by type.
+
+
+@dataclass(frozen=True)
+class RequestReceived(EnrollEvent):
+    """A request on either port and the status it got (None: no HTTP answer was given)."""
+
+    kind: EventKind = field(default=EventKind.REQUEST, init=False)
+
+
+@dataclass(frozen=True)
+class PageOpened(RequestReceived):
+    """The landing page was served (200): the phone has the page open."""
+
+
+@dataclass(frozen=True)
+class ProfileDownloaded(RequestReceived):
+    """The profile or the root as a .crt was served (200): the phone has the root to install."""
+
+
+@dataclass(frozen=True)
+class TrustConfirmed(EnrollEvent):
+    """The device that loaded the page completed TLS with the test certificate."""
+
+    kind: EventKind = field(default=EventKind.TRUSTED, init=False)
+
+
+@dataclass(frozen=True)
+class TrustRejected(EnrollEvent):
+    """The device that loaded the page refused the test certificate: no trust yet."""
+
+    kind: EventKind = field(default=EventKind.REJECTED, init=False)
+
+
+@dataclass(frozen=True)
+class OtherClientTested(EnrollEvent):
+    """A TLS client that did not load the page completed or refused the test: no verdict."""
+
+    kind: EventKind = field(default=EventKind.OTHER_CLIENT, init=False)
+
+
+@dataclass(frozen=True)
+class NoVerdict(EnrollEvent):
+    """A failed handshake that says nothing about trust."""
+
+    kind: EventKind = field(default=EventKind.NO_VERDICT, init=False)
 
 
 def fd_sink(fd: int) -> Callable[[str], None]:

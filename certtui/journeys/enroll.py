@@ -3,12 +3,14 @@ certificate, start the session. `certtui enroll` and the TUI's `p` both go throu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from certtui.core import policy
 from certtui.core.store import Store
+from certtui.core.timefmt import utcnow
 
 if TYPE_CHECKING:
     from certtui.core.issuance import IssuePlan
@@ -56,9 +58,16 @@ def sign_trust_test(store: Store, p: EnrollmentPlan, now: datetime | None = None
 
 
 def new_session(
-    store: Store, p: EnrollmentPlan, test: TrustCertificate | None, listen: EnrollOptions, seconds: float
+    store: Store,
+    p: EnrollmentPlan,
+    test: TrustCertificate | None,
+    listen: EnrollOptions,
+    seconds: float,
+    clock: Callable[[], datetime] = utcnow,
 ) -> EnrollmentSession:
-    """The session, not listening yet: `run()` it (the CLI) or `await start()` (the TUI)."""
+    """The session, not listening yet: `run()` it (the CLI) or `await start()` (the TUI).
+
+    `clock` (default: the real time) stamps its events and its expiry."""
     from certtui.enroll.server import EnrollmentSession, RootInfo
 
     return EnrollmentSession(
@@ -71,13 +80,19 @@ def new_session(
         trust=test,
         trust_skipped=p.skipped,
         token=listen.token,
+        clock=clock,
     )
 
 
 async def start(
-    store: Store, p: EnrollmentPlan, test: TrustCertificate | None, listen: EnrollOptions, seconds: float
+    store: Store,
+    p: EnrollmentPlan,
+    test: TrustCertificate | None,
+    listen: EnrollOptions,
+    seconds: float,
+    clock: Callable[[], datetime] = utcnow,
 ) -> EnrollmentSession:
     """Start the session on the running loop (the app's) and return it, listening."""
-    session = new_session(store, p, test, listen, seconds)
+    session = new_session(store, p, test, listen, seconds, clock)
     await session.start()
     return session

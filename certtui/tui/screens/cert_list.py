@@ -399,7 +399,9 @@ class CertListScreen(Screen[None]):
         app = self.app
 
         async def start(plan: Any, test: Any) -> None:
-            session = await actions.start_enrollment(store, plan, test, app.enroll, SESSION_SECONDS)
+            session = await actions.start_enrollment(
+                store, plan, test, app.enroll, SESSION_SECONDS, app.clock
+            )
             await app.push_screen(EnrollScreen(session))
 
         def signed(plan: Any) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -63,7 +62,6 @@ class EnrollScreen(Screen[None]):
         self.session = session
         self.done: set[str] = set()
         self.rejected = False
-        self.deadline: datetime | None = None
         self._unsubscribe: Any = None
         self._pending: list[EnrollEvent] = []
         self._drawn_at = 0.0
@@ -113,7 +111,6 @@ class EnrollScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#trust-skipped").display = bool(self.session.trust_skipped)
         self.query_one("#trusted-banner").display = False
-        self.deadline = self.app.clock() + timedelta(seconds=SESSION_SECONDS)
         self._unsubscribe = self.session.subscribe(self._event)
         self._pending = list(self.session.events)
         self._draw_events()
@@ -134,7 +131,7 @@ class EnrollScreen(Screen[None]):
             self._redraw = self.set_timer(wait, self._draw_events)
 
     def _draw_events(self) -> None:
-        from certtui.enroll.events import EventKind
+        from certtui.enroll.events import EventKind, PageOpened, ProfileDownloaded
 
         self._redraw = None
         self._drawn_at = time.monotonic()
@@ -145,9 +142,9 @@ class EnrollScreen(Screen[None]):
                 self.rejected = False
             elif event.kind is EventKind.REJECTED:
                 self.rejected = "trusted" not in self.done
-            elif event.status == 200 and event.path.endswith("/"):
+            elif isinstance(event, PageOpened):
                 self.done.add("page")
-            elif event.status == 200 and event.path.endswith(("root.mobileconfig", "root.crt")):
+            elif isinstance(event, ProfileDownloaded):
                 self.done.add("profile")
         shown = batch[-EVENTS_SHOWN:]
         box = self.query_one("#events")
@@ -181,8 +178,8 @@ class EnrollScreen(Screen[None]):
             banner.update("✓ This phone trusts the root. esc stops; another phone can scan now.")
 
     def _tick(self) -> None:
-        assert self.deadline is not None
-        left = max(int((self.deadline - self.app.clock()).total_seconds()), 0)
+        # The session's own expiry, by the clock it was started with (the app's).
+        left = int(self.session.seconds_left())
         reason = self.session.reason
         label = (
             f"Stopped: {reason}." if reason else f"Stops in {left // 60:d}:{left % 60:02d} · esc stops now"
