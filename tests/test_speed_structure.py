@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 import pytest
+from support.pki import issue_one
 
 from certtui.core import checks, issuance, listing
 from certtui.core.models import IssueRequest, KeySpec, Kind, Status
@@ -91,10 +92,10 @@ def test_list_json_prints_what_json_dumps_of_the_records_would(
     from certtui.core.revocation import revoke
 
     store = make_store(name='Zürich "Lab" \\ Root', intermediate=True)
-    issuance.issue(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10", "fd00::1")))
-    gone = issuance.issue(store, IssueRequest(names=("old.home.arpa",)))
-    issuance.issue(store, IssueRequest(names=("me@home.arpa",), kind=Kind.CLIENT, days=10))
-    issuance.issue(store, IssueRequest(names=("bücher.home.arpa",)))
+    issue_one(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10", "fd00::1")))
+    gone = issue_one(store, IssueRequest(names=("old.home.arpa",)))
+    issue_one(store, IssueRequest(names=("me@home.arpa",), kind=Kind.CLIENT, days=10))
+    issue_one(store, IssueRequest(names=("bücher.home.arpa",)))
     revoke(store, gone.id, "superseded")
     for status in (None, *Status):
         expected = json.dumps(

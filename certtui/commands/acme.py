@@ -498,5 +498,3 @@ def _more_commands() -> list[click.Command]:
 for _command in _more_commands():
     acme.add_command(_command)
 del _command
-
-COMMANDS = [acme]

@@ -365,10 +365,6 @@ def execute(
     return commit(store, sign(store, p, now=now, issuer_key=issuer_key))
 
 
-def issue(store: Store, req: IssueRequest, now: datetime | None = None) -> CertRecord:
-    return execute(store, plan(store, req), now=now)
-
-
 # -- renewing ---------------------------------------------------------------------------
 
 

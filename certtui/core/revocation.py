@@ -269,11 +269,3 @@ def latest_crl(store: Store, ca_id: str) -> StoredCrl | None:
     if row is None:
         return None
     return StoredCrl(row[0], row[1], row[2], row[3], bytes(row[4]))
-
-
-def crl_due_soon(store: Store, ca_id: str, now: datetime | None = None) -> bool:
-    """Whether the CA's stored CRL has a nextUpdate under 7 days away (False if it has none)."""
-    stored = latest_crl(store, ca_id)
-    if stored is None:
-        return False
-    return stored.next_update < iso((now or utcnow()) + timedelta(days=CRL_WARN_DAYS))
