@@ -14,7 +14,7 @@ import click
 import pytest
 from support.pki import issue_one
 
-from certtui.core import checks, issuance, listing
+from certtui.core import checks, issuance, list_json
 from certtui.core.models import IssueRequest, KeySpec, Kind, Status
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
@@ -101,11 +101,11 @@ def test_list_json_prints_what_json_dumps_of_the_records_would(
         expected = json.dumps(
             [r.to_json() for r in store.records(status=status)], indent=2, ensure_ascii=False
         )
-        assert listing.json_text(store.listed(status=status)) == expected
+        assert list_json.json_text(store.listed(status=status)) == expected
         for batch in (1000, 2):
             monkeypatch.setattr(storemod, "LIST_BATCH", batch)
             written: list[str] = []
-            listing.write_json(store.listed_batches(status=status), written.append)
+            list_json.write_json(store.listed_batches(status=status), written.append)
             assert "".join(written) == expected + "\n"
 
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from certtui.core import keys as keymod
 from certtui.core import policy, profiles
 
-# The CRL warning lives with the listing, which `certtui list` gives without cryptography.
+# The CRL warning lives in core/inventory.py, which `certtui list` loads without cryptography.
 from certtui.core.inventory import CRL_WARN_DAYS as CRL_WARN_DAYS
 from certtui.core.inventory import crl_warnings as crl_warnings
 from certtui.core.models import CertRecord, Kind
