@@ -20,6 +20,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from support.pki import issue_one
 
 from certtui.core import issuance, profiles, revocation
 from certtui.core.models import InitRequest, IssueRequest, Kind
@@ -215,7 +216,7 @@ def _outside_leaf(
 
 
 def _issue(store: Store, names: Sequence[str], kind: Kind = Kind.SERVER) -> tuple[x509.Certificate, Any]:
-    rec = issuance.issue(store, IssueRequest(names=tuple(names), kind=kind))
+    rec = issue_one(store, IssueRequest(names=tuple(names), kind=kind))
     return store.certificate(rec.id), store.private_key(rec.id)
 
 

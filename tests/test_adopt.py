@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from certtui.core import adopt
+from certtui.core import adopt, loaders
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
 from certtui.errors import CerttuiError
@@ -151,7 +151,7 @@ def issue_leaf(cli: Cli, tmp_path: Path, name: str) -> Path:
 
 
 def fingerprint(path: Path) -> bytes:
-    return adopt.load_certificates(path.read_bytes(), str(path))[0].fingerprint(hashes.SHA256())
+    return loaders.load_certificates(path.read_bytes(), str(path))[0].fingerprint(hashes.SHA256())
 
 
 # ---------------------------------------------------------------- real CAs
@@ -354,11 +354,11 @@ def test_every_key_format_loads(
     data = key.private_bytes(encoding, fmt, algorithm)
     assert data.startswith(label)
     if encrypted:
-        with pytest.raises(adopt.KeyPassphraseNeeded):
-            adopt.load_private_key(data, "k")
+        with pytest.raises(loaders.KeyPassphraseNeeded):
+            loaders.load_private_key(data, "k")
         with pytest.raises(CerttuiError, match="the key passphrase is wrong"):
-            adopt.load_private_key(data, "k", b"wrong")
-    loaded = adopt.load_private_key(
+            loaders.load_private_key(data, "k", b"wrong")
+    loaded = loaders.load_private_key(
         b"some words before\n" + data if encoding is _PEM else data, "k", _SECRET if encrypted else None
     )
     assert loaded.private_numbers() == key.private_numbers()  # type: ignore[union-attr]
@@ -367,16 +367,16 @@ def test_every_key_format_loads(
     assert adopt.validate_ca(cert, loaded, None) == []
     with_text = b"Certificate:\n  stuff\n" + cert.public_bytes(_PEM) + b"trailer\n"
     for blob in (with_text, cert.public_bytes(_DER)):
-        assert adopt.load_certificates(blob, "c") == [cert]
+        assert loaders.load_certificates(blob, "c") == [cert]
 
 
 def test_a_key_file_given_as_certificate_says_what_it_holds() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     data = key.private_bytes(_PEM, _PKCS8, serialization.NoEncryption())
     with pytest.raises(CerttuiError, match=r"^k holds a PRIVATE KEY, not a certificate; give a certificate"):
-        adopt.load_certificates(data, "k")
+        loaders.load_certificates(data, "k")
     with pytest.raises(CerttuiError, match=r"^c holds a CERTIFICATE, not a private key; give the key file"):
-        adopt.load_private_key(_self_signed_ca(key).public_bytes(_PEM), "c")
+        loaders.load_private_key(_self_signed_ca(key).public_bytes(_PEM), "c")
 
 
 # ---------------------------------------------------------------- import (watch)

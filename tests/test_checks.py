@@ -15,10 +15,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
+from support.pki import issue_one
 
 from certtui.core import checks
 from certtui.core.checks import Finding, Severity
-from certtui.core.issuance import init_store, issue, plan
+from certtui.core.issuance import init_store, plan
 from certtui.core.models import InitRequest, IssueRequest, KeySpec, Kind
 from certtui.core.store import Store
 from certtui.paths import db_path
@@ -787,9 +788,9 @@ def store_findings(store: Store, cert_id: str, **kw: object) -> dict[str, Findin
 
 
 def test_default_certificates_have_no_fail_or_warn(plain_store: Store) -> None:
-    server_rec = issue(plain_store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
-    client_rec = issue(plain_store, IssueRequest(names=("me@home.arpa",), kind=Kind.CLIENT))
-    rsa_rec = issue(plain_store, IssueRequest(names=("rsa.home.arpa",), key=KeySpec.RSA2048))
+    server_rec = issue_one(plain_store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
+    client_rec = issue_one(plain_store, IssueRequest(names=("me@home.arpa",), kind=Kind.CLIENT))
+    rsa_rec = issue_one(plain_store, IssueRequest(names=("rsa.home.arpa",), key=KeySpec.RSA2048))
     root_id, int_id = plain_store.root_id(), plain_store.default_issuer_id()
     assert root_id and int_id and root_id != int_id
     root_findings = store_findings(plain_store, root_id)
@@ -828,7 +829,7 @@ def test_root_path_len_counts_the_stores_intermediates(plain_store: Store) -> No
 
 
 def test_chain_revoked(plain_store: Store) -> None:
-    rec = issue(plain_store, IssueRequest(names=("nas.home.arpa",)))
+    rec = issue_one(plain_store, IssueRequest(names=("nas.home.arpa",)))
     assert severity(store_findings(plain_store, rec.id), "chain.revoked") is Severity.PASS
     with plain_store.write() as conn:
         conn.execute(
@@ -845,7 +846,7 @@ def test_chain_revoked(plain_store: Store) -> None:
 
 
 def test_classification_uses_the_stores_kind(plain_store: Store) -> None:
-    rec = issue(plain_store, IssueRequest(names=("nas.home.arpa",), kind=Kind.CLIENT))
+    rec = issue_one(plain_store, IssueRequest(names=("nas.home.arpa",), kind=Kind.CLIENT))
     cert = plain_store.certificate(rec.id)
     assert checks.classify(cert, store=plain_store) is Kind.CLIENT
     # With a host it is judged as the server certificate it is presented as (issue 14).

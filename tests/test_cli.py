@@ -21,9 +21,9 @@ from conftest import PASSPHRASE, Cli, Proc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from support.pki import issue_one
 
 from certtui import __version__
-from certtui.core import issuance
 from certtui.core.models import IssueRequest
 from certtui.core.store import Store
 from certtui.core.timefmt import parse, utcnow
@@ -488,7 +488,7 @@ def test_list_filters(cli: Cli, layered: tuple[str, str], home: Path) -> None:
     # An expired leaf: issued through the core a year and a half ago.
     store = Store.open(db_path(home))
     try:
-        old = issuance.issue(
+        old = issue_one(
             store, IssueRequest(names=("old.home.arpa",), days=30), now=utcnow() - timedelta(days=500)
         ).id
     finally:

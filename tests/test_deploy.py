@@ -16,8 +16,9 @@ from conftest import PASSPHRASE, Cli
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
+from support.pki import issue_one
 
-from certtui.core import issuance, policy
+from certtui.core import policy
 from certtui.core.fileset import FileSet, NewFile
 from certtui.core.models import CertRecord, IssueRequest
 from certtui.core.store import Store
@@ -28,7 +29,7 @@ from certtui.journeys import deploy as journey
 @pytest.fixture
 def leaf(make_store: Callable[..., Store], passphrase_file: Path) -> tuple[Store, CertRecord]:
     store = make_store(passphrase=PASSPHRASE, intermediate=True)
-    return store, issuance.issue(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
+    return store, issue_one(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Cli, Proc
+from support.pki import issue_one
 from upkeep_support import Nginx, nginx_available, running_caddy, running_nginx, served_serial
 
-from certtui.core import issuance
 from certtui.core.models import CertRecord, IssueRequest
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
@@ -29,7 +29,7 @@ AGE_DAYS = 300
 @pytest.fixture
 def old_cert(make_store: Callable[..., Store], passphrase_file: Path) -> Iterator[tuple[Store, CertRecord]]:
     store = make_store(passphrase=PASSPHRASE)
-    rec = issuance.issue(
+    rec = issue_one(
         store, IssueRequest(names=("nas.home.arpa", "127.0.0.1")), now=utcnow() - timedelta(days=AGE_DAYS)
     )
     yield store, rec

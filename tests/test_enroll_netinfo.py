@@ -102,5 +102,5 @@ def test_reading_this_machine_sends_nothing_and_works() -> None:
     # Reads the kernel's tables only (ioctl, /proc); whatever it finds is well-formed.
     for found in netinfo.local_addresses():
         assert found.interface
-    best = netinfo.lan_address()
+    best = netinfo.choose(netinfo.local_addresses())
     assert best is None or not best.address.is_loopback

@@ -17,8 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from hardening_support import made_ca, record
+from support.pki import issue_one
 
-from certtui.core import issuance
 from certtui.core import store as storemod
 from certtui.core.models import IssueRequest, Kind
 from certtui.core.store import Store
@@ -61,7 +61,7 @@ def test_four_issuers_a_lister_and_a_revoker_at_once(
 ) -> None:
     store = make_store(passphrase=PASSPHRASE, intermediate=True)
     store.unlock(PASSPHRASE)
-    victims = [issuance.issue(store, IssueRequest(names=(f"old{n}.home.arpa",))) for n in range(TO_REVOKE)]
+    victims = [issue_one(store, IssueRequest(names=(f"old{n}.home.arpa",))) for n in range(TO_REVOKE)]
     ca_id = store.default_issuer_id() or ""
     ca_cert = store.certificate(ca_id)
     before = {r.serial for r in store.records()}
@@ -168,8 +168,8 @@ def held(
     """A store whose write lock another connection holds; certtui waits 0.2 s for it."""
     store = make_store(passphrase=PASSPHRASE)
     store.unlock(PASSPHRASE)
-    issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
-    issuance.issue(store, IssueRequest(names=("old.home.arpa",)))
+    issue_one(store, IssueRequest(names=("nas.home.arpa",)))
+    issue_one(store, IssueRequest(names=("old.home.arpa",)))
     (tmp_path / "leaf.pem").write_bytes(store.der(store.resolve("nas.home.arpa").id))
     store.close()
     monkeypatch.setattr(storemod, "BUSY_TIMEOUT_S", 0.2)

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from hardening_support import dump, folder, made_ca, record
+from support.pki import issue_one
 
-from certtui.core import issuance
 from certtui.core.models import IssueRequest
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
@@ -67,7 +67,7 @@ class Files:
 def files(make_store: Callable[..., Store], home: Path, passphrase_file: Path) -> Files:
     store = make_store(passphrase=PASSPHRASE)
     store.unlock(PASSPHRASE)
-    leaf = issuance.issue(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
+    leaf = issue_one(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
     cert = store.certificate(leaf.id)
     store.close()
     device = ec.generate_private_key(ec.SECP256R1())

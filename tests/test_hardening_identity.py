@@ -263,13 +263,13 @@ def test_an_exact_own_match_wins_for_every_command(
 
 
 async def test_tui_list_marks_external_certificates(make_store: Callable[..., Store], tmp_path: Path) -> None:
-    from certtui.core import adopt
+    from certtui.core import adopt, loaders
     from certtui.tui.app import make_app
     from certtui.tui.widgets.cert_table import CertTable
 
     store = make_store(name=ROOT_CN)
     foreign_bundle(tmp_path / "bundle.pem")
-    certs = adopt.load_certificates((tmp_path / "bundle.pem").read_bytes(), "bundle.pem")
+    certs = loaders.load_certificates((tmp_path / "bundle.pem").read_bytes(), "bundle.pem")
     done = adopt.import_certificates(store, certs)
     assert len(done.added) == 2 and len(done.warnings) == 1
     app = make_app(store)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import PASSPHRASE, Cli
 from hardening_support import record
+from support.pki import issue_one
 
-from certtui.core import issuance
 from certtui.core.models import IssueRequest
 from certtui.core.store import SCHEMA_VERSION, Store, StoreError
 from certtui.paths import db_path
@@ -70,8 +70,8 @@ def damaged_store(
     store = make_store(passphrase=PASSPHRASE)
     store.unlock(PASSPHRASE)
     for n in range(40):
-        issuance.issue(store, IssueRequest(names=(f"host{n}.home.arpa",)))
-    leaf = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+        issue_one(store, IssueRequest(names=(f"host{n}.home.arpa",)))
+    leaf = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     (tmp_path / "leaf.pem").write_bytes(store.der(leaf.id))
     store.close()
     return db_path(home)

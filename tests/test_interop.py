@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from support.pki import issue_one
 
 from certtui.core import issuance
 from certtui.core.models import IssueRequest, KeySpec, Kind
@@ -63,7 +64,7 @@ def pki(make_store: MakeStore, tmp_path: Path) -> Pki:
     store = make_store(intermediate=True)
     root_id = store.root_id() or ""
     inter_id = store.default_issuer_id() or ""
-    leaf = issuance.issue(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
+    leaf = issue_one(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
     assert leaf.issuer_id == inter_id
     out = tmp_path / "pem"
     out.mkdir()
@@ -156,7 +157,7 @@ def test_openssl_enforces_the_roots_name_constraints(make_store: MakeStore, tmp_
     store = make_store(permit=["home.arpa", "192.168.0.0/16"])
     root_id = store.root_id() or ""
     root_pem = write(tmp_path / "root.pem", cert_pem(store, root_id))
-    inside = issuance.issue(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
+    inside = issue_one(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
     good = issuance.plan(store, IssueRequest(names=("nas.home.arpa",)))
     # The same plan with a name outside the constraints, signed directly.
     outside_plan = replace(good, names=parse_names(["example.com"]), cn="example.com")
@@ -272,7 +273,7 @@ def test_tls_handshake_fails_for_a_different_root(pki: Pki, make_store: MakeStor
 def test_tls_client_certificate(pki: Pki, tmp_path: Path) -> None:
     """A client leaf authenticates to a server that trusts the root (mTLS)."""
     store = pki.store
-    client = issuance.issue(store, IssueRequest(names=("alice@home.arpa",), kind=Kind.CLIENT))
+    client = issue_one(store, IssueRequest(names=("alice@home.arpa",), kind=Kind.CLIENT))
     inter_id = store.default_issuer_id() or ""
     client_chain = write(tmp_path / "client.pem", cert_pem(store, client.id), cert_pem(store, inter_id))
     client_key = write(tmp_path / "client.key", key_pem(store, client.id))
@@ -353,7 +354,7 @@ def test_pkilint_other_leaves(
     make_store: MakeStore, tmp_path: Path, names: tuple[str, ...], kind: Kind, key: str
 ) -> None:
     store = make_store()
-    rec = issuance.issue(store, IssueRequest(names=names, kind=kind, key=KeySpec(key)))
+    rec = issue_one(store, IssueRequest(names=names, kind=kind, key=KeySpec(key)))
     assert lint(store, rec.id, tmp_path) == []
 
 
@@ -375,7 +376,7 @@ def test_pkilint_allows_only_invalid_domain_syntax_for_browser_names(
     make_store: MakeStore, tmp_path: Path, names: tuple[str, ...], flagged: tuple[str, ...]
 ) -> None:
     store = make_store()
-    rec = issuance.issue(store, IssueRequest(names=names))
+    rec = issue_one(store, IssueRequest(names=names))
     assert lint(store, rec.id, tmp_path) == bad_syntax(*flagged)
 
 

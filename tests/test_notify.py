@@ -19,9 +19,10 @@ from conftest import PASSPHRASE, Cli
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from support.pki import issue_one
 from upkeep_support import Received, free_port, http_receiver
 
-from certtui.core import export, issuance, revocation
+from certtui.core import export, revocation
 from certtui.core.models import IssueRequest
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
@@ -52,7 +53,7 @@ def store(make_store: Callable[..., Store], passphrase_file: Path) -> Store:
 @pytest.fixture
 def smtp(store: Store, tmp_path: Path) -> Iterator[tuple[int, Inbox]]:
     """aiosmtpd on 127.0.0.1 with STARTTLS (a certificate from this store) and a required login."""
-    rec = issuance.issue(store, IssueRequest(names=("127.0.0.1",)))
+    rec = issue_one(store, IssueRequest(names=("127.0.0.1",)))
     chain, key = tmp_path / "smtp-chain.pem", tmp_path / "smtp-key.pem"
     chain.write_bytes(export.fullchain_pem(store.certificate(rec.id), []))
     key.write_bytes(export.key_pem(store.private_key(rec.id), None, unencrypted=True))
@@ -114,11 +115,9 @@ def test_each_event_reaches_every_channel_once_and_holds_no_secret(
 ) -> None:
     port, inbox = smtp
     # 1. A leaf with a week left and no deploy target: nothing will renew it.
-    lonely = issuance.issue(
-        store, IssueRequest(names=("printer.home.arpa",)), now=utcnow() - timedelta(days=390)
-    )
+    lonely = issue_one(store, IssueRequest(names=("printer.home.arpa",)), now=utcnow() - timedelta(days=390))
     # 2. A due leaf whose deploy target's reload fails.
-    due = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)), now=utcnow() - timedelta(days=300))
+    due = issue_one(store, IssueRequest(names=("nas.home.arpa",)), now=utcnow() - timedelta(days=300))
     p12_password = _secret_file(tmp_path, "p12-password", P12_PASSWORD)
     cli.ok(
         "deploy", "add", due.id, "--key", str(tmp_path / "nas.key"), "--p12", str(tmp_path / "nas.p12"),
@@ -185,7 +184,7 @@ def test_each_event_reaches_every_channel_once_and_holds_no_secret(
 
 
 def test_a_channel_that_fails_is_tried_again_next_time(store: Store, cli: Cli) -> None:
-    issuance.issue(store, IssueRequest(names=("printer.home.arpa",)), now=utcnow() - timedelta(days=390))
+    issue_one(store, IssueRequest(names=("printer.home.arpa",)), now=utcnow() - timedelta(days=390))
     with http_receiver() as (base, http):
         cli.ok("notify", "add", "ntfy", f"{base}/broken")
         done = cli("renew", "--due")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import PASSPHRASE, Proc, store_is_whole
 from hardening_support import record
+from support.pki import issue_one
 
-from certtui.core import issuance
 from certtui.core.models import IssueRequest
 from certtui.core.store import Store
 from certtui.errors import PassphraseChanged
@@ -131,7 +131,7 @@ def test_a_long_lived_session_is_told_to_unlock_again_and_stores_nothing(
     make_store: Callable[..., Store], proc: Proc, tmp_path: Path, home: Path
 ) -> None:
     session = make_store(passphrase=PASSPHRASE)
-    issuance.issue(session, IssueRequest(names=("before.home.arpa",)))
+    issue_one(session, IssueRequest(names=("before.home.arpa",)))
     reader = Store.open(db_path(home))
     reader.unlock(PASSPHRASE)
     env = proc.env(
@@ -141,7 +141,7 @@ def test_a_long_lived_session_is_told_to_unlock_again_and_stores_nothing(
     proc.ok("passwd", env=env)
     count = len(session.records())
     with pytest.raises(PassphraseChanged) as caught:
-        issuance.issue(session, IssueRequest(names=("after.home.arpa",)))
+        issue_one(session, IssueRequest(names=("after.home.arpa",)))
     assert str(caught.value) == CHANGED
     assert len(session.records()) == count
     # Reading a key says the same, not "damaged store? restore from a backup".
@@ -152,7 +152,7 @@ def test_a_long_lived_session_is_told_to_unlock_again_and_stores_nothing(
     # The session now asks for the passphrase again, and the new one works.
     assert not session.unlocked
     session.unlock(NEW_PASSPHRASE)
-    issuance.issue(session, IssueRequest(names=("after.home.arpa",)))
+    issue_one(session, IssueRequest(names=("after.home.arpa",)))
     session.close()
     assert every_key_opens(home, NEW_PASSPHRASE) == 3
 
@@ -164,11 +164,11 @@ def test_a_plain_session_stores_no_key_in_the_clear_once_a_passphrase_is_added(
     env = proc.env(CERTTUI_NEW_PASSPHRASE_FILE=str(secret_file(tmp_path / "new", NEW_PASSPHRASE)))
     proc.ok("passwd", env=env)
     with pytest.raises(PassphraseChanged):
-        issuance.issue(session, IssueRequest(names=("plain.home.arpa",)))
+        issue_one(session, IssueRequest(names=("plain.home.arpa",)))
     assert blob_formats(home) == {"1": 1} or blob_formats(home) == {"2": 1}
     assert session.encrypted and not session.unlocked
     session.unlock(NEW_PASSPHRASE)
-    issuance.issue(session, IssueRequest(names=("plain.home.arpa",)))
+    issue_one(session, IssueRequest(names=("plain.home.arpa",)))
     session.close()
     assert "0" not in blob_formats(home)
     assert every_key_opens(home, NEW_PASSPHRASE) == 2

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import PASSPHRASE, Cli, Proc
 from hardening_support import record
+from support.pki import issue_one
 
-from certtui.core import issuance, keys
+from certtui.core import keys
 from certtui.core.models import IssueRequest, Kind
 from certtui.core.store import Store
 from certtui.errors import WrongPassphrase
@@ -70,8 +71,8 @@ def test_after_passwd_the_old_passphrase_fails_and_the_new_one_issues(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = make_store(passphrase=PASSPHRASE, intermediate=True)
-    issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
-    issuance.issue(store, IssueRequest(names=("me@home.arpa",), kind=Kind.CLIENT))
+    issue_one(store, IssueRequest(names=("nas.home.arpa",)))
+    issue_one(store, IssueRequest(names=("me@home.arpa",), kind=Kind.CLIENT))
     store.close()
     before = all_keys(home, PASSPHRASE)
     old_blobs = sealed_blobs(home)
@@ -188,7 +189,7 @@ def test_a_process_killed_during_passwd_leaves_exactly_one_passphrase_working(
 ) -> None:
     store = make_store(passphrase=PASSPHRASE)
     for n in range(KILL_KEYS - 1):
-        issuance.issue(store, IssueRequest(names=(f"host{n}.home.arpa",)))
+        issue_one(store, IssueRequest(names=(f"host{n}.home.arpa",)))
     store.close()
     expected = all_keys(home, PASSPHRASE)
     assert len(expected) == KILL_KEYS

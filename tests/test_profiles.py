@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
+from support.pki import issue_one
 
 from certtui.core import issuance
 from certtui.core.models import CertRecord, IssueRequest, KeySpec, Kind
@@ -127,7 +128,7 @@ def assert_ca_core(cert: x509.Certificate, path_length: int | None) -> None:
 
 
 def issue(store: Store, now: datetime, *names: str, **kw: object) -> tuple[CertRecord, x509.Certificate]:
-    rec = issuance.issue(store, IssueRequest(names=names, **kw), now=now)  # type: ignore[arg-type]
+    rec = issue_one(store, IssueRequest(names=names, **kw), now=now)  # type: ignore[arg-type]
     return rec, store.certificate(rec.id)
 
 
@@ -203,7 +204,7 @@ def test_name_constraints_are_enforced_before_signing(
     before = store.records()
     events = store.events()
     with pytest.raises(PolicyError, match=re.escape(f"'{bad}' is outside the permitted names")):
-        issuance.issue(store, IssueRequest(names=names), now=now)
+        issue_one(store, IssueRequest(names=names), now=now)
     assert store.records() == before
     assert store.events() == events
     assert store._query("SELECT count(*) FROM keys") == [(1,)]

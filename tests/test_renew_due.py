@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from conftest import PASSPHRASE, Cli, Proc
+from support.pki import issue_one
 
 from certtui.core import issuance, revocation
 from certtui.core.models import IssueRequest
@@ -19,9 +20,7 @@ from certtui.journeys import renew_due
 
 
 def _issue(store: Store, name: str, age_days: int, days: int | None = None):  # type: ignore[no-untyped-def]
-    return issuance.issue(
-        store, IssueRequest(names=(name,), days=days), now=utcnow() - timedelta(days=age_days)
-    )
+    return issue_one(store, IssueRequest(names=(name,), days=days), now=utcnow() - timedelta(days=age_days))
 
 
 def test_due_means_two_thirds_of_the_lifetime_or_fewer_than_min_days(

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Cli
+from support.pki import issue_one
 
-from certtui.core import issuance, keys
+from certtui.core import keys
 from certtui.core.models import IssueRequest, Kind
 from certtui.core.store import MIGRATIONS, SCHEMA_VERSION, Store
 from certtui.errors import WrongPassphrase
@@ -32,8 +33,8 @@ def snapshot(home: Path, passphrase: str) -> dict[str, tuple[dict[str, object], 
 def backup(cli: Cli, make_store: Callable[..., Store], passphrase_file: Path, tmp_path: Path) -> Path:
     """A backup of a store with root, intermediate, a server, a client and an external certificate."""
     store = make_store(passphrase=PASSPHRASE, intermediate=True, key=keys.KeySpec.EC384)
-    issuance.issue(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
-    issuance.issue(store, IssueRequest(names=("me@home.arpa",), kind=Kind.CLIENT))
+    issue_one(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
+    issue_one(store, IssueRequest(names=("me@home.arpa",), kind=Kind.CLIENT))
     other = make_store(where=tmp_path / "other")
     external = tmp_path / "external.pem"
     external.write_text(

@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from support.pki import crl_due_soon
 
 from certtui.cli import cli
 from certtui.commands.lifecycle import DEFAULT_CRL_DAYS, REASON_NAMES
@@ -376,8 +377,8 @@ def test_list_warns_when_the_crl_is_about_to_lapse(pki: dict[str, str], lc_home:
         result.stderr,
     )
     store = Store.open(db_path())
-    assert revocation.crl_due_soon(store, ca)
-    assert not revocation.crl_due_soon(store, pki["Test Root CA"])
+    assert crl_due_soon(store, ca)
+    assert not crl_due_soon(store, pki["Test Root CA"])
     assert revocation.crl_warnings(store, utcnow() + timedelta(days=7))[0].startswith(
         f"the CRL of CA Test Root CA Intermediate ({ca}) has passed its next update ("
     )

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from conftest import Cli
+from support.pki import issue_one
 from upkeep_support import free_port, tls_server
 
 from certtui.core import export, issuance, revocation
@@ -29,7 +30,7 @@ def test_scan_tells_current_from_superseded_and_marks_the_list(
     make_store: Callable[..., Store], cli: Cli, tmp_path: Path
 ) -> None:
     store = make_store(intermediate=True)
-    old = issuance.issue(store, IssueRequest(names=("nas.home.arpa", "127.0.0.1")))
+    old = issue_one(store, IssueRequest(names=("nas.home.arpa", "127.0.0.1")))
     chain, key = _serve(store, old, tmp_path / "srv")
     with tls_server(chain, key) as port:
         where = f"127.0.0.1:{port}"
@@ -59,12 +60,12 @@ def test_scan_reports_unknown_expiring_revoked_failing_and_unreachable(
     make_store: Callable[..., Store], cli: Cli, tmp_path: Path
 ) -> None:
     other = make_store(name="Someone Else", where=tmp_path / "other")
-    stranger = issuance.issue(other, IssueRequest(names=("127.0.0.1",)))
+    stranger = issue_one(other, IssueRequest(names=("127.0.0.1",)))
     store = make_store(intermediate=True)
-    ending = issuance.issue(store, IssueRequest(names=("127.0.0.1",)), now=utcnow() - timedelta(days=380))
-    revoked = issuance.issue(store, IssueRequest(names=("127.0.0.1",)))
+    ending = issue_one(store, IssueRequest(names=("127.0.0.1",)), now=utcnow() - timedelta(days=380))
+    revoked = issue_one(store, IssueRequest(names=("127.0.0.1",)))
     revocation.revoke(store, revoked.id, "keyCompromise")
-    leaf_only = issuance.issue(store, IssueRequest(names=("127.0.0.1",)))
+    leaf_only = issue_one(store, IssueRequest(names=("127.0.0.1",)))
     cases = [
         (other, stranger, True, "UNKNOWN  serves a certificate that is not from this store"),
         (store, ending, True, f"EXPIRING  serves {ending.id}"),

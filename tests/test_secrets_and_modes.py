@@ -189,10 +189,11 @@ def test_init_backup_and_restore_on_a_full_disk_say_one_line_and_leave_nothing_h
 ) -> None:
     store = make_store()
     for n in range(20):
-        from certtui.core import issuance
+        from support.pki import issue_one
+
         from certtui.core.models import IssueRequest
 
-        issuance.issue(store, IssueRequest(names=(f"h{n}.home.arpa",)))
+        issue_one(store, IssueRequest(names=(f"h{n}.home.arpa",)))
     backup = home.parent / "good.db"
     store.backup(backup)
     outcomes = {"init": [0, 0], "backup": [0, 0], "restore": [0, 0]}

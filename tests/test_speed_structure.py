@@ -12,8 +12,9 @@ from pathlib import Path
 
 import click
 import pytest
+from support.pki import issue_one
 
-from certtui.core import checks, issuance, listing
+from certtui.core import checks, issuance, list_json
 from certtui.core.models import IssueRequest, KeySpec, Kind, Status
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
@@ -91,20 +92,20 @@ def test_list_json_prints_what_json_dumps_of_the_records_would(
     from certtui.core.revocation import revoke
 
     store = make_store(name='Zürich "Lab" \\ Root', intermediate=True)
-    issuance.issue(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10", "fd00::1")))
-    gone = issuance.issue(store, IssueRequest(names=("old.home.arpa",)))
-    issuance.issue(store, IssueRequest(names=("me@home.arpa",), kind=Kind.CLIENT, days=10))
-    issuance.issue(store, IssueRequest(names=("bücher.home.arpa",)))
+    issue_one(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10", "fd00::1")))
+    gone = issue_one(store, IssueRequest(names=("old.home.arpa",)))
+    issue_one(store, IssueRequest(names=("me@home.arpa",), kind=Kind.CLIENT, days=10))
+    issue_one(store, IssueRequest(names=("bücher.home.arpa",)))
     revoke(store, gone.id, "superseded")
     for status in (None, *Status):
         expected = json.dumps(
             [r.to_json() for r in store.records(status=status)], indent=2, ensure_ascii=False
         )
-        assert listing.json_text(store.listed(status=status)) == expected
+        assert list_json.json_text(store.listed(status=status)) == expected
         for batch in (1000, 2):
             monkeypatch.setattr(storemod, "LIST_BATCH", batch)
             written: list[str] = []
-            listing.write_json(store.listed_batches(status=status), written.append)
+            list_json.write_json(store.listed_batches(status=status), written.append)
             assert "".join(written) == expected + "\n"
 
 

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from support.pki import issue_one
 
 from certtui.core import issuance
 from certtui.core import keys as keymod
@@ -72,10 +73,8 @@ def test_round_trip(make_store: MakeStore, home: Path) -> None:
     store = make_store(intermediate=True)
     root_id = store.root_id() or ""
     inter_id = store.default_issuer_id() or ""
-    leaf = issuance.issue(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
-    client = issuance.issue(
-        store, IssueRequest(names=("alice@home.arpa",), kind=Kind.CLIENT, key=KeySpec.RSA2048)
-    )
+    leaf = issue_one(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
+    client = issue_one(store, IssueRequest(names=("alice@home.arpa",), kind=Kind.CLIENT, key=KeySpec.RSA2048))
     store.close()
 
     again = Store.open(db_path(home))
@@ -119,7 +118,7 @@ def test_round_trip(make_store: MakeStore, home: Path) -> None:
 
 def test_round_trip_encrypted(make_store: MakeStore, home: Path) -> None:
     store = make_store(passphrase=PASSPHRASE)
-    leaf = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    leaf = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     expected = keymod.to_der(store.private_key(leaf.id))
     store.close()
 
@@ -149,7 +148,7 @@ def test_open_without_a_store(home: Path) -> None:
 def test_status_boundaries(make_store: MakeStore, kind: Kind, limit_days: int) -> None:
     store = make_store(intermediate=True)
     if kind is Kind.SERVER:
-        rec = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+        rec = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     else:
         rec = store.records(kind=kind)[0]
     end = parse(rec.not_after)
@@ -171,9 +170,9 @@ def test_status_boundaries(make_store: MakeStore, kind: Kind, limit_days: int) -
 
 def test_records_filters(make_store: MakeStore) -> None:
     store = make_store(intermediate=True)
-    short = issuance.issue(store, IssueRequest(names=("short.home.arpa",), days=10))
-    long = issuance.issue(store, IssueRequest(names=("long.home.arpa",)))
-    client = issuance.issue(store, IssueRequest(names=("alice@home.arpa",), kind=Kind.CLIENT))
+    short = issue_one(store, IssueRequest(names=("short.home.arpa",), days=10))
+    long = issue_one(store, IssueRequest(names=("long.home.arpa",)))
+    client = issue_one(store, IssueRequest(names=("alice@home.arpa",), kind=Kind.CLIENT))
     ids = lambda rs: [r.id for r in rs]  # noqa: E731
     assert ids(store.records(kind=Kind.SERVER)) == [short.id, long.id]
     assert ids(store.records(kind=Kind.CLIENT)) == [client.id]
@@ -186,7 +185,7 @@ def test_records_filters(make_store: MakeStore) -> None:
 def test_every_change_is_an_audit_event(make_store: MakeStore, tmp_path: Path) -> None:
     store = make_store()
     root_id = store.root_id() or ""
-    old = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    old = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     new = issuance.execute(store, issuance.plan_renewal(store, old))
     store.backup(tmp_path / "b.db")
     user = storemod._actor()
@@ -215,7 +214,7 @@ def test_modes_whatever_the_umask(make_store: MakeStore, home: Path, tmp_path: P
         store.close()
         # A later process (another umask, the same rules) reopens and writes: WAL files appear.
         store = Store.open(db_path(home))
-        issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+        issue_one(store, IssueRequest(names=("nas.home.arpa",)))
         backup = tmp_path / "backup.db"
         store.backup(backup)
         db = db_path(home)
@@ -271,9 +270,9 @@ def loads_as_key(data: bytes) -> bool:
 
 def test_no_stored_value_is_a_usable_private_key(make_store: MakeStore, home: Path) -> None:
     store = make_store(intermediate=True, passphrase=PASSPHRASE)
-    issuance.issue(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
-    issuance.issue(store, IssueRequest(names=("rsa.home.arpa",), key=KeySpec.RSA2048))
-    issuance.issue(store, IssueRequest(names=("alice@home.arpa",), kind=Kind.CLIENT))
+    issue_one(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10")))
+    issue_one(store, IssueRequest(names=("rsa.home.arpa",), key=KeySpec.RSA2048))
+    issue_one(store, IssueRequest(names=("alice@home.arpa",), kind=Kind.CLIENT))
     ids = [r.id for r in store.records()]
     secrets = [keymod.to_der(store.private_key(i)) for i in ids]
     scalars = [
@@ -352,7 +351,7 @@ def test_wrong_passphrase_changes_nothing(make_store: MakeStore, home: Path) -> 
         with pytest.raises(CerttuiError, match="locked"):
             store.private_key(store.root_id() or "")
         with pytest.raises(CerttuiError, match="locked"):
-            issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+            issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     finally:
         store.close()
     assert dump(db_path(home)) == before
@@ -422,8 +421,8 @@ def test_resolve_order(make_store: MakeStore) -> None:
 
 def test_resolve_refuses_an_ambiguous_name_and_skips_renewed(make_store: MakeStore) -> None:
     store = make_store()
-    first = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
-    second = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    first = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
+    second = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     with pytest.raises(NotFound) as caught:
         store.resolve("nas.home.arpa")
     assert str(caught.value) == (
@@ -443,7 +442,7 @@ def test_resolve_refuses_an_ambiguous_name_and_skips_renewed(make_store: MakeSto
 
 def test_backup(make_store: MakeStore, home: Path, tmp_path: Path) -> None:
     store = make_store(intermediate=True, passphrase=PASSPHRASE)
-    leaf = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    leaf = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     key = keymod.to_der(store.private_key(leaf.id))
     dest = tmp_path / "copy.db"
     store.backup(dest)
@@ -511,7 +510,7 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
 def closed_store(make_store: MakeStore, home: Path) -> Path:
     """A store with a leaf, closed (WAL checkpointed into the file); returns the db path."""
     store = make_store()
-    issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     store.close()
     return db_path(home)
 
@@ -654,7 +653,7 @@ def test_sigkill_during_issue_from_leaves_a_whole_store(
     # The store goes on working.
     store = Store.open(db)
     try:
-        issuance.issue(store, IssueRequest(names=("after.home.arpa",)))
+        issue_one(store, IssueRequest(names=("after.home.arpa",)))
     finally:
         store.close()
     assert store_is_whole(db) == (certs + 1, keys + 1)

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 from hardening_support import record
+from support.pki import issue_one
 
-from certtui.core import issuance
 from certtui.core import keys as keymod
 from certtui.core.models import IssueRequest
 from certtui.core.store import Store
@@ -34,8 +34,8 @@ ALTERED = "the file was altered; restore a backup you trust"
 def victim(make_store: Callable[..., Store], passphrase_file: Path, home: Path, tmp_path: Path) -> Path:
     """A backup of a store with a passphrase: the root and two server certificates."""
     store = make_store(name=ROOT_CN, passphrase=PASSPHRASE)
-    issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
-    issuance.issue(store, IssueRequest(names=("printer.home.arpa",)))
+    issue_one(store, IssueRequest(names=("nas.home.arpa",)))
+    issue_one(store, IssueRequest(names=("printer.home.arpa",)))
     path = tmp_path / "victim.db"
     store.backup(path)
     return path
@@ -215,7 +215,7 @@ def test_a_plain_backup_whose_key_is_not_its_certificates_is_refused(
     cli: Cli, make_store: Callable[..., Store], tmp_path: Path
 ) -> None:
     store = make_store(name=ROOT_CN)
-    issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     store.backup(tmp_path / "plain.db")
     store.close()
     _, key = attacker_root()

@@ -461,11 +461,12 @@ def test_a_broken_policies_json_is_refused_and_left_alone(
 
 
 def test_a_leaf_is_not_a_ca_to_trust(make_store: MakeStore, cli: Cli, user_home: Path) -> None:
-    from certtui.core import issuance
+    from support.pki import issue_one
+
     from certtui.core.models import IssueRequest
 
     store = make_store()
-    leaf = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    leaf = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     message = cli.error("trust", "install", "--nss", "--ca", leaf.id)
     assert message == f"{leaf.id} is a server certificate, not a CA; give a root or intermediate to --ca"
 

@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from support.pki import issue_one
 
 from certtui.core import checks, issuance, revocation
 from certtui.core.models import InitRequest, IssueRequest, Kind
@@ -55,7 +56,7 @@ def by_id(findings: list[checks.Finding]) -> dict[str, checks.Finding]:
 
 
 def issue(store: Store, *names: str, **kw: object) -> tuple[str, x509.Certificate]:
-    rec = issuance.issue(store, IssueRequest(names=names, **kw))  # type: ignore[arg-type]
+    rec = issue_one(store, IssueRequest(names=names, **kw))  # type: ignore[arg-type]
     return rec.id, store.certificate(rec.id)
 
 
@@ -389,13 +390,13 @@ def test_init_intermediate_carries_the_roots_constraints(make_store: MakeStore) 
 
 def test_issue_intermediate_carries_the_roots_constraints(make_store: MakeStore) -> None:
     store = make_store(permit=WIZARD)
-    rec = issuance.issue(store, IssueRequest(kind=Kind.INTERMEDIATE, cn="Second CA"))
+    rec = issue_one(store, IssueRequest(kind=Kind.INTERMEDIATE, cn="Second CA"))
     assert _nc(store.certificate(rec.id)) == _nc(store.certificate(store.root_id() or ""))
 
 
 def test_narrower_permit_keeps_the_roots_other_types(make_store: MakeStore) -> None:
     store = make_store(permit=WIZARD)
-    rec = issuance.issue(store, IssueRequest(kind=Kind.INTERMEDIATE, cn="Lab CA", permit=("lab.home.arpa",)))
+    rec = issue_one(store, IssueRequest(kind=Kind.INTERMEDIATE, cn="Lab CA", permit=("lab.home.arpa",)))
     nc = _nc(store.certificate(rec.id))
     permitted = nc.permitted_subtrees or []
     assert x509.DNSName("lab.home.arpa") in permitted
@@ -439,7 +440,7 @@ def test_init_signs_a_first_crl_for_every_ca(make_store: MakeStore) -> None:
 
 def test_issue_intermediate_signs_its_first_crl(make_store: MakeStore) -> None:
     store = make_store()
-    rec = issuance.issue(store, IssueRequest(kind=Kind.INTERMEDIATE, cn="Second CA"))
+    rec = issue_one(store, IssueRequest(kind=Kind.INTERMEDIATE, cn="Second CA"))
     assert revocation.latest_crl(store, rec.id) is not None
 
 
@@ -452,7 +453,7 @@ def test_each_certificate_points_at_its_own_issuers_crl(home: Path, tmp_path: Pa
     req = InitRequest(name="Home Root", intermediate=True, crl_url="http://nas.home.arpa/crl/")
     store, (root, inter) = issuance.init_store(db_path(home), req, None)
     try:
-        leaf = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+        leaf = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
         assert _crldp(store.certificate(inter.id)) == [f"http://nas.home.arpa/crl/{root.id}.crl"]
         assert _crldp(store.certificate(leaf.id)) == [f"http://nas.home.arpa/crl/{inter.id}.crl"]
         with pytest.raises(x509.ExtensionNotFound):

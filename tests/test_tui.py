@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.pki import issue_one
 from support.tui import settle
 
-from certtui.core.issuance import init_store, issue
+from certtui.core.issuance import init_store
 from certtui.core.models import InitRequest, IssueRequest, Kind
 from certtui.core.store import Store
 from certtui.demo import build_demo_store, demo_clock
@@ -302,7 +303,7 @@ async def test_worker_errors_become_notifications(demo: Store) -> None:
 
 def test_issue_from_core_is_in_tree_under_its_issuer(home: Path) -> None:
     store, _ = init_store(db_path(home), InitRequest(name="R", intermediate=True), None)
-    leaf = issue(store, IssueRequest(names=("a.home.arpa",)))
+    leaf = issue_one(store, IssueRequest(names=("a.home.arpa",)))
     from certtui.core.inventory import tree_order
 
     order = [(r.depth, r.record.id) for r in tree_order(store.records())]

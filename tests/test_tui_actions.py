@@ -121,10 +121,11 @@ async def test_issue_asks_for_the_passphrase_on_a_locked_store(home: Path) -> No
 
 
 async def test_revoke_changes_status_and_crl_lists_serial(plain: Store, tmp_path: Path) -> None:
-    from certtui.core.issuance import issue
+    from support.pki import issue_one
+
     from certtui.core.models import IssueRequest
 
-    leaf = issue(plain, IssueRequest(names=("old.home.arpa",)))
+    leaf = issue_one(plain, IssueRequest(names=("old.home.arpa",)))
     app = make_app(plain)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -157,10 +158,11 @@ async def test_revoke_on_root_opens_no_modal(plain: Store) -> None:
 
 
 async def test_export_writes_chosen_files_with_key_0600(plain: Store, tmp_path: Path) -> None:
-    from certtui.core.issuance import issue
+    from support.pki import issue_one
+
     from certtui.core.models import IssueRequest
 
-    leaf = issue(plain, IssueRequest(names=("web.home.arpa",)))
+    leaf = issue_one(plain, IssueRequest(names=("web.home.arpa",)))
     out = tmp_path / "out"
     out.mkdir()
     app = make_app(plain)
@@ -190,10 +192,11 @@ async def test_export_writes_chosen_files_with_key_0600(plain: Store, tmp_path: 
 
 
 async def test_export_p12_needs_a_password(plain: Store, tmp_path: Path) -> None:
-    from certtui.core.issuance import issue
+    from support.pki import issue_one
+
     from certtui.core.models import IssueRequest
 
-    leaf = issue(
+    leaf = issue_one(
         plain,
         IssueRequest(
             names=("phone@home.arpa",), kind=__import__("certtui.core.models", fromlist=["Kind"]).Kind.CLIENT

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import PASSPHRASE
+from support.pki import issue_one
 
-from certtui.core import issuance, upkeep
+from certtui.core import upkeep
 from certtui.core.models import IssueRequest
 from certtui.core.store import Store
 from certtui.core.timefmt import iso, utcnow
@@ -30,7 +31,7 @@ async def test_inspect_shows_targets_and_d_deploys_now(
 ) -> None:
     store = make_store(passphrase=PASSPHRASE)
     store.unlock(PASSPHRASE)
-    rec = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    rec = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     journey.add(
         store, journey.TargetRequest(rec.id, fullchain=str(tmp_path / "f.pem"), key=str(tmp_path / "k.pem"))
     )
@@ -59,7 +60,7 @@ async def test_inspect_shows_targets_and_d_deploys_now(
 
 async def test_d_without_a_target_says_how_to_add_one(make_store: Callable[..., Store]) -> None:
     store = make_store()
-    rec = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
+    rec = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     app = make_app(store)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -73,8 +74,8 @@ async def test_d_without_a_target_says_how_to_add_one(make_store: Callable[..., 
 
 async def test_the_list_marks_what_the_last_scan_saw_deployed(make_store: Callable[..., Store]) -> None:
     store = make_store()
-    seen = issuance.issue(store, IssueRequest(names=("nas.home.arpa",)))
-    issuance.issue(store, IssueRequest(names=("printer.home.arpa",)))
+    seen = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
+    issue_one(store, IssueRequest(names=("printer.home.arpa",)))
     upkeep.record_scan(
         store, upkeep.Scan("127.0.0.1:8443", iso(utcnow()), seen.sha256, seen.id, "current", "")
     )

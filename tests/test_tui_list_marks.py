@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.pki import issue_one
 
-from certtui.core.issuance import issue
 from certtui.core.models import IssueRequest
 from certtui.core.store import Store
 from certtui.demo import build_demo_store, demo_clock
@@ -75,7 +75,7 @@ async def test_failing_certificates_are_marked_counted_and_explained(demo: Store
 
 
 async def test_same_names_show_their_ids_and_names_do_not_repeat(demo: Store) -> None:
-    second = issue(demo, IssueRequest(names=("router.lan",)), now=demo_clock())
+    second = issue_one(demo, IssueRequest(names=("router.lan",)), now=demo_clock())
     app = make_app(demo, clock=demo_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -101,7 +101,7 @@ async def test_filter_says_how_many_match_and_when_none_do(demo: Store) -> None:
 async def test_header_stays_aligned_after_the_filter_opens_and_scrolling(home: Path) -> None:
     store = build_demo_store(db_path(home))
     for n in range(30):
-        issue(store, IssueRequest(names=(f"host{n}.home.arpa",)), now=demo_clock())
+        issue_one(store, IssueRequest(names=(f"host{n}.home.arpa",)), now=demo_clock())
     app = make_app(store, clock=demo_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)

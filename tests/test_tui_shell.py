@@ -103,10 +103,11 @@ async def test_ctrl_r_reloads(demo: Store) -> None:
     app = make_app(demo, clock=demo_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        from certtui.core.issuance import issue
+        from support.pki import issue_one
+
         from certtui.core.models import IssueRequest
 
-        issue(demo, IssueRequest(names=("late.home.arpa",)))
+        issue_one(demo, IssueRequest(names=("late.home.arpa",)))
         await pilot.press("ctrl+r")
         await settle(app, pilot)
         assert app.screen.query_one(CertTable).visible_count == 11

@@ -116,12 +116,13 @@ def test_a_new_ten_year_root_says_in_10_years() -> None:
 def test_export_says_replaced_and_warns_on_a_key_of_another_certificate(
     cli, make_store, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from certtui.core.issuance import issue
+    from support.pki import issue_one
+
     from certtui.core.models import IssueRequest
     from certtui.tui import actions
 
     store = make_store()
-    old = issue(store, IssueRequest(names=("web.home.arpa",)))
+    old = issue_one(store, IssueRequest(names=("web.home.arpa",)))
     out = tmp_path / "deploy"
     out.mkdir()
     # The first deployment: chain and unencrypted key, side by side.
@@ -129,7 +130,7 @@ def test_export_says_replaced_and_warns_on_a_key_of_another_certificate(
     first = cli.ok("export", old.id, "--format", "fullchain", "--out", str(out))
     assert "(replaced)" not in first.stdout and "warning" not in first.stderr
     # The renew case: a new certificate's chain lands beside the old key.
-    new = issue(store, IssueRequest(names=("web.home.arpa",)))
+    new = issue_one(store, IssueRequest(names=("web.home.arpa",)))
     again = cli.ok("export", new.id, "--format", "fullchain", "--out", str(out))
     assert "(replaced)" in again.stdout
     assert "holds the key of another certificate" in again.stderr and "key values mismatch" in again.stderr

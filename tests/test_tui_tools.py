@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from support.pki import issue_one
 from textual.widgets import Input
 
-from certtui.core.issuance import issue
 from certtui.core.models import IssueRequest
 from certtui.core.revocation import latest_crl
 from certtui.core.store import Store
@@ -156,7 +156,7 @@ async def test_check_a_live_server_from_the_palette(make_store: Any, tmp_path: P
     from certtui.core.export import Format, render
 
     demo = make_store()
-    rec = issue(demo, IssueRequest(names=("localhost", "127.0.0.1")))
+    rec = issue_one(demo, IssueRequest(names=("localhost", "127.0.0.1")))
     chain = render(demo, rec, Format.FULLCHAIN).data
     key = render(demo, rec, Format.KEY, unencrypted_key=True).data
     (tmp_path / "chain.pem").write_bytes(chain)
@@ -385,7 +385,7 @@ async def test_import_an_existing_ca_from_the_palette(home: Path, tmp_path: Path
     assert len(found) == 1 and found[0].kind is Kind.INTERMEDIATE and found[0].has_key
     # "It issues from now on": new certificates come from it, signed with the imported key.
     assert store.default_issuer_id() == found[0].id
-    leaf = issue(store, IssueRequest(names=("nas.home.arpa",)))
+    leaf = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     assert leaf.issuer_id == found[0].id
     store.certificate(leaf.id).verify_directly_issued_by(x509.load_pem_x509_certificate(cert.read_bytes()))
     store.close()

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from support.pki import issue_one
 
-from certtui.core import issuance
 from certtui.core.models import IssueRequest
 from certtui.core.store import Store
 
@@ -57,7 +57,7 @@ class Served:
 @contextmanager
 def https_server(store: Store, tmp: Path) -> Iterator[Served]:
     """Serve PAGE over TLS with a leaf for 127.0.0.1 and localhost, chain included."""
-    leaf = issuance.issue(store, IssueRequest(names=("localhost", HOST)))
+    leaf = issue_one(store, IssueRequest(names=("localhost", HOST)))
     chain = pem(store, leaf.id) + b"".join(
         c.public_bytes(serialization.Encoding.PEM) for c in store.chain(leaf.id)[:-1]
     )

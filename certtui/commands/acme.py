@@ -396,5 +396,3 @@ acme.add_command(acme_accounts.account)
 for _command in _more_commands():
     acme.add_command(_command)
 del _command
-
-COMMANDS = [acme]

@@ -60,10 +60,10 @@ def import_ca(
     CERT is PEM (text before it is fine) or DER; KEY is PKCS#1, PKCS#8 or SEC1, encrypted or
     not. mkcert: $CAROOT/rootCA.pem $CAROOT/rootCA-key.pem. easy-rsa: pki/ca.crt pki/private/ca.key.
     """
-    from certtui.core import adopt
+    from certtui.core import adopt, loaders
     from certtui.core.revocation import check_crl_url
 
-    certs = adopt.load_certificates(read_user_file(cert_path, "CA certificate"), str(cert_path))
+    certs = loaders.load_certificates(read_user_file(cert_path, "CA certificate"), str(cert_path))
     if len(certs) > 1:
         raise CerttuiError(f"{cert_path} holds {len(certs)} certificates; give the CA's certificate alone")
     forbid_core_dumps()  # the CA's private key is in this process from here on
@@ -72,12 +72,12 @@ def import_ca(
     if key_passphrase_file is not None:
         password = read_secret_file(key_passphrase_file, "--key-passphrase-file").encode()
     try:
-        key = adopt.load_private_key(key_data, str(key_path), password)
-    except adopt.KeyPassphraseNeeded:
+        key = loaders.load_private_key(key_data, str(key_path), password)
+    except loaders.KeyPassphraseNeeded:
         if not sys.stdin.isatty():
             raise
         secret = click.prompt(f"Passphrase of {key_path}", hide_input=True, err=True)
-        key = adopt.load_private_key(key_data, str(key_path), str(secret).encode())
+        key = loaders.load_private_key(key_data, str(key_path), str(secret).encode())
     if crl_url is not None:
         crl_url = check_crl_url(crl_url)
     if session.db.exists():
@@ -109,11 +109,11 @@ def import_ca(
 @pass_session
 def import_(session: Session, paths: tuple[Path, ...]) -> None:
     """Watch certificates from elsewhere (PEM, DER or a PEM bundle); no key, marked external."""
-    from certtui.core import adopt
+    from certtui.core import adopt, loaders
 
     certs = []
     for path in paths:
-        certs += adopt.load_certificates(read_user_file(path, "certificate"), str(path))
+        certs += loaders.load_certificates(read_user_file(path, "certificate"), str(path))
     done = adopt.import_certificates(session.store(), certs)
     for rec in done.added:
         click.echo(f"imported {summary(rec)} as external")
@@ -147,11 +147,12 @@ def sign(
     The names come from the CSR's subjectAltName, else its CN; other subject fields are ignored.
     The same guardrail as `issue` applies.
     """
-    from certtui.core import adopt, export
+    from certtui.core import export
+    from certtui.core.loaders import load_csr
     from certtui.core.models import Kind
     from certtui.journeys.adopt import CsrRequest, sign_csr
 
-    csr = adopt.load_csr(read_user_file(csr_path, "certificate request"), str(csr_path))
+    csr = load_csr(read_user_file(csr_path, "certificate request"), str(csr_path))
     req = CsrRequest(csr, Kind.CLIENT if client else Kind.SERVER, days=days, issuer=issuer, force=force)
     store = session.store()
     if req.issuer:

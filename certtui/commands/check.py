@@ -31,35 +31,17 @@ class Target:
 
 def read_certificates(path: Path) -> list[x509.Certificate]:
     """Every certificate in a PEM file (a bundle: leaf first), or the one in a DER file."""
-    from cryptography import x509
-
+    from certtui.core.loaders import CertificateRefusals, load_certificates
     from certtui.core.userfiles import read_user_file
 
-    data = read_user_file(path, "certificate")
-    if b"-----BEGIN" in data:
-        if b"-----BEGIN CERTIFICATE-----" not in data:
-            raise CerttuiError(f"{path} holds no CERTIFICATE block; give the certificate, not a key or CSR")
-        try:
-            certs = x509.load_pem_x509_certificates(data)
-        except (ValueError, x509.InvalidVersion) as exc:
-            raise CerttuiError(
-                f"{path} has a CERTIFICATE block that does not decode ({exc}); export the certificate again"
-            ) from None
-    else:
-        try:
-            certs = [x509.load_der_x509_certificate(data)]
-        except (ValueError, x509.InvalidVersion):
-            raise CerttuiError(
-                f"{path} is not a certificate (neither PEM nor DER); give a .pem, .crt or .der file"
-            ) from None
-    from certtui.core.adopt import readable
-
-    if not all(readable(cert) for cert in certs):
-        raise CerttuiError(
-            f"{path} holds a certificate whose name, key or signature algorithm does not "
-            "decode (damaged, or a type certtui cannot read); get a fresh copy"
-        )
-    return certs
+    refusals = CertificateRefusals(
+        other_blocks="{source} holds no CERTIFICATE block; give the certificate, not a key or CSR",
+        damaged=(
+            "{source} has a CERTIFICATE block that does not decode ({error}); export the certificate again"
+        ),
+        neither="{source} is not a certificate (neither PEM nor DER); give a .pem, .crt or .der file",
+    )
+    return load_certificates(read_user_file(path, "certificate"), str(path), refusals)
 
 
 def _optional_store(session: Session) -> Any:

@@ -150,4 +150,3 @@ def _run(session: Session, ref: str | None, every: bool) -> None:
 
 
 del _add, _list, _remove, _run
-COMMANDS = [deploy]

@@ -106,4 +106,3 @@ def _test(session: Session, channel_ids: tuple[int, ...]) -> None:
 
 
 del _add, _list, _remove, _test
-COMMANDS = [notify]

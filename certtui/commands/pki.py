@@ -223,7 +223,7 @@ def list_(
     store = session.store()
     kinds, statuses = Kind(kind) if kind else None, Status(status) if status else None
     if as_json:
-        from certtui.core.listing import write_json
+        from certtui.core.list_json import write_json
 
         # Straight from the columns, as they are read: a CertRecord per row would double the
         # time on 10,000, and the whole text at once would hold 6 MB more in memory.

@@ -57,6 +57,3 @@ def scan(
         click.echo(printable(f"{result.endpoint}  {result.verdict.upper()}  {result.detail}"))
     if bad:
         click.get_current_context().exit(1)
-
-
-COMMANDS = [scan]

@@ -107,4 +107,3 @@ def _status(session: Session) -> None:
 
 
 del _install, _status
-COMMANDS = [schedule]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from cryptography.x509.oid import NameOID
 from certtui.core import keys as keymod
 from certtui.core import names as namesmod
 from certtui.core import profiles
+from certtui.core.constraints import chain_constraints, intermediate_constraints, root_constraints
 from certtui.core.models import CertRecord, InitRequest, IssueRequest, KeySpec, Kind, Names
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
@@ -72,71 +72,6 @@ def _check_cn(cn: str) -> str:
     return cn
 
 
-def _constraints(permit: Sequence[str]) -> x509.NameConstraints | None:
-    if not permit:
-        return None
-    return namesmod.name_constraints_extension([namesmod.parse_constraint(p) for p in permit])
-
-
-def _subtree_within(name: x509.GeneralName, base: x509.GeneralName) -> bool:
-    """Whether the subtree `name` lies inside the subtree `base` (same type only)."""
-    if isinstance(name, x509.DNSName) and isinstance(base, x509.DNSName):
-        inner, outer = name.value.lower().rstrip("."), base.value.lower().rstrip(".")
-        if outer.startswith("."):
-            return inner.endswith(outer)
-        return not outer or inner == outer or inner.endswith("." + outer)
-    if isinstance(name, x509.IPAddress) and isinstance(base, x509.IPAddress):
-        inner_net, outer_net = ipaddress.ip_network(name.value), ipaddress.ip_network(base.value)
-        if isinstance(inner_net, ipaddress.IPv4Network) and isinstance(outer_net, ipaddress.IPv4Network):
-            return inner_net.subnet_of(outer_net)
-        if isinstance(inner_net, ipaddress.IPv6Network) and isinstance(outer_net, ipaddress.IPv6Network):
-            return inner_net.subnet_of(outer_net)
-        return False
-    return False
-
-
-def _show(names: Sequence[x509.GeneralName] | None) -> str:
-    return ", ".join(str(n.value) for n in names or ()) or "none"
-
-
-def intermediate_constraints(
-    above: Sequence[x509.NameConstraints], permit: Sequence[str]
-) -> x509.NameConstraints | None:
-    """The NameConstraints of a new intermediate below CAs whose constraints are `above`
-    (nearest first): the nearest CA's own subtrees, or the narrower `permit` ones.
-
-    Java (and other clients) check name constraints only on intermediates, so an intermediate
-    without them lets its key, the one used every day, sign for any site those clients accept
-    (docs/trust-rules.md, root.name-constraints). A type the user does not narrow keeps the
-    nearest CA's subtrees of that type, and its excluded subtrees always come along.
-    """
-    nearest = above[0] if above else None
-    if not permit:
-        return nearest
-    own = namesmod.name_constraints_extension([namesmod.parse_constraint(p) for p in permit])
-    mine = list(own.permitted_subtrees or ())
-    for text, name in zip(permit, mine, strict=True):
-        for nc in above:
-            same = [b for b in nc.permitted_subtrees or () if type(b) is type(name)]
-            outside = same and not any(_subtree_within(name, b) for b in same)
-            excluded = any(_subtree_within(name, b) for b in nc.excluded_subtrees or ())
-            if outside or excluded:
-                raise PolicyError(
-                    f"--permit {text} lies outside the name constraints of the CA above "
-                    f"(permitted: {_show(nc.permitted_subtrees)}; excluded: "
-                    f"{_show(nc.excluded_subtrees)}), so the intermediate could issue nothing "
-                    "for it; give a name or network inside them"
-                )
-    if nearest is None:
-        return own
-    given = {type(n) for n in mine}
-    kept = [n for n in nearest.permitted_subtrees or () if type(n) not in given]
-    return x509.NameConstraints(
-        permitted_subtrees=mine + kept or None,
-        excluded_subtrees=list(nearest.excluded_subtrees or ()) or None,
-    )
-
-
 def _build(
     *,
     subject: x509.Name,
@@ -176,16 +111,6 @@ def _path_len_allows_ca(ca: x509.Certificate) -> bool:
     return bc.ca and (bc.path_length is None or bc.path_length > 0)
 
 
-def _nc_chain(certs: Sequence[x509.Certificate]) -> list[x509.NameConstraints]:
-    out = []
-    for cert in certs:
-        try:
-            out.append(cert.extensions.get_extension_for_class(x509.NameConstraints).value)
-        except x509.ExtensionNotFound:
-            pass
-    return out
-
-
 # -- the root ---------------------------------------------------------------------------
 
 
@@ -199,7 +124,7 @@ def init_store(
     now = now or utcnow()
     name = _check_cn(req.name)
     root_days = _check_days(profiles.ROOT_DAYS if req.days is None else req.days)
-    constraints = _constraints(req.permit)
+    constraints = root_constraints(req.permit)
     crl_url = check_crl_url(req.crl_url) if req.crl_url else None
     root_key = keymod.generate(req.key)
     int_key = keymod.generate(req.key) if req.intermediate else None
@@ -242,7 +167,7 @@ def init_store(
                     extensions=profiles.intermediate_extensions(
                         int_key.public_key(),
                         root,
-                        intermediate_constraints(_nc_chain([root]), ()),
+                        intermediate_constraints(chain_constraints([root]), ()),
                         profiles.crl_url_for(crl_url, root_id) if crl_url else None,
                     ),
                 )
@@ -293,7 +218,7 @@ def plan(store: Store, req: IssueRequest) -> IssuePlan:
                 f"{issuer.subject or issuer.id} has path length 0, so it cannot have an "
                 "intermediate; issue leaves from it directly"
             )
-        above = _nc_chain([issuer_cert, *store.chain(issuer.id)])
+        above = chain_constraints([issuer_cert, *store.chain(issuer.id)])
         constraints = intermediate_constraints(above, req.permit)
         return IssuePlan(Kind.INTERMEDIATE, Names(), cn, days, req.key, issuer.id, constraints)
     if req.permit:
@@ -306,7 +231,7 @@ def plan(store: Store, req: IssueRequest) -> IssuePlan:
     issuer_cert = _ca_with_key(store, issuer_rec)
     chain = [issuer_cert] + store.chain(issuer_id)
     # Each violation once: an intermediate now repeats its root's constraints.
-    bad = list(dict.fromkeys(namesmod.chain_constraint_violations(names, _nc_chain(chain))))
+    bad = list(dict.fromkeys(namesmod.chain_constraint_violations(names, chain_constraints(chain))))
     if bad:
         raise NamesRefused(f"{'; '.join(bad)}: the CA's name constraints forbid it; use a name inside them")
     leaf_cn = profiles.leaf_common_name(names.dns)
@@ -438,10 +363,6 @@ def execute(
 ) -> CertRecord:
     """Generate the key, sign, and store certificate + key in one transaction."""
     return commit(store, sign(store, p, now=now, issuer_key=issuer_key))
-
-
-def issue(store: Store, req: IssueRequest, now: datetime | None = None) -> CertRecord:
-    return execute(store, plan(store, req), now=now)
 
 
 # -- renewing ---------------------------------------------------------------------------

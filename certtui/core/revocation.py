@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from certtui.core import keys as keymod
 from certtui.core import policy, profiles
 
-# The CRL warning lives with the listing, which `certtui list` gives without cryptography.
+# The CRL warning lives in core/inventory.py, which `certtui list` loads without cryptography.
 from certtui.core.inventory import CRL_WARN_DAYS as CRL_WARN_DAYS
 from certtui.core.inventory import crl_warnings as crl_warnings
 from certtui.core.models import CertRecord, Kind
@@ -269,11 +269,3 @@ def latest_crl(store: Store, ca_id: str) -> StoredCrl | None:
     if row is None:
         return None
     return StoredCrl(row[0], row[1], row[2], row[3], bytes(row[4]))
-
-
-def crl_due_soon(store: Store, ca_id: str, now: datetime | None = None) -> bool:
-    """Whether the CA's stored CRL has a nextUpdate under 7 days away (False if it has none)."""
-    stored = latest_crl(store, ca_id)
-    if stored is None:
-        return False
-    return stored.next_update < iso((now or utcnow()) + timedelta(days=CRL_WARN_DAYS))

@@ -146,11 +146,6 @@ def local_addresses() -> list[IfAddress]:
     return v4 + ipv6_addresses()
 
 
-def lan_address() -> IfAddress | None:
-    """The best LAN address of this machine, or None if it has none."""
-    return choose(local_addresses())
-
-
 def advertise_for(bind: str) -> str | None:
     """`default_advertise` over this machine's interfaces."""
     return default_advertise(bind, local_addresses())

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
-from certtui.core import acme_state, adopt, ari, checks, issuance, policy
+from certtui.core import acme_state, ari, checks, issuance, policy
 from certtui.core import keys as keymod
+from certtui.core.csr import plan_csr
 from certtui.core.models import CertRecord, IssueRequest, KeySpec, Kind
 from certtui.core.store import Store
 from certtui.core.timefmt import parse, utcnow
@@ -47,7 +48,7 @@ def issue(
     """
     now = now or utcnow()
     if csr is not None:
-        plan = adopt.plan_csr(store, csr, kind=Kind.SERVER, days=days, issuer=issuer_id)
+        plan = plan_csr(store, csr, kind=Kind.SERVER, days=days, issuer=issuer_id)
         public_key: object = csr.public_key()
         key = None
     else:

@@ -34,18 +34,18 @@ def sign_csr(
     now: datetime | None = None,
 ) -> CertRecord:
     """Plan the CSR like `issue` plans names, sign it behind the guardrail, store it (no key)."""
-    from certtui.core import adopt
+    from certtui.core import csr
 
-    p = adopt.plan_csr(store, req.csr, kind=req.kind, days=req.days, issuer=req.issuer)
+    p = csr.plan_csr(store, req.csr, kind=req.kind, days=req.days, issuer=req.issuer)
     store, signed = guarded(
         store,
         [p],
-        lambda unlocked: [adopt.csr_certificate(unlocked, p, req.csr, now=now)],
+        lambda unlocked: [csr.csr_certificate(unlocked, p, req.csr, now=now)],
         lambda cert: cert,
         force=req.force,
         unlock=unlock,
         warn=warn,
         now=now,
-        public_keys=[adopt.csr_key(req.csr)],
+        public_keys=[csr.csr_key(req.csr)],
     )
-    return adopt.store_signed_csr(store, p, signed[0])
+    return csr.store_signed_csr(store, p, signed[0])

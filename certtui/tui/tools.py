@@ -35,12 +35,12 @@ def change_passphrase(store: Store, new: str | None) -> str:
 
 def import_files(store: Store, paths: list[Path]) -> str:
     """`certtui import FILE...`: watch certificates from elsewhere, marked external."""
-    from certtui.core import adopt
+    from certtui.core import adopt, loaders
     from certtui.core.userfiles import read_user_file
 
     certs = []
     for path in paths:
-        certs += adopt.load_certificates(read_user_file(path, "certificate"), str(path))
+        certs += loaders.load_certificates(read_user_file(path, "certificate"), str(path))
     done = adopt.import_certificates(store, certs)
     lines = [f"Imported {len(done.added)} certificate(s) to watch."]
     lines += [str(note) for note in done.notes]
@@ -118,13 +118,13 @@ def check_server(store: Store | None, target: str, starttls: str | None, now: da
 
 
 def _load_ca(cert_path: Path, key_path: Path, key_password: str) -> tuple[Any, Any]:
-    from certtui.core import adopt
+    from certtui.core import loaders
     from certtui.core.userfiles import read_user_file
 
-    certs = adopt.load_certificates(read_user_file(cert_path, "CA certificate"), str(cert_path))
+    certs = loaders.load_certificates(read_user_file(cert_path, "CA certificate"), str(cert_path))
     if len(certs) > 1:
         raise CerttuiError(f"{cert_path} holds {len(certs)} certificates; give the CA's certificate alone")
-    key = adopt.load_private_key(
+    key = loaders.load_private_key(
         read_user_file(key_path, "CA's private key"), str(key_path), key_password.encode() or None
     )
     return certs[0], key
@@ -158,16 +158,17 @@ def sign_csr(store: Store, csr_path: Path, client: bool, out_dir: Path, force: b
     The store is unlocked first, so the guardrail judges the very certificate it stores, with
     the CSR's own key.
     """
-    from certtui.core import adopt, export
-    from certtui.core.checks import guardrail
+    from certtui.core import export
+    from certtui.core.loaders import load_csr
     from certtui.core.models import Kind
     from certtui.core.userfiles import read_user_file
+    from certtui.journeys.adopt import CsrRequest
+    from certtui.journeys.adopt import sign_csr as sign_journey
 
-    csr = adopt.load_csr(read_user_file(csr_path, "certificate request"), str(csr_path))
-    p = adopt.plan_csr(store, csr, kind=Kind.CLIENT if client else Kind.SERVER, days=None, issuer=None)
-    cert = adopt.csr_certificate(store, p, csr)
-    notes = guardrail(store, [p], force=force, signed=[cert])
-    rec = adopt.store_signed_csr(store, p, cert)
+    csr = load_csr(read_user_file(csr_path, "certificate request"), str(csr_path))
+    notes: list[str] = []
+    req = CsrRequest(csr, Kind.CLIENT if client else Kind.SERVER, force=force)
+    rec = sign_journey(store, req, warn=notes.append)
     path = export.target_path(out_dir, export.file_name(rec, export.Format.PEM))
     export.write_atomic(path, export.cert_pem(store.certificate(rec.id)), private=False)
     return "\n".join([f"Signed {rec.subject or rec.id} (id {rec.id}); wrote {path}.", *notes])
