@@ -285,7 +285,7 @@ async def test_the_tui_keeps_no_passphrase_once_unlocked(home: Path) -> None:
     app = make_app(store)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        app.require_unlock(lambda: None)
+        app.jobs.require_unlock(lambda: None)
         await pilot.pause()
         assert isinstance(app.screen, UnlockScreen)
         await pilot.press(*secret.decode(), "enter")

@@ -260,8 +260,8 @@ async def test_the_tui_asks_for_the_passphrase_again_and_retries_once(
         await settle(app, pilot)
         proc.ok("passwd", env=env)
         req = IssueRequest(names=("retried.home.arpa",))
-        app.require_unlock(
-            lambda: app.run_job(
+        app.jobs.require_unlock(
+            lambda: app.jobs.run_job(
                 lambda: actions.issue(store, req, app.clock()),
                 lambda rec: issued.append(rec.id),
                 description="Issuing",

@@ -158,7 +158,7 @@ async def test_inspect_shows_the_acme_account_the_ari_window_and_the_checklist(s
     app = make_app(store)
     async with app.run_test(size=(140, 45)) as pilot:
         await settle(app, pilot)
-        app.push_screen(InspectScreen(rec))
+        app.push_screen(InspectScreen(app.jobs, rec))
         await settle(app, pilot)
         details = str(app.screen.query_one("#details-text").render())
         assert "ACME account" in details and "caddy" in details

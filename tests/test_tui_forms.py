@@ -122,7 +122,7 @@ async def test_revoke_submits_on_ctrl_s(demo: Store, tmp_path: Path) -> None:
 async def test_unlock_has_ctrl_s(locked: Store, tmp_path: Path) -> None:
     app = app_for(locked, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.require_unlock(lambda: None)
+        app.jobs.require_unlock(lambda: None)
         await pilot.pause()
         assert isinstance(app.screen, UnlockScreen)
         app.screen.query_one("#passphrase", Input).value = DEMO_PASSPHRASE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,6 @@ from certtui.tui.widgets.qr_code import QrCode
 if TYPE_CHECKING:
     from certtui.enroll.events import EnrollEvent
     from certtui.enroll.server import EnrollmentSession
-    from certtui.tui.app import CerttuiApp
 
 # The TUI takes no --timeout: a session stops after core/policy.py's ENROLL_TIMEOUT_S, as the
 # countdown shows.
@@ -56,11 +56,10 @@ class EnrollScreen(Screen[None]):
     ]
     """Remappable by id."""
 
-    app: CerttuiApp  # type: ignore[assignment]
-
-    def __init__(self, session: EnrollmentSession) -> None:
+    def __init__(self, session: EnrollmentSession, clock: Callable[[], datetime]) -> None:
         super().__init__()
         self.session = session
+        self.clock = clock
         self.done: set[str] = set()
         self.rejected = False
         self.deadline: datetime | None = None
@@ -113,7 +112,7 @@ class EnrollScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#trust-skipped").display = bool(self.session.trust_skipped)
         self.query_one("#trusted-banner").display = False
-        self.deadline = self.app.clock() + timedelta(seconds=SESSION_SECONDS)
+        self.deadline = self.clock() + timedelta(seconds=SESSION_SECONDS)
         self._unsubscribe = self.session.subscribe(self._event)
         self._pending = list(self.session.events)
         self._draw_events()
@@ -182,7 +181,7 @@ class EnrollScreen(Screen[None]):
 
     def _tick(self) -> None:
         assert self.deadline is not None
-        left = max(int((self.deadline - self.app.clock()).total_seconds()), 0)
+        left = max(int((self.deadline - self.clock()).total_seconds()), 0)
         reason = self.session.reason
         label = (
             f"Stopped: {reason}." if reason else f"Stops in {left // 60:d}:{left % 60:02d} · esc stops now"
