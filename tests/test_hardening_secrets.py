@@ -14,12 +14,13 @@ from pathlib import Path
 
 import click
 import pytest
-from conftest import PASSPHRASE, Cli, Proc
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from hardening_support import made_ca, record
+from support.cli import Cli, Proc
+from support.store import PASSPHRASE
 from support.tui import settle
 
 from certtui.core import keys as keymod

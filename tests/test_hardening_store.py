@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli
 from hardening_support import record
+from support.cli import Cli
+from support.store import PASSPHRASE
 
 from certtui.core import issuance
 from certtui.core.models import IssueRequest

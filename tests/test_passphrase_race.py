@@ -10,8 +10,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Proc, store_is_whole
 from hardening_support import record
+from support.cli import Proc
+from support.store import PASSPHRASE, store_is_whole
 
 from certtui.core import issuance
 from certtui.core.models import IssueRequest
@@ -241,7 +242,7 @@ def test_passwd_that_outwaits_a_reader_leaves_no_old_copy(
 async def test_the_tui_asks_for_the_passphrase_again_and_retries_once(
     make_store: Callable[..., Store], proc: Proc, tmp_path: Path, home: Path
 ) -> None:
-    from test_tui import settle
+    from support.tui import settle
 
     from certtui.tui import actions
     from certtui.tui.app import make_app

@@ -12,8 +12,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli, Proc
 from hardening_support import record
+from support.cli import Cli, Proc
+from support.store import PASSPHRASE
 
 from certtui.core import issuance, keys
 from certtui.core.models import IssueRequest, Kind

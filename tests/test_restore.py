@@ -9,7 +9,8 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli
+from support.cli import Cli
+from support.store import PASSPHRASE
 
 from certtui.core import issuance, keys
 from certtui.core.models import IssueRequest, Kind

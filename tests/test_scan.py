@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from conftest import Cli
+from support.cli import Cli
 from upkeep_support import free_port, tls_server
 
 from certtui.core import export, issuance, revocation

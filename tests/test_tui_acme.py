@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_tui import settle
+from support.tui import settle
 
 from certtui.acme.server import challenge_types
 from certtui.core import acme_state as state

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import PASSPHRASE
+from support.store import PASSPHRASE
 
 from certtui.core import issuance, upkeep
 from certtui.core.models import IssueRequest
