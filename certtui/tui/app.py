@@ -20,6 +20,7 @@ from certtui.journeys.enroll import EnrollOptions
 from certtui.tui.jobs import Jobs
 
 if TYPE_CHECKING:
+    from certtui.core.models import CertRecord
     from certtui.tui.screens.setup import SetupScreen
 
 # Another certtui process (a second SSH session, a cron job) may change the store; check
@@ -120,7 +121,7 @@ class CerttuiApp(App[None]):
 
         setup = self.screen
 
-        def created(out: tuple[Store, list[Any]]) -> None:
+        def created(out: tuple[Store, list[CertRecord]]) -> None:
             self._leave_setup(
                 out[0], f"Created {out[1][0].subject}. Next: n issues a certificate, p enrolls a phone."
             )

@@ -105,7 +105,8 @@ class CertListScreen(Screen[None]):
         self.jobs = jobs
         self.remapped_key = remapped_key
         """The key the user's [keymap] gives a binding id, if any (for the palette's labels)."""
-        self.acts = CertActions(self, jobs, enroll, start_dir, lambda select: self.reload(select=select))
+        self.acts = CertActions(self, jobs, enroll, start_dir, self.reload)
+        """What the acting keys do (screens/cert_actions.py)."""
         self._summary = ""
         self._verdicts: dict[tuple[str, str, str | None], bool] = {}
         """Checklist verdicts by (certificate id, status, revocation): a reload judges only new rows."""
