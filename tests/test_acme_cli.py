@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 from acme_support import Client, Server, child_env, csr_der, export_root
-from conftest import PASSPHRASE, Cli
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from support.cli import Cli
+from support.store import PASSPHRASE
 
 from certtui.acme import validation
 from certtui.acme.problems import Problem

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from acme_support import Server, child_env, export_root, free_port, wait_for
-from test_tui_tmux import Tmux
+from support.tmux import Tmux
 
 from certtui.core.issuance import init_store
 from certtui.core.models import InitRequest

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSPHRASE, Cli, Proc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from support.cli import Cli, Proc
 from support.pki import issue_one
+from support.store import PASSPHRASE
 
 from certtui import __version__
 from certtui.core.models import IssueRequest

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
+from support.cli import Cli
 from support.pki import issue_one
+from support.store import PASSPHRASE
 
 from certtui.core import policy
 from certtui.core.fileset import FileSet, NewFile

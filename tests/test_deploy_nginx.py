@@ -12,8 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli, Proc
+from support.cli import Cli, Proc
 from support.pki import issue_one
+from support.store import PASSPHRASE
 from upkeep_support import Nginx, nginx_available, running_caddy, running_nginx, served_serial
 
 from certtui.core.models import CertRecord, IssueRequest

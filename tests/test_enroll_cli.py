@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from enroll_support import HOST, UA, exchange, get, request
-from test_enroll_qr import decode, qr_lines
+from support.qr import decode, qr_lines
 
 from certtui.core.store import Store
 from certtui.enroll import netinfo, page
@@ -55,7 +55,7 @@ def test_no_screen_line_is_wider_than_80(cli, make_store) -> None:  # type: igno
 
 
 def test_locked_store_reads_the_passphrase_file(cli, make_store, passphrase_file) -> None:  # type: ignore[no-untyped-def]
-    from conftest import PASSPHRASE
+    from support.store import PASSPHRASE
 
     store = make_store(passphrase=PASSPHRASE)
     out = cli.ok("enroll", *LOCAL, "--timeout", "1").stdout

@@ -12,12 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli, Proc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from hardening_support import made_ca, record
+from support.cli import Cli, Proc
 from support.pki import issue_one
+from support.store import PASSPHRASE
 
 from certtui.core import store as storemod
 from certtui.core.models import IssueRequest, Kind

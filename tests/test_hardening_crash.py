@@ -12,10 +12,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Proc, store_is_whole
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from hardening_support import record
+from support.cli import Proc
+from support.store import PASSPHRASE, store_is_whole
 
 from certtui.core import export
 from certtui.core.models import Kind

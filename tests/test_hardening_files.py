@@ -11,13 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from hardening_support import dump, folder, made_ca, record
+from support.cli import Cli
 from support.pki import issue_one
+from support.store import PASSPHRASE
 
 from certtui.core.models import IssueRequest
 from certtui.core.store import Store

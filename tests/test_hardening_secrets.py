@@ -14,12 +14,13 @@ from pathlib import Path
 
 import click
 import pytest
-from conftest import PASSPHRASE, Cli, Proc
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from hardening_support import made_ca, record
+from support.cli import Cli, Proc
+from support.store import PASSPHRASE
 from support.tui import settle
 
 from certtui.core import keys as keymod
@@ -285,7 +286,7 @@ async def test_the_tui_keeps_no_passphrase_once_unlocked(home: Path) -> None:
     app = make_app(store)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        app.require_unlock(lambda: None)
+        app.jobs.require_unlock(lambda: None)
         await pilot.pause()
         assert isinstance(app.screen, UnlockScreen)
         await pilot.press(*secret.decode(), "enter")

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli
 from hardening_support import record
+from support.cli import Cli
 from support.pki import issue_one
+from support.store import PASSPHRASE
 
 from certtui.core.models import IssueRequest
 from certtui.core.store import SCHEMA_VERSION, Store, StoreError

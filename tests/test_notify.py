@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from conftest import PASSPHRASE, Cli
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from support.cli import Cli
 from support.pki import issue_one
+from support.store import PASSPHRASE
 from upkeep_support import Received, free_port, http_receiver
 
 from certtui.core import export, revocation

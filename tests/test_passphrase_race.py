@@ -10,9 +10,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Proc, store_is_whole
 from hardening_support import record
+from support.cli import Proc
 from support.pki import issue_one
+from support.store import PASSPHRASE, store_is_whole
 
 from certtui.core.models import IssueRequest
 from certtui.core.store import Store
@@ -241,7 +242,7 @@ def test_passwd_that_outwaits_a_reader_leaves_no_old_copy(
 async def test_the_tui_asks_for_the_passphrase_again_and_retries_once(
     make_store: Callable[..., Store], proc: Proc, tmp_path: Path, home: Path
 ) -> None:
-    from test_tui import settle
+    from support.tui import settle
 
     from certtui.tui import actions
     from certtui.tui.app import make_app
@@ -260,8 +261,8 @@ async def test_the_tui_asks_for_the_passphrase_again_and_retries_once(
         await settle(app, pilot)
         proc.ok("passwd", env=env)
         req = IssueRequest(names=("retried.home.arpa",))
-        app.require_unlock(
-            lambda: app.run_job(
+        app.jobs.require_unlock(
+            lambda: app.jobs.run_job(
                 lambda: actions.issue(store, req, app.clock()),
                 lambda rec: issued.append(rec.id),
                 description="Issuing",

@@ -12,9 +12,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli, Proc
 from hardening_support import record
+from support.cli import Cli, Proc
 from support.pki import issue_one
+from support.store import PASSPHRASE
 
 from certtui.core import keys
 from certtui.core.models import IssueRequest, Kind

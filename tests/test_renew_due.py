@@ -8,8 +8,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from conftest import PASSPHRASE, Cli, Proc
+from support.cli import Cli, Proc
 from support.pki import issue_one
+from support.store import PASSPHRASE
 
 from certtui.core import issuance, revocation
 from certtui.core.models import IssueRequest

@@ -9,8 +9,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli
+from support.cli import Cli
 from support.pki import issue_one
+from support.store import PASSPHRASE
 
 from certtui.core import keys
 from certtui.core.models import IssueRequest, Kind

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from conftest import Cli
+from support.cli import Cli
 from support.pki import issue_one
 from upkeep_support import free_port, tls_server
 

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli
+from support.cli import Cli
+from support.store import PASSPHRASE
 
 from certtui.core.store import Store
 

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli, Proc, assert_user_error
 from hardening_support import record
+from support.cli import Cli, Proc, assert_user_error
+from support.store import PASSPHRASE
 
 from certtui.core.store import Store
 from certtui.paths import db_path

@@ -16,14 +16,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli, Proc, store_is_whole
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from support.cli import Cli, Proc
 from support.pki import issue_one
+from support.store import PASSPHRASE, store_is_whole
 
 from certtui.core import issuance
 from certtui.core import keys as keymod

@@ -11,14 +11,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Cli
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 from hardening_support import record
+from support.cli import Cli
 from support.pki import issue_one
+from support.store import PASSPHRASE
 
 from certtui.core import keys as keymod
 from certtui.core.models import IssueRequest

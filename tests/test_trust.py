@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Cli, assert_user_error
+from support.cli import Cli, assert_user_error
 from trust_support import TOOL_TIMEOUT_S, certutil, hash_tree, nss_nicknames, pem, sha256_file
 
 from certtui.core import trustplaces as tp

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from support.cli import Cli
 from trust_support import TOOL_TIMEOUT_S, Served, certutil, https_server
 
 from certtui.core.store import Store

@@ -19,13 +19,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from support.cli import Cli
 from support.pki import issue_one
 
 from certtui.core import checks, issuance, revocation
 from certtui.core.models import InitRequest, IssueRequest, Kind
 from certtui.core.store import Store
 from certtui.paths import db_path
-from tests.conftest import Cli
 
 MakeStore = Callable[..., Store]
 PEM = serialization.Encoding.PEM

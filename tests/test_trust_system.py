@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from support.cli import Cli
 from trust_support import HOST, TOOL_TIMEOUT_S, https_server, sha256_file
 
 from certtui.core import trustplaces as tp

@@ -88,7 +88,7 @@ async def test_unlock_wrong_then_right(home: Path) -> None:
     done: list[bool] = []
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        app.require_unlock(lambda: done.append(True))
+        app.jobs.require_unlock(lambda: done.append(True))
         await pilot.pause()
         assert isinstance(app.screen, UnlockScreen)
         await pilot.press(*"wrong", "enter")
@@ -295,7 +295,7 @@ async def test_worker_errors_become_notifications(demo: Store) -> None:
         def boom() -> None:
             raise CerttuiError("the thing went wrong; do the other thing")
 
-        app.run_job(boom, description="failing on purpose")
+        app.jobs.run_job(boom, description="failing on purpose")
         await settle(app, pilot)
         messages = [n.message for n in app._notifications]
         assert "the thing went wrong; do the other thing" in messages

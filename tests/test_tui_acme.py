@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_tui import settle
+from support.tui import settle
 
 from certtui.acme.orders import challenge_types
 from certtui.core import acme_state as state
@@ -158,7 +158,7 @@ async def test_inspect_shows_the_acme_account_the_ari_window_and_the_checklist(s
     app = make_app(store)
     async with app.run_test(size=(140, 45)) as pilot:
         await settle(app, pilot)
-        app.push_screen(InspectScreen(rec))
+        app.push_screen(InspectScreen(app.jobs, rec))
         await settle(app, pilot)
         details = str(app.screen.query_one("#details-text").render())
         assert "ACME account" in details and "caddy" in details

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import PASSPHRASE
 from support.pki import issue_one
+from support.store import PASSPHRASE
 
 from certtui.core import upkeep
 from certtui.core.models import IssueRequest

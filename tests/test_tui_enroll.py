@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from enroll_support import HOST, UA, get
+from support.qr import decode
 from support.tui import settle
-from test_enroll_qr import decode
 
 from certtui.core.issuance import init_store
 from certtui.core.models import InitRequest

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.tui import settle, wait_until
 from textual.widgets import Input
 
 from certtui.core.store import Store
@@ -18,18 +19,6 @@ from certtui.tui.screens.revoke import RevokeScreen
 from certtui.tui.screens.setup import SetupScreen
 from certtui.tui.screens.unlock import UnlockScreen
 from certtui.tui.widgets.checklist import ChecklistPanel
-
-
-async def settle(app: CerttuiApp, pilot: Any) -> None:
-    """Wait for every worker, then for the messages they posted."""
-    from textual.worker import WorkerFailed
-
-    for _ in range(3):
-        try:
-            await app.workers.wait_for_complete()
-        except WorkerFailed:
-            pass
-        await pilot.pause()
 
 
 async def until(pilot: Any, predicate: Any, tries: int = 200) -> None:
@@ -122,7 +111,7 @@ async def test_revoke_submits_on_ctrl_s(demo: Store, tmp_path: Path) -> None:
 async def test_unlock_has_ctrl_s(locked: Store, tmp_path: Path) -> None:
     app = app_for(locked, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.require_unlock(lambda: None)
+        app.jobs.require_unlock(lambda: None)
         await pilot.pause()
         assert isinstance(app.screen, UnlockScreen)
         app.screen.query_one("#passphrase", Input).value = DEMO_PASSPHRASE
@@ -270,9 +259,12 @@ async def test_issue_form_opens_without_an_error(demo: Store, tmp_path: Path) ->
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("n")
         await settle(app, pilot)
-        await pilot.pause(0.4)
+        form = app.screen
+        assert isinstance(form, IssueScreen)
+        # Once typing would have paused: the form's first check has run.
+        await wait_until(pilot, lambda: form.checks > 0, "the form's first check")
         await settle(app, pilot)
-        assert not app.screen.query_one("#names-error").display
+        assert not form.query_one("#names-error").display
 
 
 def test_library_text_is_translated() -> None:

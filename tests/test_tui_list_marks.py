@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from support.pki import issue_one
+from support.tui import settle
 
 from certtui.core.models import IssueRequest
 from certtui.core.store import Store
@@ -17,17 +18,6 @@ from certtui.tui.screens.cert_list import CertListScreen
 from certtui.tui.screens.confirm import ConfirmScreen
 from certtui.tui.screens.inspect import InspectScreen
 from certtui.tui.screens.revoke import RevokeScreen
-
-
-async def settle(app: CerttuiApp, pilot: Any) -> None:
-    from textual.worker import WorkerFailed
-
-    for _ in range(3):
-        try:
-            await app.workers.wait_for_complete()
-        except WorkerFailed:
-            pass
-        await pilot.pause()
 
 
 def screen_lines(app: CerttuiApp) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from support.pki import issue_one
+from support.tui import palette_shows, settle, wait_until
 from textual.widgets import Input
 
 from certtui.core.models import IssueRequest
@@ -29,17 +30,6 @@ TOOLS = (
     "crl: status",
     "check: live server",
 )
-
-
-async def settle(app: CerttuiApp, pilot: Any) -> None:
-    from textual.worker import WorkerFailed
-
-    for _ in range(3):
-        try:
-            await app.workers.wait_for_complete()
-        except WorkerFailed:
-            pass
-        await pilot.pause()
 
 
 async def until(pilot: Any, predicate: Any) -> None:
@@ -64,7 +54,7 @@ async def run_tool(pilot: Any, title: str) -> None:
     """Open a palette row by typing its name, as a user does."""
     await pilot.press("ctrl+p")
     await pilot.press(*title)
-    await pilot.pause(0.3)
+    await wait_until(pilot, lambda: palette_shows(pilot.app, title), f"the palette to offer {title}")
     await pilot.press("enter")
     await settle(pilot.app, pilot)
 

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_tui import settle
+from support.tui import palette_shows, settle, wait_until
 from textual.widgets import DataTable, Static
 from trust_support import certutil, nss_nicknames
 
@@ -47,7 +47,9 @@ async def test_palette_entry_shows_the_table_and_installs_the_nss_part(
         assert "store: trust on this machine" in titles
         await pilot.press("ctrl+p")
         await pilot.press(*"store: trust on this machine")
-        await pilot.pause(0.3)
+        await wait_until(
+            pilot, lambda: palette_shows(app, "store: trust on this machine"), "the palette to offer it"
+        )
         await pilot.press("enter")
         await settle(app, pilot)
         screen = app.screen

@@ -1,26 +1,27 @@
-"""CerttuiApp: thin; wires screens, the one job runner, the unlock flow and the error handler."""
+"""CerttuiApp: thin; opens the screens, handing each the Jobs (tui/jobs.py) it runs work through."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker
 
 from certtui.core import policy
 from certtui.core.printable import printable
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
-from certtui.errors import CerttuiError, PassphraseChanged, WrongPassphrase
-from certtui.journeys.enroll import EnrollOptions as EnrollOptions
+from certtui.journeys.enroll import EnrollOptions
+from certtui.tui.jobs import Jobs
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from certtui.core.models import CertRecord
+    from certtui.tui.screens.setup import SetupScreen
 
 # Another certtui process (a second SSH session, a cron job) may change the store; check
 # `PRAGMA data_version` this often so the list follows without a key press.
@@ -56,20 +57,26 @@ class CerttuiApp(App[None]):
         super().__init__()
         self.config_path = config_path
         """config.toml: the theme chosen in the palette is saved there (None: not saved)."""
-        self.store = store
+        self.jobs = Jobs(self, store, clock or utcnow)
+        """The store, the clock and the job runner: what the screens are given."""
         self.db_path = db_path
-        self.clock = clock or utcnow
         self.start_dir = start_dir or Path.cwd()
         """Where exports go by default: the folder certtui was started in."""
         self.enroll = enroll or EnrollOptions()
         self._keymap = keymap or {}
-        self._write_lock = threading.Lock()
-        # An action run after an unlock, and the jobs it started: retried once, after asking
-        # for the passphrase again, if another certtui session changed the passphrase.
-        self._retry_next: Callable[[], object] | None = None
-        self._retry_of: dict[Worker[None], Callable[[], object]] = {}
         self._data_version: int | None = None
-        self._on_failure: dict[Worker[None], Callable[[BaseException], None]] = {}
+        self._acme_waiting_seen: set[str] = set()
+        """The ACME orders already announced as waiting for approval."""
+
+    @property
+    def store(self) -> Store | None:
+        """The open store (None during setup)."""
+        return self.jobs.store
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """Now, as the app sees it."""
+        return self.jobs.clock
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -84,7 +91,7 @@ class CerttuiApp(App[None]):
             self.theme_changed_signal.subscribe(self, self._save_theme)
         if self._keymap:
             self.set_keymap(self._keymap)
-            unknown = unknown_ids(self._keymap, all_binding_ids())
+            unknown = unknown_ids(self._keymap, all_binding_ids(type(self)))
             if unknown:
                 self.notify(
                     f"config.toml [keymap]: no key has the id {', '.join(unknown)}; "
@@ -105,16 +112,16 @@ class CerttuiApp(App[None]):
 
         assert self.store is not None
         self._data_version = self.store.data_version()
-        self.push_screen(CertListScreen())
+        self.push_screen(CertListScreen(self.jobs, self.enroll, self.start_dir, self.remapped_key))
         self.set_interval(POLL_SECONDS, self._poll, name="poll-store")
         self._watch_acme()
 
-    def on_setup_screen_root_requested(self, message: Any) -> None:
+    def on_setup_screen_root_requested(self, message: SetupScreen.RootRequested) -> None:
         from certtui.core.issuance import init_store
 
         setup = self.screen
 
-        def created(out: tuple[Store, list[Any]]) -> None:
+        def created(out: tuple[Store, list[CertRecord]]) -> None:
             self._leave_setup(
                 out[0], f"Created {out[1][0].subject}. Next: n issues a certificate, p enrolls a phone."
             )
@@ -124,7 +131,7 @@ class CerttuiApp(App[None]):
         secret = [message.passphrase]
         message.passphrase = None
 
-        self.run_job(
+        self.jobs.run_job(
             lambda: init_store(self.db_path, message.request, secret.pop(), self.clock()),
             created,
             description="Creating the root CA",
@@ -132,7 +139,12 @@ class CerttuiApp(App[None]):
             failed=lambda _exc: getattr(setup, "creation_failed", lambda: None)(),
         )
 
-    def root_imported(self, out: tuple[Store, Any]) -> None:
+    def on_setup_screen_import_requested(self) -> None:
+        from certtui.tui.palette import open_import_root
+
+        open_import_root(self, self._root_imported)
+
+    def _root_imported(self, out: tuple[Store, Any]) -> None:
         """The setup wizard adopted an existing root: leave setup for the list."""
         self._leave_setup(
             out[0], f"Imported {out[1].record.subject}; it issues from now on. n issues, p enrolls a phone."
@@ -140,7 +152,7 @@ class CerttuiApp(App[None]):
 
     def _leave_setup(self, store: Store, sentence: str) -> None:
         """The store has its root (made or imported): say so and show the list."""
-        self.store = store
+        self.jobs.store = store
         self.notify(printable(sentence), markup=False)
         self.pop_screen()
         self._show_list()
@@ -179,137 +191,12 @@ class CerttuiApp(App[None]):
             return
         self.notify(f"Saved the screenshot as {target}", markup=False)
 
-    def run_job(
-        self,
-        fn: Callable[[], T],
-        done: Callable[[T], object] | None = None,
-        *,
-        description: str,
-        write: bool = False,
-        group: str = "store",
-        exclusive: bool = False,
-        failed: Callable[[BaseException], None] | None = None,
-    ) -> Worker[None]:
-        """Run `fn` in a thread worker, then `done(result)` on the UI thread.
-
-        Writes run one at a time. An `exclusive` job cancels its group's earlier ones (their
-        results are dropped). Every failure reaches `on_worker_state_changed`.
-        """
-
-        def job() -> None:
-            if write:
-                with self._write_lock:
-                    result = fn()
-            else:
-                result = fn()
-            if done is not None and not get_current_worker().is_cancelled:
-                self.call_from_thread(done, result)
-
-        worker = self.run_worker(
-            job, thread=True, exit_on_error=False, group=group, description=description, exclusive=exclusive
-        )
-        if failed is not None:
-            self._on_failure[worker] = failed
-        if self._retry_next is not None:
-            self._retry_of[worker] = self._retry_next
-        return worker
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Every worker error: a core message as a notification, never a traceback."""
-        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            return
-        failed = self._on_failure.pop(event.worker, None)
-        retry = self._retry_of.pop(event.worker, None)
-        if event.state is WorkerState.ERROR and event.worker.error is not None:
-            if isinstance(event.worker.error, PassphraseChanged) and retry is not None:
-                self.notify(
-                    "The passphrase changed in another certtui session; enter it again.", severity="warning"
-                )
-                self.require_unlock(retry, retried=True)
-                return
-            self.report_error(event.worker.error)
-            if failed is not None:
-                failed(event.worker.error)
-
-    def report_error(self, exc: BaseException) -> None:
-        from certtui.tui.wording import humane
-
-        if isinstance(exc, CerttuiError):
-            # Messages quote names and paths ('[/x]' is text, not markup).
-            self.notify(
-                printable(humane(str(exc))), title="certtui", severity="error", timeout=8, markup=False
-            )
-        else:
-            self.log.error(repr(exc))
-            self.notify(
-                printable(f"unexpected error ({type(exc).__name__}: {exc}); please report it"),
-                title="certtui",
-                severity="error",
-                timeout=12,
-                markup=False,
-            )
-
-    # -- the passphrase, once per session ------------------------------------------------
-
-    def require_unlock(
-        self,
-        then: Callable[[], object],
-        *,
-        action: str = "The action",
-        cancelled: Callable[[], None] | None = None,
-        retried: bool = False,
-    ) -> None:
-        """Run `then` once the store is unlocked, asking for the passphrase if needed.
-
-        A cancelled prompt runs `cancelled`, or says that `action` was not done: never silence.
-        If the job fails because another session changed the passphrase, it asks again and runs
-        `then` once more.
-        """
-        assert self.store is not None
-
-        def unlocked() -> None:
-            self._retry_next = None if retried else then
-            try:
-                then()
-            finally:
-                self._retry_next = None
-
-        if self.store.unlocked:
-            unlocked()
-            return
-        from certtui.tui.screens.unlock import UnlockScreen
-
-        store = self.store
-
-        def attempt(passphrase: str | None) -> None:
-            if passphrase is None:
-                if cancelled is not None:
-                    cancelled()
-                else:
-                    self.notify(f"{action} was not done: the store stays locked.", severity="warning")
-                return
-            # In a box the job empties, not in its closure: a finished worker keeps no passphrase.
-            secret = [passphrase]
-
-            def failed_or_done() -> None:
-                try:
-                    store.unlock(secret.pop())
-                except WrongPassphrase as exc:
-                    error = str(exc)
-
-                    def ask_again() -> None:
-                        self.push_screen(UnlockScreen(error=error), attempt)
-
-                    self.call_from_thread(ask_again)
-                    return
-                self.call_from_thread(unlocked)
-
-            self.run_job(failed_or_done, description="Unlocking the store")
-
-        self.push_screen(UnlockScreen(), attempt)
+        """Every worker's end: failures become notifications (jobs.py)."""
+        self.jobs.finished(event)
 
     def action_unlock(self) -> None:
-        self.require_unlock(lambda: self.notify("The store is unlocked for this session."))
+        self.jobs.require_unlock(lambda: self.notify("The store is unlocked for this session."))
 
     # -- following the store -------------------------------------------------------------
 
@@ -325,13 +212,13 @@ class CerttuiApp(App[None]):
     def _watch_acme(self) -> None:
         from certtui.tui.screens.acme import watch_approvals
 
-        watch_approvals(self)
+        watch_approvals(self, self.jobs, self._acme_waiting_seen)
 
     def action_acme(self) -> None:
         from certtui.tui.screens.acme import AcmeScreen
 
         if self.store is not None and not isinstance(self.screen, AcmeScreen):
-            self.push_screen(AcmeScreen())
+            self.push_screen(AcmeScreen(self.jobs))
 
     def action_reload(self) -> None:
         from certtui.tui.screens.acme import AcmeScreen
@@ -344,13 +231,15 @@ class CerttuiApp(App[None]):
     def action_trust(self) -> None:
         from certtui.tui.screens.trust import TrustScreen
 
-        self.push_screen(TrustScreen())
+        self.push_screen(TrustScreen(self.jobs, self.db_path.parent))
 
     def action_help(self) -> None:
+        from certtui.tui.palette import tool_commands
         from certtui.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            tools = [(c.title, c.help) for c in tool_commands(self)]
+            self.push_screen(HelpScreen(self.remapped_key, tools))
 
     # -- the command palette -------------------------------------------------------------
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from certtui.core.models import CertRecord
 
+if TYPE_CHECKING:
+    from textual.app import App
 
-def copy_pem(app: Any, rec: CertRecord) -> None:
+    from certtui.tui.jobs import Jobs
+
+
+def copy_pem(app: App[Any], jobs: Jobs, rec: CertRecord) -> None:
     """Put the PEM on the clipboard and say what that needs from the terminal."""
+    store = jobs.store
+    assert store is not None
 
     def pem() -> str:
         from certtui.core.details import pem_text
 
-        return pem_text(app.store.der(rec.id))
+        return pem_text(store.der(rec.id))
 
     def copied(text: str) -> None:
         app.copy_to_clipboard(text)
@@ -23,4 +30,4 @@ def copy_pem(app: Any, rec: CertRecord) -> None:
             title="Clipboard",
         )
 
-    app.run_job(pem, copied, description="Copying the PEM")
+    jobs.run_job(pem, copied, description="Copying the PEM")

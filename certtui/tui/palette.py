@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.app import SystemCommand
 
@@ -15,25 +15,27 @@ from certtui.tui.wording import humane
 if TYPE_CHECKING:
     from certtui.tui.app import CerttuiApp
 
+T = TypeVar("T")
+
 
 def _runner(
     app: CerttuiApp,
     title: str,
-    work: Callable[[dict[str, str]], Any],
+    work: Callable[[dict[str, str]], T],
     *,
     unlock: bool = False,
     write: bool = False,
-    show: Callable[[Any], ResultScreen] | None = None,
+    show: Callable[[T], ResultScreen] | None = None,
 ) -> Callable[[dict[str, str], AskScreen], None]:
     """Run `work(values)` in a worker; success closes the form and shows the result."""
 
     def run(values: dict[str, str], form: AskScreen) -> None:
-        def done(result: Any) -> None:
+        def done(result: T) -> None:
             form.dismiss(None)
             app.push_screen(show(result) if show else ResultScreen(title, str(result)))
 
         def job() -> None:
-            app.run_job(
+            app.jobs.run_job(
                 lambda: work(values),
                 done,
                 description=title,
@@ -42,7 +44,7 @@ def _runner(
             )
 
         if unlock:
-            app.require_unlock(job, cancelled=lambda: form.failed("Not done: the store stayed locked."))
+            app.jobs.require_unlock(job, cancelled=lambda: form.failed("Not done: the store stayed locked."))
         else:
             job()
 
@@ -106,7 +108,7 @@ def open_import(app: CerttuiApp) -> None:
         paths = [Path(p).expanduser() for p in values["paths"].split()]
         return tools.import_files(store, paths)
 
-    def done(result: Any) -> ResultScreen:
+    def done(result: str) -> ResultScreen:
         app.action_reload()
         return ResultScreen("Import", str(result))
 
@@ -149,7 +151,7 @@ def show_crl_status(app: CerttuiApp) -> None:
     def show(text: str) -> None:
         app.push_screen(ResultScreen("CRL status", text))
 
-    app.run_job(lambda: tools.crl_status(store, app.clock()), show, description="Reading the CRLs")
+    app.jobs.run_job(lambda: tools.crl_status(store, app.clock()), show, description="Reading the CRLs")
 
 
 def open_check_server(app: CerttuiApp) -> None:
@@ -196,7 +198,7 @@ def open_import_ca(app: CerttuiApp) -> None:
     def work(values: dict[str, str]) -> str:
         return tools.import_ca(store, _path(values, "cert"), _path(values, "key"), values["key_password"])
 
-    def done(result: Any) -> ResultScreen:
+    def done(result: str) -> ResultScreen:
         app.action_reload()
         return ResultScreen("Import a CA", str(result))
 
@@ -229,7 +231,7 @@ def open_sign_csr(app: CerttuiApp) -> None:
             values["force"] == "yes",
         )
 
-    def done(result: Any) -> ResultScreen:
+    def done(result: str) -> ResultScreen:
         app.action_reload()
         return ResultScreen("Sign a request", str(result))
 
@@ -272,7 +274,7 @@ def open_import_root(app: CerttuiApp, created: Callable[[Any], None]) -> None:
             form.dismiss(None)
             created(result)
 
-        app.run_job(
+        app.jobs.run_job(
             lambda: work(values),
             done,
             description="Importing the root CA",
@@ -347,7 +349,7 @@ def app_commands(app: CerttuiApp) -> Iterable[SystemCommand]:
     yield SystemCommand("store: unlock", "Enter the passphrase now", app.action_unlock)
     yield SystemCommand("store: trust on this machine", "Where the root is trusted here", app.action_trust)
     yield SystemCommand(
-        "acme: accounts and orders" + key_label(app, app.BINDINGS, "acme.open"),
+        "acme: accounts and orders" + key_label(app, app.remapped_key, app.BINDINGS, "acme.open"),
         "Accounts, live orders, approvals",
         app.action_acme,
     )

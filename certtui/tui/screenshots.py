@@ -23,9 +23,10 @@ DEMO_ADDRESS = "192.168.1.2"
 DEMO_PORT = 8555
 # The export form shows the folder certtui started in; the picture must not depend on it.
 DEMO_EXPORT_DIR = Path("/srv/certs")
-# The enrollment shot waits for a state (its screen mounted over a listening server), not a
-# time; this deadline only stops a hung run (aiohttp's import alone takes seconds when loaded).
-ENROLL_DEADLINE_S = 300.0
+# The enrollment and issue shots wait for a state (the screen mounted over a listening server,
+# the checklist of what was typed), not a time; this deadline only stops a hung run (aiohttp's
+# import alone takes seconds on a loaded machine).
+STATE_DEADLINE_S = 300.0
 
 Steps = Callable[[Any], Awaitable[None]]
 
@@ -52,12 +53,24 @@ async def press(pilot: Any, *keys: str) -> None:
     await steady(pilot)
 
 
+async def until(pilot: Any, state: Callable[[], bool], what: str) -> None:
+    """Let the app run, steadily, until `state()` holds; give up after STATE_DEADLINE_S."""
+    give_up = time.monotonic() + STATE_DEADLINE_S
+    while not state():
+        if time.monotonic() > give_up:
+            raise TimeoutError(f"{what} did not come within {STATE_DEADLINE_S:g} s")
+        await steady(pilot)
+        await pilot.pause(0.05)
+    await steady(pilot)
+
+
 async def _issue_failing(pilot: Any) -> None:
     await press(pilot, "n")
-    pilot.app.screen.query_one("#names").value = "camera.home.arpa 192.168.1.40"
-    pilot.app.screen.query_one("#days").value = "900"
-    await pilot.pause(0.4)
-    await steady(pilot)
+    form = pilot.app.screen
+    form.query_one("#names").value = "camera.home.arpa 192.168.1.40"
+    form.query_one("#days").value = "900"
+    # The checklist of what was just typed: the live preview runs once typing pauses.
+    await until(pilot, lambda: form.preview is not None, "the issue form's checklist")
 
 
 async def _select(pilot: Any, name: str, *keys: str) -> None:
@@ -71,13 +84,11 @@ async def _enroll(pilot: Any) -> None:
     await press(pilot, "p")
     # Between its jobs no worker runs, so `steady` alone can return before the server has
     # started: wait until the screen is there and mounted (the session listens before it is).
-    give_up = time.monotonic() + ENROLL_DEADLINE_S
-    while not (isinstance(pilot.app.screen, EnrollScreen) and pilot.app.screen.is_mounted):
-        if time.monotonic() > give_up:
-            raise TimeoutError(f"the enrollment screen did not open within {ENROLL_DEADLINE_S:g} s")
-        await steady(pilot)
-        await pilot.pause(0.05)
-    await steady(pilot)
+    await until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, EnrollScreen) and pilot.app.screen.is_mounted,
+        "the enrollment screen",
+    )
 
 
 SHOTS: dict[str, Steps] = {

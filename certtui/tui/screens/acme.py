@@ -16,7 +16,11 @@ from certtui.core.printable import printable
 from certtui.tui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
-    from certtui.journeys.acme import NewAccount, Overview
+    from textual.app import App
+
+    from certtui.core.acme_state import Account, Approval
+    from certtui.journeys.acme import NewAccount, OrderRow, Overview
+    from certtui.tui.jobs import Jobs
 
 # An order row shows this much of its reason; the whole of it is in the detail line below.
 REASON_WIDTH = 60
@@ -27,20 +31,20 @@ def _text(value: str) -> Text:
     return Text(printable(value))
 
 
-def watch_approvals(app: Any) -> None:
+def watch_approvals(app: App[Any], jobs: Jobs, seen: set[str]) -> None:
     """Notify once per order that starts waiting for approval (the app calls this as the
-    store changes, whatever screen is open): the server is another process."""
-    store = app.store
+    store changes, whatever screen is open): the server is another process. `seen` holds the
+    orders announced already."""
+    store = jobs.store
     if store is None:
         return
-    seen: set[str] = app.__dict__.setdefault("_acme_waiting_seen", set())
 
-    def read() -> list[Any]:
+    def read() -> list[Approval]:
         from certtui.journeys import acme as journey
 
         return journey.waiting(store)
 
-    def show(found: list[Any]) -> None:
+    def show(found: list[Approval]) -> None:
         for a in found:
             if a.order_id in seen:
                 continue
@@ -56,7 +60,7 @@ def watch_approvals(app: Any) -> None:
                 markup=False,
             )
 
-    app.run_job(read, show, description="Reading the ACME queue", group="acme-watch", exclusive=True)
+    jobs.run_job(read, show, description="Reading the ACME queue", group="acme-watch", exclusive=True)
 
 
 class AcmeScreen(Screen[None]):
@@ -87,8 +91,9 @@ class AcmeScreen(Screen[None]):
     ]
     """The ACME screen's keys; remappable by id."""
 
-    def __init__(self) -> None:
+    def __init__(self, jobs: Jobs) -> None:
         super().__init__()
+        self.jobs = jobs
         self.overview: Overview | None = None
 
     def compose(self) -> ComposeResult:
@@ -113,7 +118,7 @@ class AcmeScreen(Screen[None]):
     # -- reading -------------------------------------------------------------------------
 
     def reload(self) -> None:
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.jobs.store
         if store is None:
             return
 
@@ -122,7 +127,7 @@ class AcmeScreen(Screen[None]):
 
             return journey.overview(store)
 
-        self.app.run_job(  # type: ignore[attr-defined]
+        self.jobs.run_job(
             read, self._show, description="Reading the ACME state", group="acme-load", exclusive=True
         )
 
@@ -205,13 +210,13 @@ class AcmeScreen(Screen[None]):
             parts.append(f"replaces {o.replaces}")
         detail.update(_text("\n".join(parts)))
 
-    def current_order(self) -> Any:
+    def current_order(self) -> OrderRow | None:
         if self.overview is None:
             return None
         key = self._key(self.query_one("#acme-orders", DataTable))
         return next((o for o in self.overview.orders if o.id == key), None)
 
-    def current_account(self) -> Any:
+    def current_account(self) -> Account | None:
         if self.overview is None:
             return None
         key = self._key(self.query_one("#acme-accounts", DataTable))
@@ -222,7 +227,7 @@ class AcmeScreen(Screen[None]):
     def action_back(self) -> None:
         self.app.pop_screen()
 
-    def _waiting_order(self) -> Any:
+    def _waiting_order(self) -> OrderRow | None:
         o = self.current_order()
         if o is None or o.status != "waiting":
             waiting = self.overview.waiting if self.overview else []
@@ -232,16 +237,16 @@ class AcmeScreen(Screen[None]):
             return None
         return o
 
-    def _decide(self, o: Any, approve: bool, reason: str) -> None:
-        app: Any = self.app
-        store = app.store
+    def _decide(self, o: OrderRow, approve: bool, reason: str) -> None:
+        app, jobs, store = self.app, self.jobs, self.jobs.store
+        assert store is not None
 
-        def run() -> Any:
+        def run() -> Approval:
             from certtui.journeys import acme as journey
 
             return journey.decide(store, o.id, approve=approve, reason=reason)
 
-        def done(found: Any) -> None:
+        def done(found: Approval) -> None:
             verb = "Approved" if approve else "Refused"
             app.notify(
                 printable(f"{verb} {', '.join(found.names)} for {found.account}; the server applies it now."),
@@ -249,7 +254,7 @@ class AcmeScreen(Screen[None]):
             )
             self.reload()
 
-        app.run_job(run, done, description="Recording the decision", write=True)
+        jobs.run_job(run, done, description="Recording the decision", write=True)
 
     def action_approve(self) -> None:
         o = self._waiting_order()
@@ -268,13 +273,14 @@ class AcmeScreen(Screen[None]):
         self.app.push_screen(RefuseScreen(", ".join(o.names)), answered)
 
     def action_add_account(self) -> None:
-        app: Any = self.app
+        app, jobs = self.app, self.jobs
 
         def answered(request: tuple[str, list[str]] | None) -> None:
             if request is None:
                 return
             name, patterns = request
-            store = app.store
+            store = jobs.store
+            assert store is not None
 
             def run() -> NewAccount:
                 from certtui.journeys import acme as journey
@@ -285,17 +291,20 @@ class AcmeScreen(Screen[None]):
                 self.reload()
                 app.push_screen(EabScreen(made))
 
-            app.require_unlock(lambda: app.run_job(run, done, description="Inviting the account", write=True))
+            jobs.require_unlock(
+                lambda: jobs.run_job(run, done, description="Inviting the account", write=True)
+            )
 
         app.push_screen(AddAccountScreen(), answered)
 
     def _account_job(self, verb: str) -> None:
-        app: Any = self.app
+        app, jobs = self.app, self.jobs
         account = self.current_account()
         if account is None:
             app.notify("Highlight an account first.", severity="warning")
             return
-        store = app.store
+        store = jobs.store
+        assert store is not None
 
         def run() -> None:
             from certtui.journeys import acme as journey
@@ -309,7 +318,7 @@ class AcmeScreen(Screen[None]):
             app.notify(printable(f"{verb.capitalize()}d ACME account {account.name}."), markup=False)
             self.reload()
 
-        app.run_job(run, done, description=f"{verb.capitalize()} the account", write=True)
+        jobs.run_job(run, done, description=f"{verb.capitalize()} the account", write=True)
 
     def action_disable_account(self) -> None:
         self._account_job("disable")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult, SystemCommand
@@ -13,14 +14,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from certtui.core.inventory import TreeRow, summary, tree_order
-from certtui.core.printable import printable
 from certtui.errors import CerttuiError
 from certtui.tui import warmup
+from certtui.tui.screens.cert_actions import CertActions
 from certtui.tui.widgets.cert_table import LEGEND, CertTable, header_text
 
 if TYPE_CHECKING:
+    from certtui.core.models import CertRecord
     from certtui.core.store import Store
-    from certtui.tui.app import CerttuiApp
+    from certtui.journeys.enroll import EnrollOptions
+    from certtui.tui.jobs import Jobs
 
 
 # Below this width the footer leaves out its "^p palette" chip so that every key of the list fits.
@@ -91,10 +94,19 @@ class CertListScreen(Screen[None]):
     ]
     """The list's keys; remappable by id."""
 
-    app: CerttuiApp  # type: ignore[assignment]
-
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        jobs: Jobs,
+        enroll: EnrollOptions,
+        start_dir: Path,
+        remapped_key: Callable[[str], str | None],
+    ) -> None:
         super().__init__()
+        self.jobs = jobs
+        self.remapped_key = remapped_key
+        """The key the user's [keymap] gives a binding id, if any (for the palette's labels)."""
+        self.acts = CertActions(self, jobs, enroll, start_dir, self.reload)
+        """What the acting keys do (screens/cert_actions.py)."""
         self._summary = ""
         self._verdicts: dict[tuple[str, str, str | None], bool] = {}
         """Checklist verdicts by (certificate id, status, revocation): a reload judges only new rows."""
@@ -110,7 +122,7 @@ class CertListScreen(Screen[None]):
         # takes focus, and the next key must add to them, not replace them.
         yield Input(id="filter", placeholder="filter: name or SAN (esc clears)", select_on_focus=False)
         yield Static("", id="table-header")
-        yield CertTable(self.app.clock, id="certs")
+        yield CertTable(self.jobs.clock, id="certs")
         yield Static(LEGEND, id="legend")
         # Compact: at 80 columns every key of the list fits, e, r, c and R included.
         yield Footer(compact=True)
@@ -121,13 +133,13 @@ class CertListScreen(Screen[None]):
         # The first rows are read here rather than in a worker, so the first frame shows them:
         # no second full render, no worker contending with the first frame for the GIL.
         # 10,000 certificates take about 40 ms; later reloads run in a worker.
-        store = self.app.store
+        store = self.jobs.store
         if store is None:
             return
         try:
             self._show(self._read(store), None)
         except CerttuiError as exc:
-            self.app.report_error(exc)
+            self.jobs.report_error(exc)
         # Once the first rows are drawn, import what the first key press will need.
         self.call_after_refresh(warmup.start)
 
@@ -140,7 +152,7 @@ class CertListScreen(Screen[None]):
     def _read(self, store: Store) -> tuple[list[TreeRow], str]:
         from certtui.core.upkeep import deployed_at
 
-        records = store.records(now=self.app.clock())
+        records = store.records(now=self.jobs.clock())
         # The last `certtui scan` saw these served somewhere: the table marks them.
         deployed = deployed_at(store)
         for rec in records:
@@ -177,7 +189,7 @@ class CertListScreen(Screen[None]):
 
     def _judge(self) -> None:
         """Judge every row not judged yet, the rows on screen first; post verdicts in batches."""
-        store = self.app.store
+        store = self.jobs.store
         if store is None:
             return
         table = self.table
@@ -195,7 +207,7 @@ class CertListScreen(Screen[None]):
             self._update_summary()
         if not todo:
             return
-        now = self.app.clock()
+        now = self.jobs.clock()
         app = self.app
 
         def judge() -> None:
@@ -231,10 +243,10 @@ class CertListScreen(Screen[None]):
 
     def reload(self, select: str | None = None) -> None:
         """Read the store in a worker; keep (or move) the highlight."""
-        store = self.app.store
+        store = self.jobs.store
         if store is None:
             return
-        self.app.run_job(
+        self.jobs.run_job(
             lambda: self._read(store),
             lambda result: self._show(result, select),
             description="Reading the store",
@@ -284,254 +296,37 @@ class CertListScreen(Screen[None]):
     def _selected(self, event: CertTable.Selected) -> None:
         self._open(event.record)
 
-    def _open(self, rec: Any) -> None:
+    def _open(self, rec: CertRecord) -> None:
         from certtui.tui.screens.inspect import InspectScreen
 
-        self.app.push_screen(InspectScreen(rec))
+        self.app.push_screen(InspectScreen(self.jobs, rec))
 
-    # -- acting: each modal returns a typed request, core does the work in a worker -----
+    # -- acting: each form returns a typed request, a job runs the journey (cert_actions) --
 
     def action_issue(self) -> None:
-        from certtui.tui import actions
-        from certtui.tui.screens.issue import IssueScreen
-
-        store = self.app.store
-        assert store is not None
-        app = self.app
-
-        def run_preview(req: Any, show: Any) -> None:
-            app.run_job(
-                lambda: actions.preview(store, req, app.clock()),
-                lambda result: show(req, result),
-                description="Checking the request",
-                group="preview",
-                exclusive=True,
-            )
-
-        def run_issue(req: Any, form: Any) -> None:
-            def failed(exc: BaseException) -> None:
-                from certtui.tui.wording import humane
-
-                form.failed(f"Not issued: {humane(str(exc))}")
-
-            app.require_unlock(
-                lambda: app.run_job(
-                    lambda: actions.issue(store, req, app.clock()),
-                    form.dismiss,
-                    description="Issuing",
-                    write=True,
-                    failed=failed,
-                ),
-                cancelled=lambda: form.failed(
-                    "Not issued: the store stayed locked. Press ctrl+s to unlock and issue."
-                ),
-            )
-
-        app.push_screen(
-            IssueScreen(actions.issuers(store), store.default_issuer_id(), run_preview, run_issue),
-            self._issued,
-        )
-
-    def _issued(self, rec: Any) -> None:
-        if rec is None:
-            return
-        self.app.notify(
-            printable(f"Issued {rec.subject or rec.id} (id {rec.id}), expires {rec.not_after}."),
-            markup=False,
-        )
-        self.reload(select=rec.id)
+        self.acts.issue()
 
     def action_revoke(self) -> None:
-        rec = self.table.current
-        if rec is None:
-            return
-        if rec.kind.value == "root":
-            self.app.notify(
-                "A root cannot be revoked: remove its trust on the devices instead "
-                "(Settings → General → VPN & Device Management).",
-                severity="warning",
-            )
-            return
-        if rec.revoked_at:
-            self.app.notify(f"Already revoked on {rec.revoked_at} ({rec.revocation_reason}).")
-            return
-        from certtui.tui import actions
-        from certtui.tui.screens.revoke import RevokeScreen
-
-        store = self.app.store
-        assert store is not None
-        note = None
-        if rec.issuer_id and not actions.revoke_needs_key(store, rec):
-            from certtui.core.revocation import crl_blocker
-
-            note = crl_blocker(store, store.get(rec.issuer_id))
-        self.app.push_screen(RevokeScreen(rec, note), self._revoke)
-
-    def _revoke(self, req: Any) -> None:
-        if req is None:
-            return
-        from certtui.tui import actions
-
-        store = self.app.store
-        assert store is not None
-        app = self.app
-
-        def done(message: str) -> None:
-            app.notify(printable(message), markup=False)
-            self.reload(select=req.cert_id)
-
-        def run() -> None:
-            app.run_job(
-                lambda: actions.revoke(store, req, app.clock()), done, description="Revoking", write=True
-            )
-
-        if actions.revoke_needs_key(store, store.get(req.cert_id)):
-            app.require_unlock(run)
-        else:
-            run()
+        if (rec := self.table.current) is not None:
+            self.acts.revoke(rec)
 
     def action_enroll(self) -> None:
-        from certtui.tui import actions
-        from certtui.tui.screens.enroll import SESSION_SECONDS, EnrollScreen
-
-        store = self.app.store
-        assert store is not None
-        app = self.app
-
-        async def start(plan: Any, test: Any) -> None:
-            session = await actions.start_enrollment(
-                store, plan, test, app.enroll, SESSION_SECONDS, app.clock
-            )
-            await app.push_screen(EnrollScreen(session))
-
-        def signed(plan: Any) -> Any:
-            return lambda test: app.run_worker(
-                start(plan, test),
-                exit_on_error=False,
-                group="enroll",
-                exclusive=True,
-                description="Starting the enrollment server",
-            )
-
-        def planned(plan: Any) -> None:
-            if plan.test_plan is None:
-                signed(plan)(None)
-                return
-            # The issuing CA signs the one-day HTTPS test certificate: unlock first.
-            app.require_unlock(
-                lambda: app.run_job(
-                    lambda: actions.sign_trust_test(store, plan, app.clock()),
-                    signed(plan),
-                    description="Signing the trust-test certificate",
-                )
-            )
-
-        app.run_job(
-            lambda: actions.plan_enrollment(store, app.enroll.advertise, app.enroll.bind),
-            planned,
-            description="Finding the LAN address",
-        )
+        self.acts.enroll()
 
     def action_renew(self) -> None:
-        rec = self.table.current
-        if rec is None:
-            return
-        if rec.external:
-            self.app.notify("This certificate was imported, not issued here: certtui cannot renew it.")
-            return
-        from certtui.tui.screens.confirm import ConfirmScreen
-
-        label = printable(rec.subject or ", ".join(rec.names) or rec.id)
-        if rec.revoked_at:
-            fate = "It stays revoked; the new certificate takes its names."
-        elif rec.status.value == "expired":
-            fate = "It has expired; the new certificate takes its names."
-        else:
-            fate = "The old one stays valid until it expires or you revoke it (r)."
-        body = f"Issue {label} again with a new key and a fresh lifetime. {fate}"
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._renew(rec)
-
-        self.app.push_screen(
-            ConfirmScreen(f"Renew {label}?", body, "Renew", dialog_id="renew-dialog"), answered
-        )
-
-    def _renew(self, rec: Any) -> None:
-        from certtui.tui import actions
-
-        store = self.app.store
-        assert store is not None
-        app = self.app
-
-        def renewed(new: Any) -> None:
-            tail = (
-                "the old one stays revoked."
-                if rec.revoked_at
-                else "the old one stays valid until you revoke it."
-                if rec.status.value != "expired"
-                else "the old one had expired."
-            )
-            app.notify(
-                printable(f"Renewed {rec.id} as {new.id}, expires {new.not_after}; {tail}"), markup=False
-            )
-            self.reload(select=new.id)
-
-        app.require_unlock(
-            lambda: app.run_job(
-                lambda: actions.renew(store, rec, app.clock()),
-                renewed,
-                description="Renewing",
-                write=True,
-            ),
-            action="Renewing",
-        )
+        if (rec := self.table.current) is not None:
+            self.acts.renew(rec)
 
     def action_export(self) -> None:
-        rec = self.table.current
-        if rec is None:
-            return
-        from certtui.tui import actions
-        from certtui.tui.screens.export import ExportedScreen, ExportScreen
-
-        store = self.app.store
-        assert store is not None
-        app = self.app
-
-        def run_export(req: Any, form: Any) -> None:
-            from certtui.tui.wording import humane
-
-            def run() -> None:
-                app.run_job(
-                    lambda: actions.export(store, req),
-                    form.dismiss,
-                    description="Exporting",
-                    failed=lambda exc: form.failed(f"Not exported: {humane(str(exc))}"),
-                )
-
-            if actions.export_needs_key(store.get(req.cert_id), req.formats):
-                app.require_unlock(
-                    run,
-                    cancelled=lambda: form.failed(
-                        "Not exported: the store stayed locked. Press ctrl+s to unlock and export."
-                    ),
-                )
-            else:
-                run()
-
-        def exported(written: Any) -> None:
-            if written:
-                app.push_screen(ExportedScreen(written))
-
-        app.push_screen(ExportScreen(rec, app.start_dir, run_export), exported)
+        if (rec := self.table.current) is not None:
+            self.acts.export(rec)
 
     def action_copy(self) -> None:
         if (rec := self.table.current) is None:
             return
         from certtui.tui.clipboard import copy_pem
 
-        copy_pem(self.app, rec)
+        copy_pem(self.app, self.jobs, rec)
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
@@ -566,7 +361,7 @@ class CertListScreen(Screen[None]):
         """The key bound to `binding_id` as the footer shows it (remaps included), for the palette."""
         from certtui.tui.keymap import key_label
 
-        return key_label(self.app, self.BINDINGS, binding_id)
+        return key_label(self.app, self.remapped_key, self.BINDINGS, binding_id)
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         k = self._key

@@ -18,7 +18,6 @@ from certtui.tui.widgets.qr_code import QrCode
 if TYPE_CHECKING:
     from certtui.enroll.events import EnrollEvent
     from certtui.enroll.server import EnrollmentSession
-    from certtui.tui.app import CerttuiApp
 
 # The TUI takes no --timeout: a session stops after core/policy.py's ENROLL_TIMEOUT_S, as the
 # countdown shows.
@@ -54,8 +53,6 @@ class EnrollScreen(Screen[None]):
         ),
     ]
     """Remappable by id."""
-
-    app: CerttuiApp  # type: ignore[assignment]
 
     def __init__(self, session: EnrollmentSession) -> None:
         super().__init__()

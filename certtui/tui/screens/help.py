@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual.app import ComposeResult
@@ -43,6 +45,13 @@ class HelpScreen(ModalScreen[None]):
     ]
     """Remappable by id."""
 
+    def __init__(self, remapped_key: Callable[[str], str | None], tools: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        self.remapped_key = remapped_key
+        """The key the user's [keymap] gives a binding id, if any."""
+        self.tools = tools
+        """The palette's tools as (title, what it does)."""
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog", classes="dialog"):
             yield Static("Keys", classes="dialog-title")
@@ -66,7 +75,7 @@ class HelpScreen(ModalScreen[None]):
         extra = []
         for bind in type(below).BINDINGS:
             if isinstance(bind, B) and bind.id and not any(a.binding.id == bind.id for a in actives):
-                remapped = getattr(self.app, "remapped_key", lambda _id: None)(bind.id)
+                remapped = self.remapped_key(bind.id)
                 extra.append(dataclasses.replace(bind, key=remapped) if remapped else bind)
         for bind in [a.binding for a in actives] + extra:
             if bind.id is None or bind.id in seen:
@@ -74,10 +83,8 @@ class HelpScreen(ModalScreen[None]):
             seen.add(bind.id)
             rows.append((self.app.get_key_display(bind), f"{bind.description}: {bind.tooltip}"))
         rows.append(("ctrl+p", "Command palette: every action by name, and these tools:"))
-        from certtui.tui.palette import tool_commands
-
-        for command in tool_commands(self.app):  # type: ignore[arg-type]
-            rows.append(("", f"  {command.title}: {command.help}"))
+        for title, does in self.tools:
+            rows.append(("", f"  {title}: {does}"))
         width = max(len(k) for k, _ in rows)
         text = Text()
         for key, does in rows:

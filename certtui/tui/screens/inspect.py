@@ -18,7 +18,10 @@ from certtui.core.printable import printable
 from certtui.tui.widgets.checklist import ChecklistPanel
 
 if TYPE_CHECKING:
-    from certtui.tui.app import CerttuiApp
+    from datetime import datetime
+
+    from certtui.core.store import Store
+    from certtui.tui.jobs import Jobs
 
 # Below this width the checklist goes under the details instead of beside them.
 SIDE_BY_SIDE_MIN_WIDTH = 110
@@ -34,19 +37,19 @@ class Inspection:
     findings: list[Any]
 
 
-def inspect_record(app: Any, rec: CertRecord) -> Inspection:
+def inspect_record(store: Store, rec: CertRecord, now: datetime) -> Inspection:
     """Details and findings for one stored certificate (runs in a worker): journeys/inspect."""
     from certtui.journeys.inspect import inspect
 
-    found = inspect(app.store, rec, app.clock())
+    found = inspect(store, rec, now)
     rows = found.screen_rows()
     # The deploy targets and scans sit between the head rows and the certificate's fields.
     at = len(rows) - len(found.fields)
-    rows[at:at] = deploy_rows(app.store, rec)
+    rows[at:at] = deploy_rows(store, rec)
     return Inspection(rows, found.extensions, found.pem, found.findings)
 
 
-def deploy_rows(store: Any, rec: CertRecord) -> list[tuple[str, str]]:
+def deploy_rows(store: Store, rec: CertRecord) -> list[tuple[str, str]]:
     """Where this certificate's line is deployed, each target's last result, and the last scans."""
     from certtui.core import upkeep
 
@@ -101,10 +104,9 @@ class InspectScreen(Screen[None]):
     ]
     """The inspect screen's keys; remappable by id."""
 
-    app: CerttuiApp  # type: ignore[assignment]
-
-    def __init__(self, record: CertRecord) -> None:
+    def __init__(self, jobs: Jobs, record: CertRecord) -> None:
         super().__init__()
+        self.jobs = jobs
         self.record = record
 
     def compose(self) -> ComposeResult:
@@ -120,8 +122,16 @@ class InspectScreen(Screen[None]):
         self.sub_title = printable(self.record.subject or ", ".join(self.record.names) or self.record.id)
         self.query_one("#pem").display = False
         self.query_one("#inspect-body").loading = True
-        self.app.run_job(
-            lambda: inspect_record(self.app, self.record), self._show, description="Checking the certificate"
+        self._check()
+
+    def _check(self) -> None:
+        """Read and check the certificate in a worker, then show it."""
+        store, jobs, rec = self.jobs.store, self.jobs, self.record
+        assert store is not None
+        jobs.run_job(
+            lambda: inspect_record(store, rec, jobs.clock()),
+            self._show,
+            description="Checking the certificate",
         )
 
     def _show(self, data: Inspection) -> None:
@@ -170,13 +180,13 @@ class InspectScreen(Screen[None]):
     def action_copy(self) -> None:
         from certtui.tui.clipboard import copy_pem
 
-        copy_pem(self.app, self.record)
+        copy_pem(self.app, self.jobs, self.record)
 
     def action_deploy(self) -> None:
         from certtui.core import upkeep
         from certtui.journeys import deploy as journey
 
-        app, store, rec = self.app, self.app.store, self.record
+        app, jobs, store, rec = self.app, self.jobs, self.jobs.store, self.record
         assert store is not None
         head = upkeep.lineage_head(store, rec.id)
         targets = [t for t in upkeep.targets(store) if upkeep.lineage_head(store, t.cert_id) == head]
@@ -197,13 +207,13 @@ class InspectScreen(Screen[None]):
                 timeout=10,
             )
             self.query_one("#inspect-body").loading = True
-            app.run_job(lambda: inspect_record(app, rec), self._show, description="Checking the certificate")
+            self._check()
 
         def start() -> None:
-            app.run_job(run, done, description="Deploying", write=True)
+            jobs.run_job(run, done, description="Deploying", write=True)
 
         if any(journey.needs_key(t) for t in targets):
-            app.require_unlock(start)
+            jobs.require_unlock(start)
         else:
             start()
 

@@ -84,6 +84,8 @@ class IssueScreen(ModalScreen[CertRecord | None]):
         self._previewed: IssueRequest | None = None
         self._timer: Timer | None = None
         self._days_touched = False
+        self.checks = 0
+        """How often the form was checked once typing paused (tests wait for it, not for a time)."""
 
     def compose(self) -> ComposeResult:
         with Container(id="issue-dialog", classes="dialog"):
@@ -221,6 +223,7 @@ class IssueScreen(ModalScreen[CertRecord | None]):
     # -- the live checklist --------------------------------------------------------------
 
     def _refresh_preview(self) -> None:
+        self.checks += 1
         req = self.request()
         if req is None:
             self._previewed = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -51,6 +49,9 @@ class SetupScreen(Screen[None]):
             super().__init__()
             self.request = request
             self.passphrase = passphrase
+
+    class ImportRequested(Message):
+        """The user has a root CA already: the app asks for its files and makes the store around it."""
 
     BINDINGS = [
         Binding(
@@ -169,10 +170,7 @@ class SetupScreen(Screen[None]):
 
     @on(Button.Pressed, "#import-root")
     def _import_root(self) -> None:
-        from certtui.tui.palette import open_import_root
-
-        app: Any = self.app
-        open_import_root(app, app.root_imported)
+        self.post_message(self.ImportRequested())
 
     def action_ask_quit(self) -> None:
         from certtui.tui.screens.confirm import ConfirmScreen

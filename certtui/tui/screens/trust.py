@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +14,9 @@ from textual.widgets import DataTable, Static
 
 from certtui.core.printable import printable
 from certtui.journeys import trust as tj
+
+if TYPE_CHECKING:
+    from certtui.tui.jobs import Jobs
 
 
 class TrustScreen(ModalScreen[None]):
@@ -27,6 +31,12 @@ class TrustScreen(ModalScreen[None]):
         Binding("escape,q", "close", "Close", id="trust.close", tooltip="Back"),
     ]
     """Remappable by id."""
+
+    def __init__(self, jobs: Jobs, home: Path) -> None:
+        super().__init__()
+        self.jobs = jobs
+        self.home = home
+        """The store's folder, as the `certtui trust` command shown for the system store names it."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="trust-dialog", classes="dialog"):
@@ -48,9 +58,10 @@ class TrustScreen(ModalScreen[None]):
         )
 
     def refresh_status(self) -> None:
-        store: Any = self.app.store  # type: ignore[attr-defined]
+        store = self.jobs.store
+        assert store is not None
         req = self.request()
-        self.app.run_job(  # type: ignore[attr-defined]
+        self.jobs.run_job(
             lambda: tj.status(store, req), self.show, description="Reading the trust stores", group="trust"
         )
 
@@ -67,8 +78,7 @@ class TrustScreen(ModalScreen[None]):
         req = tj.TrustRequest(
             install=True, targets=frozenset({tj.Target.SYSTEM}), home=tj.user_home(), euid=1
         )
-        home = self.app.db_path.parent  # type: ignore[attr-defined]
-        command = tj.sudo_command(tj.invoked_program(), home, req, {tj.Target.SYSTEM})
+        command = tj.sudo_command(tj.invoked_program(), self.home, req, {tj.Target.SYSTEM})
         if os.geteuid() == 0:
             command = command.removeprefix("sudo ")
         self.query_one("#trust-system", Static).update(
@@ -76,7 +86,8 @@ class TrustScreen(ModalScreen[None]):
         )
 
     def _apply(self, install: bool) -> None:
-        store: Any = self.app.store  # type: ignore[attr-defined]
+        store = self.jobs.store
+        assert store is not None
         req = self.request(install=install)
 
         def done(result: tj.TrustResult) -> None:
@@ -84,7 +95,7 @@ class TrustScreen(ModalScreen[None]):
             self.app.notify(printable("\n".join(changed) or "nothing to change"), timeout=8, markup=False)
             self.refresh_status()
 
-        self.app.run_job(  # type: ignore[attr-defined]
+        self.jobs.run_job(
             lambda: tj.apply(store, req), done, description="Changing the NSS databases", group="trust"
         )
 
