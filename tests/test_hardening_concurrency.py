@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hardening_support import made_ca, record
 
 from certtui.core import issuance
-from certtui.core import store as storemod
 from certtui.core.models import IssueRequest, Kind
 from certtui.core.store import Store
+from certtui.core.store import connection as storemod
 from certtui.core.timefmt import utcnow
 from certtui.paths import db_path
 

@@ -87,8 +87,8 @@ def test_ascii_names_skip_idna_because_uts46_only_lowers_ascii() -> None:
 def test_list_json_prints_what_json_dumps_of_the_records_would(
     make_store: Callable[..., Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from certtui.core import store as storemod
     from certtui.core.revocation import revoke
+    from certtui.core.store import records as storemod
 
     store = make_store(name='Zürich "Lab" \\ Root', intermediate=True)
     issuance.issue(store, IssueRequest(names=("nas.home.arpa", "192.168.1.10", "fd00::1")))
