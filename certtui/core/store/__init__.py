@@ -1,5 +1,6 @@
 """The SQLite store, split by table and concern; this is its API for the rest of certtui."""
 
+from certtui.core.store.acme_records import Account, Approval, Authorization, Challenge, Order, Registration
 from certtui.core.store.admin import change_passphrase, restore
 from certtui.core.store.certificates import cert_subject_cn, fingerprint
 from certtui.core.store.keys import CHECKPOINT_WAIT_S
@@ -11,6 +12,12 @@ __all__ = [
     "CHECKPOINT_WAIT_S",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "Account",
+    "Approval",
+    "Authorization",
+    "Challenge",
+    "Order",
+    "Registration",
     "Store",
     "StoreError",
     "cert_subject_cn",

@@ -127,6 +127,25 @@ class Certificates(Keys, Records):
         """Inside `write()`."""
         self._exec("UPDATE certificates SET renewed_by = ? WHERE id = ?", (new_id, old_id))
 
+    def renewed_by(self, cert_id: str) -> str | None:
+        """The id of the certificate that renewed this one (None: not renewed, or no such id)."""
+        row = self._row("SELECT renewed_by FROM certificates WHERE id = ?", (cert_id,))
+        return None if row is None or row[0] is None else str(row[0])
+
+    def renewal_of(self, cert_id: str) -> str | None:
+        """The id of the certificate this one renewed, if it renewed one."""
+        row = self._row("SELECT id FROM certificates WHERE renewed_by = ?", (cert_id,))
+        return None if row is None else str(row[0])
+
+    def own_certificate_with_serial(self, serial: str) -> str | None:
+        """The id of the certificate this store signed with the serial (hex), or None."""
+        row = self._row("SELECT id FROM certificates WHERE serial = ? AND external = 0", (serial,))
+        return None if row is None else str(row[0])
+
+    def names_never_carried(self, names: list[str]) -> list[str]:
+        """Those of `names` (as the lookup table keeps them: lower case) no certificate carried."""
+        return [n for n in names if self._row("SELECT 1 FROM cert_names WHERE name = ?", (n,)) is None]
+
     def der(self, cert_id: str) -> bytes:
         rows = self._query("SELECT der FROM certificates WHERE id = ?", (cert_id,))
         if not rows:

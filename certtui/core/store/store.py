@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from certtui.core.store.acme import AcmeTables
 from certtui.core.store.certificates import Certificates
 from certtui.core.store.connection import (
     _busy,
@@ -21,7 +22,7 @@ from certtui.core.store.schema import SCHEMA_VERSION, _migrate, check_schema
 from certtui.errors import CerttuiError, NoStore, StoreError
 
 
-class Store(Certificates):
+class Store(Certificates, AcmeTables):
     """One open certtui store. Writes go through `write()`; keys need `unlock()` first."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
