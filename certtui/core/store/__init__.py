@@ -6,6 +6,7 @@ from certtui.core.store.certificates import cert_subject_cn, fingerprint
 from certtui.core.store.keys import CHECKPOINT_WAIT_S
 from certtui.core.store.schema import MIGRATIONS, SCHEMA_VERSION
 from certtui.core.store.store import Store
+from certtui.core.store.upkeep import Channel, DeployTarget, Scan
 from certtui.errors import StoreError
 
 __all__ = [
@@ -16,8 +17,11 @@ __all__ = [
     "Approval",
     "Authorization",
     "Challenge",
+    "Channel",
+    "DeployTarget",
     "Order",
     "Registration",
+    "Scan",
     "Store",
     "StoreError",
     "cert_subject_cn",

@@ -19,10 +19,11 @@ from certtui.core.store.connection import (
 )
 from certtui.core.store.files import FILE_MODE, _check_length, _unlink_db, make_folder, tighten_modes
 from certtui.core.store.schema import SCHEMA_VERSION, _migrate, check_schema
+from certtui.core.store.upkeep import UpkeepTables
 from certtui.errors import CerttuiError, NoStore, StoreError
 
 
-class Store(Certificates, AcmeTables):
+class Store(Certificates, AcmeTables, UpkeepTables):
     """One open certtui store. Writes go through `write()`; keys need `unlock()` first."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
