@@ -18,12 +18,13 @@ from certtui.core.store.connection import (
     out_of_space,
 )
 from certtui.core.store.files import FILE_MODE, _check_length, _unlink_db, make_folder, tighten_modes
+from certtui.core.store.revocations import Revocations
 from certtui.core.store.schema import SCHEMA_VERSION, _migrate, check_schema
 from certtui.core.store.upkeep import UpkeepTables
 from certtui.errors import CerttuiError, NoStore, StoreError
 
 
-class Store(Certificates, AcmeTables, UpkeepTables):
+class Store(Certificates, Revocations, AcmeTables, UpkeepTables):
     """One open certtui store. Writes go through `write()`; keys need `unlock()` first."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
