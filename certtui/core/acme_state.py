@@ -8,7 +8,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from certtui.core.store import Account, Approval, Authorization, Challenge, Order, Registration, Store
+from certtui.core.store import Store
+from certtui.core.store.acme_records import Account, Approval, Authorization, Challenge, Order, Registration
 from certtui.core.timefmt import iso, utcnow
 from certtui.errors import CerttuiError, NotFound
 
@@ -47,18 +48,18 @@ def add_account(
     kid = new_id(KID_BYTES) if invited else None
     hmac = new_hmac_key() if invited else b""
     with store.write():
-        if store.acme_account(name) is not None:
+        if store.acme.account(name) is not None:
             raise CerttuiError(
                 f"an ACME account named {name!r} exists already; pick another name or remove it first"
             )
         sealed = store.seal_secret(f"acme-eab:{name}", hmac) if invited else None
-        store.add_acme_account(name, kid, sealed, patterns, iso(utcnow()))
+        store.acme.add_account(name, kid, sealed, patterns, iso(utcnow()))
         store.event("acme-account-add", None, f"{name}: {', '.join(patterns)}")
     return account(store, name), hmac
 
 
 def account(store: Store, name: str) -> Account:
-    found = store.acme_account(name)
+    found = store.acme.account(name)
     if found is None:
         raise NotFound(f"no ACME account named {name!r}; `certtui acme account list` shows them")
     return found
@@ -66,7 +67,7 @@ def account(store: Store, name: str) -> Account:
 
 def account_by_kid(store: Store, kid: str) -> tuple[Account, bytes] | None:
     """The account with this EAB key id and its MAC key (unsealed), or None."""
-    found = store.acme_account_by_kid(kid)
+    found = store.acme.account_by_kid(kid)
     if found is None:
         return None
     acct, sealed = found
@@ -74,13 +75,13 @@ def account_by_kid(store: Store, kid: str) -> tuple[Account, bytes] | None:
 
 
 def accounts(store: Store) -> list[Account]:
-    return store.acme_accounts()
+    return store.acme.accounts()
 
 
 def set_account_status(store: Store, name: str, status: str) -> Account:
     account(store, name)
     with store.write():
-        store.set_acme_account_status(name, status)
+        store.acme.set_account_status(name, status)
         store.event(f"acme-account-{'disable' if status == 'disabled' else 'enable'}", None, name)
     return account(store, name)
 
@@ -89,7 +90,7 @@ def remove_account(store: Store, name: str) -> None:
     """Delete the account, its client keys and its orders; certificates it got stay in the store."""
     account(store, name)
     with store.write():
-        store.remove_acme_account(name)
+        store.acme.remove_account(name)
         store.event("acme-account-remove", None, name)
 
 
@@ -97,11 +98,11 @@ def remove_account(store: Store, name: str) -> None:
 
 
 def registration(store: Store, reg_id: str) -> Registration | None:
-    return store.acme_registration(reg_id)
+    return store.acme.registration(reg_id)
 
 
 def registration_by_thumbprint(store: Store, thumbprint: str) -> Registration | None:
-    return store.acme_registration_by_thumbprint(thumbprint)
+    return store.acme.registration_by_thumbprint(thumbprint)
 
 
 def add_registration(
@@ -118,8 +119,8 @@ def add_registration(
     now = iso(utcnow())
     with store.write():
         if open_account is not None:
-            store.add_acme_account(account_name, None, None, open_account, now)
-        store.add_acme_registration(reg_id, account_name, thumbprint, jwk, contact, now)
+            store.acme.add_account(account_name, None, None, open_account, now)
+        store.acme.add_registration(reg_id, account_name, thumbprint, jwk, contact, now)
         store.event("acme-register", None, f"{account_name}: client key {thumbprint[:16]}")
     found = registration(store, reg_id)
     assert found is not None
@@ -136,7 +137,7 @@ def update_registration(
 ) -> Registration:
     """Change contacts, deactivate, or roll the key (thumbprint, JWK) of a client key."""
     with store.write():
-        store.update_acme_registration(reg_id, contact=contact, status=status, key=key)
+        store.acme.update_registration(reg_id, contact=contact, status=status, key=key)
         if status is not None:
             store.event("acme-deactivate", None, f"client key of account URL {reg_id}")
         if key is not None:
@@ -163,60 +164,60 @@ def create_order(
     order_id = new_id()
     when = iso(expires)
     with store.write():
-        store.add_acme_order(order_id, reg_id, identifiers, when, iso(utcnow()), replaces)
+        store.acme.add_order(order_id, reg_id, identifiers, when, iso(utcnow()), replaces)
         if waiting_for:
-            store.add_acme_approval(order_id, waiting_for, iso(utcnow()))
+            store.acme.add_approval(order_id, waiting_for, iso(utcnow()))
             store.event("acme-approval-wait", None, f"order {order_id}: {', '.join(waiting_for)}")
         for typ, value in identifiers:
             authz_id = new_id()
-            store.add_acme_authorization(authz_id, order_id, typ, value, when)
+            store.acme.add_authorization(authz_id, order_id, typ, value, when)
             for ctype in challenge_types(typ, value):
-                store.add_acme_challenge(new_id(), authz_id, ctype, new_id())
+                store.acme.add_challenge(new_id(), authz_id, ctype, new_id())
     found = order(store, order_id)
     assert found is not None
     return found
 
 
 def order(store: Store, order_id: str) -> Order | None:
-    return store.acme_order(order_id)
+    return store.acme.order(order_id)
 
 
 def orders_of(store: Store, reg_id: str) -> list[Order]:
-    return store.acme_orders_of(reg_id)
+    return store.acme.orders_of(reg_id)
 
 
 def authorizations(store: Store, order_id: str) -> list[Authorization]:
-    return store.acme_authorizations(order_id)
+    return store.acme.authorizations(order_id)
 
 
 def authorization(store: Store, authz_id: str) -> Authorization | None:
-    return store.acme_authorization(authz_id)
+    return store.acme.authorization(authz_id)
 
 
 def challenges(store: Store, authz_id: str) -> list[Challenge]:
-    return store.acme_challenges(authz_id)
+    return store.acme.challenges(authz_id)
 
 
 def challenge(store: Store, chall_id: str) -> Challenge | None:
-    return store.acme_challenge(chall_id)
+    return store.acme.challenge(chall_id)
 
 
 def processing_challenges(store: Store) -> list[Challenge]:
     """Challenges a previous run was validating when it stopped: the server takes them up again."""
-    return store.acme_processing_challenges()
+    return store.acme.processing_challenges()
 
 
 def start_challenge(store: Store, chall_id: str) -> bool:
     """pending -> processing; False if it was not pending (another request started it)."""
     with store.write():
-        return store.start_acme_challenge(chall_id)
+        return store.acme.start_challenge(chall_id)
 
 
 def _refresh_order(store: Store, order_id: str) -> None:
     """Inside `write()`: pending -> ready once every authorization is valid, invalid if one is."""
-    states = store.acme_authorization_states(order_id)
+    states = store.acme.authorization_states(order_id)
     if states - {"valid", "pending"}:
-        store.fail_acme_order(
+        store.acme.fail_order(
             order_id,
             {
                 "type": "urn:ietf:params:acme:error:unauthorized",
@@ -224,7 +225,7 @@ def _refresh_order(store: Store, order_id: str) -> None:
             },
         )
     elif states == {"valid"}:
-        store.ready_acme_order(order_id)
+        store.acme.ready_order(order_id)
 
 
 def finish_challenge(store: Store, chall: Challenge, error: dict[str, Any] | None, detail: str) -> None:
@@ -232,7 +233,7 @@ def finish_challenge(store: Store, chall: Challenge, error: dict[str, Any] | Non
     authz = authorization(store, chall.authz_id)
     assert authz is not None
     with store.write():
-        store.finish_acme_challenge(chall, authz, error, iso(utcnow()))
+        store.acme.finish_challenge(chall, authz, error, iso(utcnow()))
         _refresh_order(store, authz.order_id)
         store.event("acme-validate", None, detail)
 
@@ -241,7 +242,7 @@ def deactivate_authorization(store: Store, authz_id: str) -> None:
     authz = authorization(store, authz_id)
     assert authz is not None
     with store.write():
-        store.deactivate_acme_authorization(authz_id)
+        store.acme.deactivate_authorization(authz_id)
         _refresh_order(store, authz.order_id)
 
 
@@ -254,13 +255,13 @@ def set_order(
     error: dict[str, Any] | None = None,
 ) -> None:
     with store.write():
-        store.set_acme_order(order_id, status, cert_id, error)
+        store.acme.set_order(order_id, status, cert_id, error)
 
 
 def order_issued(store: Store, order_id: str, cert_id: str) -> None:
     """Inside the `write()` that stores the certificate: the order is valid with it, and the
     certificate it replaces (if any) is renewed by it, as `certtui renew` links them."""
-    store.acme_order_issued(order_id, cert_id)
+    store.acme.order_issued(order_id, cert_id)
 
 
 # -- renewal information (RFC 9773) ----------------------------------------------------------
@@ -276,35 +277,35 @@ def mark_renew_early(store: Store, cert_ids: list[str]) -> str:
     now = iso(utcnow())
     with store.write():
         for cert_id in cert_ids:
-            store.mark_acme_renew_early(cert_id, now)
+            store.acme.mark_renew_early(cert_id, now)
             store.event("acme-renew-early", cert_id, "renewal window moved to the past (ARI)")
     return now
 
 
 def renew_early_marks(store: Store) -> dict[str, str]:
     """cert id -> when it was marked for early renewal."""
-    return store.acme_renew_early_marks()
+    return store.acme.renew_early_marks()
 
 
 def acme_certificates(store: Store) -> list[str]:
     """The ids of the certificates issued through orders (the ones ARI speaks of)."""
-    return store.acme_certificates()
+    return store.acme.certificates()
 
 
 def claim_for_finalize(store: Store, order_id: str) -> bool:
     """ready -> processing; False if the order was not ready (a second finalize, say)."""
     with store.write():
-        return store.claim_acme_order(order_id)
+        return store.acme.claim_order(order_id)
 
 
 def interrupted_orders(store: Store) -> list[Order]:
     """Orders a previous run was signing when it stopped (nothing was stored for them)."""
-    return store.acme_orders_in("processing")
+    return store.acme.orders_in("processing")
 
 
 def order_of_certificate(store: Store, cert_id: str) -> tuple[Order, Registration] | None:
     """The order that got this certificate, and the client key that placed it."""
-    o = store.acme_order_of_certificate(cert_id)
+    o = store.acme.order_of_certificate(cert_id)
     if o is None:
         return None
     reg = registration(store, o.registration)
@@ -323,11 +324,11 @@ def new_names(store: Store, values: list[str]) -> list[str]:
 
 
 def approval(store: Store, order_id: str) -> Approval | None:
-    return store.acme_approval(order_id)
+    return store.acme.approval(order_id)
 
 
 def approvals(store: Store, *, waiting_only: bool = True) -> list[Approval]:
-    return store.acme_approvals(waiting_only=waiting_only)
+    return store.acme.approvals(waiting_only=waiting_only)
 
 
 def find_waiting(store: Store, ref: str) -> Approval:
@@ -346,7 +347,7 @@ def find_waiting(store: Store, ref: str) -> Approval:
 def decide(store: Store, order_id: str, approve: bool, reason: str) -> Approval:
     """Record the operator's decision; the server applies it within a second or two."""
     with store.write():
-        if not store.decide_acme_approval(order_id, approve, reason, iso(utcnow())):
+        if not store.acme.decide(order_id, approve, reason, iso(utcnow())):
             raise CerttuiError(f"order {order_id} is not waiting for approval any more")
         store.event(
             "acme-approve" if approve else "acme-refuse",
@@ -360,20 +361,20 @@ def decide(store: Store, order_id: str, approve: bool, reason: str) -> Approval:
 
 def decided(store: Store) -> list[Approval]:
     """Decisions the server has not applied yet."""
-    return store.acme_decided()
+    return store.acme.decided()
 
 
 def waiting_challenges(store: Store, order_id: str) -> list[Challenge]:
     """The order's challenges a client triggered while it waited (held in `processing`)."""
-    return store.acme_processing_challenges(order_id)
+    return store.acme.processing_challenges(order_id)
 
 
 def applied(store: Store, order_id: str) -> None:
     with store.write():
-        store.applied_acme_approval(order_id)
+        store.acme.applied(order_id)
 
 
 def refuse_order(store: Store, order_id: str, error: dict[str, Any]) -> None:
     """A refused order: its challenges, authorizations and itself invalid, with the reason."""
     with store.write():
-        store.refuse_acme_order(order_id, error)
+        store.acme.refuse_order(order_id, error)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from certtui.core.store import Channel, DeployTarget, Scan, Store
+from certtui.core.store import Store
+from certtui.core.store.upkeep import Channel, DeployTarget, Scan
 from certtui.errors import NotFound
 
 # -- deploy targets ---------------------------------------------------------------------------
@@ -13,17 +14,17 @@ from certtui.errors import NotFound
 def add_target(store: Store, **settings: Any) -> DeployTarget:
     """Store a new target (keys of `settings`: DeployTarget's fields up to created_at)."""
     with store.write():
-        target_id = store.add_deploy_target(settings)
+        target_id = store.upkeep.add_target(settings)
         store.event("deploy-add", settings["cert_id"], f"target {target_id}")
     return get_target(store, target_id)
 
 
 def targets(store: Store) -> list[DeployTarget]:
-    return store.deploy_targets()
+    return store.upkeep.targets()
 
 
 def get_target(store: Store, target_id: int) -> DeployTarget:
-    found = store.deploy_target(target_id)
+    found = store.upkeep.target(target_id)
     if found is None:
         raise NotFound(f"no deploy target {target_id}; run `certtui deploy list` to see them")
     return found
@@ -32,7 +33,7 @@ def get_target(store: Store, target_id: int) -> DeployTarget:
 def remove_target(store: Store, target_id: int) -> DeployTarget:
     target = get_target(store, target_id)
     with store.write():
-        store.remove_deploy_target(target_id)
+        store.upkeep.remove_target(target_id)
         store.event("deploy-remove", target.cert_id, f"target {target_id}")
     return target
 
@@ -51,7 +52,9 @@ def record_result(
     """The outcome of one deploy: on the target (for `deploy list`) and in the audit log, which
     also keeps the reload command's output."""
     with store.write():
-        store.record_deploy(target.id, cert_id=cert_id, serial=serial, ok=ok, stage=stage, message=message)
+        store.upkeep.record_deploy(
+            target.id, cert_id=cert_id, serial=serial, ok=ok, stage=stage, message=message
+        )
         detail = f"target {target.id}: {message}" + (f" | output: {output.strip()}" if output.strip() else "")
         store.event("deploy" if ok else "deploy-failed", cert_id, detail)
 
@@ -78,17 +81,17 @@ def targets_of_head(store: Store, head_id: str) -> list[DeployTarget]:
 
 def add_channel(store: Store, **settings: Any) -> Channel:
     with store.write():
-        channel_id = store.add_notify_channel(settings)
+        channel_id = store.upkeep.add_channel(settings)
         store.event("notify-add", None, f"channel {channel_id}: {settings['kind']}")
     return get_channel(store, channel_id)
 
 
 def channels(store: Store) -> list[Channel]:
-    return store.notify_channels()
+    return store.upkeep.channels()
 
 
 def get_channel(store: Store, channel_id: int) -> Channel:
-    found = store.notify_channel(channel_id)
+    found = store.upkeep.channel(channel_id)
     if found is None:
         raise NotFound(f"no notification channel {channel_id}; run `certtui notify list` to see them")
     return found
@@ -97,19 +100,19 @@ def get_channel(store: Store, channel_id: int) -> Channel:
 def remove_channel(store: Store, channel_id: int) -> Channel:
     channel = get_channel(store, channel_id)
     with store.write():
-        store.remove_notify_channel(channel_id)
+        store.upkeep.remove_channel(channel_id)
         store.event("notify-remove", None, f"channel {channel_id}")
     return channel
 
 
 def sent_states(store: Store, channel_id: int) -> dict[str, str]:
     """What this channel was last told about each event that is still going on."""
-    return store.notify_sent(channel_id)
+    return store.upkeep.sent(channel_id)
 
 
 def remember_sent(store: Store, channel_id: int, event: str, state: str, detail: str) -> None:
     with store.write():
-        store.remember_notify_sent(channel_id, event, state)
+        store.upkeep.remember_sent(channel_id, event, state)
         store.event("notify", None, f"channel {channel_id}: {detail}")
 
 
@@ -118,7 +121,7 @@ def forget_sent(store: Store, channel_id: int, events: list[str]) -> None:
     if not events:
         return
     with store.write():
-        store.forget_notify_sent(channel_id, events)
+        store.upkeep.forget_sent(channel_id, events)
 
 
 # -- scans ------------------------------------------------------------------------------------
@@ -126,17 +129,17 @@ def forget_sent(store: Store, channel_id: int, events: list[str]) -> None:
 
 def record_scan(store: Store, scan: Scan) -> None:
     with store.write():
-        store.record_scan(scan)
+        store.upkeep.record_scan(scan)
         store.event("scan", scan.cert_id, f"{scan.endpoint}: {scan.verdict}")
 
 
 def scans(store: Store) -> list[Scan]:
-    return store.scans()
+    return store.upkeep.scans()
 
 
 def deployed_at(store: Store) -> dict[str, list[str]]:
     """Certificate id -> the endpoints that served it at their last scan (the "deployed" marker)."""
     out: dict[str, list[str]] = {}
-    for endpoint, cert_id in store.scanned_certificates():
+    for endpoint, cert_id in store.upkeep.scanned_certificates():
         out.setdefault(cert_id, []).append(endpoint)
     return out

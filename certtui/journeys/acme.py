@@ -343,7 +343,7 @@ def overview(store: Store) -> Overview:
     """Accounts with their order and certificate counts, and the newest orders, from the store
     (the server is another process: this reads only what it wrote)."""
     waiting = {a.order_id for a in acme_state.approvals(store)}
-    rows = store.acme_newest_orders(SHOWN_ORDERS)
+    rows = store.acme.newest_orders(SHOWN_ORDERS)
     orders: list[OrderRow] = []
     for order_id, account_name in rows:
         o = acme_state.order(store, order_id)
@@ -362,8 +362,8 @@ def overview(store: Store) -> Overview:
                 o.created_at,
             )
         )
-    counts = store.acme_order_counts()
-    certs = store.acme_certificates_by_account()
+    counts = store.acme.order_counts()
+    certs = store.acme.certificates_by_account()
     accounts = [
         AccountRow(a, int(counts.get(a.name, 0)), tuple(certs.get(a.name, ())))
         for a in acme_state.accounts(store)

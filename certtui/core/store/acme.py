@@ -19,7 +19,7 @@ from certtui.core.store.acme_records import (
     _order,
     _registration,
 )
-from certtui.core.store.connection import Connected
+from certtui.core.store.connection import Tables
 
 _ACCOUNT = "SELECT name, kid, patterns, status, created_at FROM acme_accounts"
 _REG = "SELECT id, account, thumbprint, jwk, status, contact, created_at FROM acme_registrations"
@@ -36,26 +36,27 @@ _APPROVAL = (
 )
 
 
-class AcmeTables(Connected):
-    """The rows `certtui.core.acme_state` reads and writes; a change runs inside `write()`."""
+class AcmeTables(Tables):
+    """The rows `certtui.core.acme_state` reads and writes (`Store.acme`); a change runs inside
+    the store's `write()`."""
 
     # -- accounts and client keys -------------------------------------------------------------
 
-    def acme_account(self, name: str) -> Account | None:
+    def account(self, name: str) -> Account | None:
         row = self._row(_ACCOUNT + " WHERE name = ?", (name,))
         return None if row is None else _account(row)
 
-    def acme_account_by_kid(self, kid: str) -> tuple[Account, bytes] | None:
+    def account_by_kid(self, kid: str) -> tuple[Account, bytes] | None:
         """The account with this EAB key id, and its MAC key as sealed; None without one."""
         row = self._row(
             "SELECT name, kid, patterns, status, created_at, hmac FROM acme_accounts WHERE kid = ?", (kid,)
         )
         return None if row is None or row[5] is None else (_account(row[:5]), bytes(row[5]))
 
-    def acme_accounts(self) -> list[Account]:
+    def accounts(self) -> list[Account]:
         return [_account(r) for r in self._query(_ACCOUNT + " ORDER BY created_at, name")]
 
-    def add_acme_account(
+    def add_account(
         self, name: str, kid: str | None, sealed_hmac: bytes | None, patterns: tuple[str, ...], at: str
     ) -> None:
         self._exec(
@@ -64,22 +65,22 @@ class AcmeTables(Connected):
             (name, kid, sealed_hmac, "\n".join(patterns), at),
         )
 
-    def set_acme_account_status(self, name: str, status: str) -> None:
+    def set_account_status(self, name: str, status: str) -> None:
         self._exec("UPDATE acme_accounts SET status = ? WHERE name = ?", (status, name))
 
-    def remove_acme_account(self, name: str) -> None:
+    def remove_account(self, name: str) -> None:
         """The account; its client keys, orders and the rest go with it (ON DELETE CASCADE)."""
         self._exec("DELETE FROM acme_accounts WHERE name = ?", (name,))
 
-    def acme_registration(self, reg_id: str) -> Registration | None:
+    def registration(self, reg_id: str) -> Registration | None:
         row = self._row(_REG + " WHERE id = ?", (reg_id,))
         return None if row is None else _registration(row)
 
-    def acme_registration_by_thumbprint(self, thumbprint: str) -> Registration | None:
+    def registration_by_thumbprint(self, thumbprint: str) -> Registration | None:
         row = self._row(_REG + " WHERE thumbprint = ?", (thumbprint,))
         return None if row is None else _registration(row)
 
-    def add_acme_registration(
+    def add_registration(
         self, reg_id: str, account: str, thumbprint: str, jwk: str, contact: tuple[str, ...], at: str
     ) -> None:
         self._exec(
@@ -88,7 +89,7 @@ class AcmeTables(Connected):
             (reg_id, account, thumbprint, jwk, "\n".join(contact), at),
         )
 
-    def update_acme_registration(
+    def update_registration(
         self,
         reg_id: str,
         *,
@@ -106,7 +107,7 @@ class AcmeTables(Connected):
 
     # -- orders, authorizations, challenges --------------------------------------------------
 
-    def add_acme_order(
+    def add_order(
         self,
         order_id: str,
         reg_id: str,
@@ -128,38 +129,36 @@ class AcmeTables(Connected):
             ),
         )
 
-    def add_acme_authorization(
-        self, authz_id: str, order_id: str, typ: str, value: str, expires: str
-    ) -> None:
+    def add_authorization(self, authz_id: str, order_id: str, typ: str, value: str, expires: str) -> None:
         self._exec(
             "INSERT INTO acme_authorizations (id, order_id, type, value, status, expires) "
             "VALUES (?, ?, ?, ?, 'pending', ?)",
             (authz_id, order_id, typ, value, expires),
         )
 
-    def add_acme_challenge(self, chall_id: str, authz_id: str, typ: str, token: str) -> None:
+    def add_challenge(self, chall_id: str, authz_id: str, typ: str, token: str) -> None:
         self._exec(
             "INSERT INTO acme_challenges (id, authz_id, type, token, status) VALUES (?, ?, ?, ?, 'pending')",
             (chall_id, authz_id, typ, token),
         )
 
-    def acme_order(self, order_id: str) -> Order | None:
+    def order(self, order_id: str) -> Order | None:
         row = self._row(_ORDER + " WHERE id = ?", (order_id,))
         return None if row is None else _order(row)
 
-    def acme_orders_of(self, reg_id: str) -> list[Order]:
+    def orders_of(self, reg_id: str) -> list[Order]:
         return [
             _order(r) for r in self._query(_ORDER + " WHERE registration = ? ORDER BY created_at", (reg_id,))
         ]
 
-    def acme_orders_in(self, status: str) -> list[Order]:
+    def orders_in(self, status: str) -> list[Order]:
         return [_order(r) for r in self._query(_ORDER + " WHERE status = ?", (status,))]
 
-    def acme_order_of_certificate(self, cert_id: str) -> Order | None:
+    def order_of_certificate(self, cert_id: str) -> Order | None:
         row = self._row(_ORDER + " WHERE cert_id = ?", (cert_id,))
         return None if row is None else _order(row)
 
-    def acme_newest_orders(self, limit: int) -> list[tuple[str, str]]:
+    def newest_orders(self, limit: int) -> list[tuple[str, str]]:
         """(order id, account name) of the newest orders, newest first."""
         rows = self._query(
             "SELECT o.id, r.account FROM acme_orders o JOIN acme_registrations r ON r.id = o.registration "
@@ -168,7 +167,7 @@ class AcmeTables(Connected):
         )
         return [(str(r[0]), str(r[1])) for r in rows]
 
-    def acme_order_counts(self) -> dict[str, int]:
+    def order_counts(self) -> dict[str, int]:
         """Account name -> how many orders its client keys placed (accounts with none left out)."""
         rows = self._query(
             "SELECT r.account, COUNT(*) FROM acme_orders o JOIN acme_registrations r "
@@ -176,7 +175,7 @@ class AcmeTables(Connected):
         )
         return {str(name): int(count) for name, count in rows}
 
-    def acme_certificates_by_account(self) -> dict[str, list[str]]:
+    def certificates_by_account(self) -> dict[str, list[str]]:
         """Account name -> the ids of the certificates it got (origin `acme:<name>`), oldest first."""
         out: dict[str, list[str]] = {}
         for cert_id, origin in self._query(
@@ -185,29 +184,29 @@ class AcmeTables(Connected):
             out.setdefault(origin.removeprefix("acme:"), []).append(cert_id)
         return out
 
-    def acme_certificates(self) -> list[str]:
+    def certificates(self) -> list[str]:
         """The ids of the certificates issued through orders."""
         return [r[0] for r in self._query("SELECT cert_id FROM acme_orders WHERE cert_id IS NOT NULL")]
 
-    def acme_authorizations(self, order_id: str) -> list[Authorization]:
+    def authorizations(self, order_id: str) -> list[Authorization]:
         return [
             Authorization(*r) for r in self._query(_AUTHZ + " WHERE order_id = ? ORDER BY rowid", (order_id,))
         ]
 
-    def acme_authorization(self, authz_id: str) -> Authorization | None:
+    def authorization(self, authz_id: str) -> Authorization | None:
         row = self._row(_AUTHZ + " WHERE id = ?", (authz_id,))
         return None if row is None else Authorization(*row)
 
-    def acme_challenges(self, authz_id: str) -> list[Challenge]:
+    def challenges(self, authz_id: str) -> list[Challenge]:
         return [
             _challenge(r) for r in self._query(_CHALL + " WHERE authz_id = ? ORDER BY rowid", (authz_id,))
         ]
 
-    def acme_challenge(self, chall_id: str) -> Challenge | None:
+    def challenge(self, chall_id: str) -> Challenge | None:
         row = self._row(_CHALL + " WHERE id = ?", (chall_id,))
         return None if row is None else _challenge(row)
 
-    def acme_processing_challenges(self, order_id: str | None = None) -> list[Challenge]:
+    def processing_challenges(self, order_id: str | None = None) -> list[Challenge]:
         """Challenges in `processing`, of every order or of one."""
         if order_id is None:
             return [_challenge(r) for r in self._query(_CHALL + " WHERE status = 'processing'")]
@@ -218,7 +217,7 @@ class AcmeTables(Connected):
         )
         return [_challenge(r) for r in rows]
 
-    def start_acme_challenge(self, chall_id: str) -> bool:
+    def start_challenge(self, chall_id: str) -> bool:
         """pending -> processing; False if it was not pending."""
         cursor = self._exec(
             "UPDATE acme_challenges SET status = 'processing' WHERE id = ? AND status = 'pending'",
@@ -226,7 +225,7 @@ class AcmeTables(Connected):
         )
         return bool(cursor.rowcount)
 
-    def finish_acme_challenge(
+    def finish_challenge(
         self, chall: Challenge, authz: Authorization, error: dict[str, Any] | None, at: str
     ) -> None:
         """The challenge valid (error None) or invalid, and its pending authorization with it; an
@@ -246,17 +245,17 @@ class AcmeTables(Connected):
             ("valid" if error is None else "invalid", authz.id),
         )
 
-    def deactivate_acme_authorization(self, authz_id: str) -> None:
+    def deactivate_authorization(self, authz_id: str) -> None:
         self._exec("UPDATE acme_authorizations SET status = 'deactivated' WHERE id = ?", (authz_id,))
 
-    def acme_authorization_states(self, order_id: str) -> set[str]:
+    def authorization_states(self, order_id: str) -> set[str]:
         """The statuses the order's authorizations are in."""
         return {
             r[0]
             for r in self._query("SELECT status FROM acme_authorizations WHERE order_id = ?", (order_id,))
         }
 
-    def fail_acme_order(self, order_id: str, error: dict[str, Any]) -> None:
+    def fail_order(self, order_id: str, error: dict[str, Any]) -> None:
         """A pending or ready order invalid; an error it already has stays."""
         self._exec(
             "UPDATE acme_orders SET status = 'invalid', error = COALESCE(error, ?) "
@@ -264,11 +263,11 @@ class AcmeTables(Connected):
             (_dumps(error), order_id),
         )
 
-    def ready_acme_order(self, order_id: str) -> None:
+    def ready_order(self, order_id: str) -> None:
         """A pending order ready to be finalized."""
         self._exec("UPDATE acme_orders SET status = 'ready' WHERE id = ? AND status = 'pending'", (order_id,))
 
-    def set_acme_order(
+    def set_order(
         self, order_id: str, status: str, cert_id: str | None, error: dict[str, Any] | None
     ) -> None:
         """The order's status; its certificate and error only where given."""
@@ -278,18 +277,18 @@ class AcmeTables(Connected):
             (status, cert_id, _dumps(error), order_id),
         )
 
-    def claim_acme_order(self, order_id: str) -> bool:
+    def claim_order(self, order_id: str) -> bool:
         """ready -> processing; False if the order was not ready."""
         cursor = self._exec(
             "UPDATE acme_orders SET status = 'processing' WHERE id = ? AND status = 'ready'", (order_id,)
         )
         return bool(cursor.rowcount)
 
-    def reopen_processing_acme_orders(self) -> None:
+    def reopen_processing_orders(self) -> None:
         """Every order in `processing` ready again."""
         self._exec("UPDATE acme_orders SET status = 'ready' WHERE status = 'processing'")
 
-    def acme_order_issued(self, order_id: str, cert_id: str) -> None:
+    def order_issued(self, order_id: str, cert_id: str) -> None:
         """The order valid with its certificate, and the certificate it replaces (if any, and not
         renewed yet) renewed by it."""
         self._exec("UPDATE acme_orders SET status = 'valid', cert_id = ? WHERE id = ?", (cert_id, order_id))
@@ -300,7 +299,7 @@ class AcmeTables(Connected):
                 (cert_id, row[0]),
             )
 
-    def refuse_acme_order(self, order_id: str, error: dict[str, Any]) -> None:
+    def refuse_order(self, order_id: str, error: dict[str, Any]) -> None:
         """The order's open challenges, its pending authorizations and itself invalid, with the
         error; its approval applied."""
         text = _dumps(error)
@@ -319,43 +318,43 @@ class AcmeTables(Connected):
             "WHERE id = ? AND status IN ('pending', 'ready')",
             (text, order_id),
         )
-        self.applied_acme_approval(order_id)
+        self.applied(order_id)
 
     # -- renewal information (RFC 9773) and the approval queue -----------------------------------
 
-    def mark_acme_renew_early(self, cert_id: str, at: str) -> None:
+    def mark_renew_early(self, cert_id: str, at: str) -> None:
         self._exec(
             "INSERT INTO acme_renew_early (cert_id, marked_at) VALUES (?, ?) "
             "ON CONFLICT (cert_id) DO UPDATE SET marked_at = excluded.marked_at",
             (cert_id, at),
         )
 
-    def acme_renew_early_marks(self) -> dict[str, str]:
+    def renew_early_marks(self) -> dict[str, str]:
         """cert id -> when it was marked for early renewal."""
         return {r[0]: r[1] for r in self._query("SELECT cert_id, marked_at FROM acme_renew_early")}
 
-    def add_acme_approval(self, order_id: str, names: list[str], at: str) -> None:
+    def add_approval(self, order_id: str, names: list[str], at: str) -> None:
         self._exec(
             "INSERT INTO acme_approvals (order_id, names, status, created_at) VALUES (?, ?, 'waiting', ?)",
             (order_id, "\n".join(names), at),
         )
 
-    def acme_approval(self, order_id: str) -> Approval | None:
+    def approval(self, order_id: str) -> Approval | None:
         row = self._row(_APPROVAL + " WHERE a.order_id = ?", (order_id,))
         return None if row is None else _approval(row)
 
-    def acme_approvals(self, *, waiting_only: bool) -> list[Approval]:
+    def approvals(self, *, waiting_only: bool) -> list[Approval]:
         """The approval queue by age: only orders still waiting, or every decision too."""
         where = " WHERE a.status = 'waiting' AND o.status = 'pending'" if waiting_only else ""
         return [_approval(r) for r in self._query(_APPROVAL + where + " ORDER BY a.created_at, a.order_id")]
 
-    def acme_decided(self) -> list[Approval]:
+    def decided(self) -> list[Approval]:
         """Decisions not applied yet."""
         return [
             _approval(r) for r in self._query(_APPROVAL + " WHERE a.status != 'waiting' AND a.applied = 0")
         ]
 
-    def decide_acme_approval(self, order_id: str, approve: bool, reason: str, at: str) -> bool:
+    def decide(self, order_id: str, approve: bool, reason: str, at: str) -> bool:
         """The operator's decision on a waiting order; False if it was not waiting."""
         cursor = self._exec(
             "UPDATE acme_approvals SET status = ?, reason = ?, decided_at = ? "
@@ -364,5 +363,5 @@ class AcmeTables(Connected):
         )
         return bool(cursor.rowcount)
 
-    def applied_acme_approval(self, order_id: str) -> None:
+    def applied(self, order_id: str) -> None:
         self._exec("UPDATE acme_approvals SET applied = 1 WHERE order_id = ?", (order_id,))

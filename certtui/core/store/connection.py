@@ -196,3 +196,14 @@ class Connected:
         if cert_id is None:
             return self._query(sql + " ORDER BY id")
         return self._query(sql + " WHERE cert_id = ? ORDER BY id", (cert_id,))
+
+
+class Tables:
+    """A group of tables over an open store (`Store.acme`, `Store.upkeep`): its statements go
+    through the store's `_query`, `_row` and `_exec`, errors translated the same way."""
+
+    def __init__(self, db: Connected) -> None:
+        self._query = db._query
+        self._row = db._row
+        self._exec = db._exec
+        self._exec_many = db._exec_many

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from certtui.core.store.acme import AcmeTables
 from certtui.core.store.certificates import Certificates
 from certtui.core.store.connection import (
     _busy,
@@ -20,11 +21,14 @@ from certtui.core.store.connection import (
 from certtui.core.store.files import FILE_MODE, _check_length, _unlink_db, make_folder, tighten_modes
 from certtui.core.store.revocations import Revocations
 from certtui.core.store.schema import SCHEMA_VERSION, _migrate, check_schema
-from certtui.core.store.upkeep import UpkeepTables
 from certtui.errors import CerttuiError, NoStore, StoreError
 
+if TYPE_CHECKING:
+    from certtui.core.store.acme import AcmeTables
+    from certtui.core.store.upkeep import UpkeepTables
 
-class Store(Certificates, Revocations, AcmeTables, UpkeepTables):
+
+class Store(Certificates, Revocations):
     """One open certtui store. Writes go through `write()`; keys need `unlock()` first."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
@@ -38,6 +42,23 @@ class Store(Certificates, Revocations, AcmeTables, UpkeepTables):
         self.encrypted = bool(kdf) and kdf != "none"
         # What `open` fixed on its way (a folder mode tightened): the caller tells the user.
         self.notices: list[str] = []
+
+    # The ACME and upkeep tables are loaded on first use: their records are a dozen dataclasses,
+    # which would cost `certtui list` (and the TUI's first frame) several ms each run.
+
+    @functools.cached_property
+    def acme(self) -> AcmeTables:
+        """The ACME server's tables (accounts, client keys, orders, approvals)."""
+        from certtui.core.store.acme import AcmeTables
+
+        return AcmeTables(self)
+
+    @functools.cached_property
+    def upkeep(self) -> UpkeepTables:
+        """The upkeep tables (deploy targets, notification channels, scans)."""
+        from certtui.core.store.upkeep import UpkeepTables
+
+        return UpkeepTables(self)
 
     @classmethod
     def open(cls, path: Path) -> Store:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from certtui.core import policy
-from certtui.core.store.connection import Connected, Row
+from certtui.core.store.connection import Row, Tables
 from certtui.core.timefmt import iso, utcnow
 
 
@@ -109,8 +109,9 @@ def _channel(row: Row) -> Channel:
     return Channel(**values)
 
 
-class UpkeepTables(Connected):
-    """The rows `certtui.core.upkeep` reads and writes; a change runs inside `write()`."""
+class UpkeepTables(Tables):
+    """The rows `certtui.core.upkeep` reads and writes (`Store.upkeep`); a change runs inside
+    the store's `write()`."""
 
     def _insert(self, table: _TABLES, settings: dict[str, Any], settable: tuple[str, ...]) -> int:
         """Insert one row (with created_at now) and return its id; ValueError for a column that
@@ -133,18 +134,18 @@ class UpkeepTables(Connected):
 
     # -- deploy targets ------------------------------------------------------------------------
 
-    def add_deploy_target(self, settings: dict[str, Any]) -> int:
+    def add_target(self, settings: dict[str, Any]) -> int:
         """A new target (`settings`: DeployTarget's fields up to created_at); its id."""
         return self._insert("deploy_targets", settings, _SETTABLE)
 
-    def deploy_targets(self) -> list[DeployTarget]:
+    def targets(self) -> list[DeployTarget]:
         return [_target(r) for r in self._select("deploy_targets", _TARGET_COLUMNS)]
 
-    def deploy_target(self, target_id: int) -> DeployTarget | None:
+    def target(self, target_id: int) -> DeployTarget | None:
         rows = self._select("deploy_targets", _TARGET_COLUMNS, target_id)
         return _target(rows[0]) if rows else None
 
-    def remove_deploy_target(self, target_id: int) -> None:
+    def remove_target(self, target_id: int) -> None:
         self._exec("DELETE FROM deploy_targets WHERE id = ?", (target_id,))
 
     def record_deploy(
@@ -160,22 +161,22 @@ class UpkeepTables(Connected):
 
     # -- notification channels -----------------------------------------------------------------
 
-    def add_notify_channel(self, settings: dict[str, Any]) -> int:
+    def add_channel(self, settings: dict[str, Any]) -> int:
         return self._insert("notify_channels", settings, _CHANNEL_SETTABLE)
 
-    def notify_channels(self) -> list[Channel]:
+    def channels(self) -> list[Channel]:
         return [_channel(r) for r in self._select("notify_channels", _CHANNEL_COLUMNS)]
 
-    def notify_channel(self, channel_id: int) -> Channel | None:
+    def channel(self, channel_id: int) -> Channel | None:
         rows = self._select("notify_channels", _CHANNEL_COLUMNS, channel_id)
         return _channel(rows[0]) if rows else None
 
-    def remove_notify_channel(self, channel_id: int) -> None:
+    def remove_channel(self, channel_id: int) -> None:
         """The channel and what it was told."""
         self._exec("DELETE FROM notify_sent WHERE channel_id = ?", (channel_id,))
         self._exec("DELETE FROM notify_channels WHERE id = ?", (channel_id,))
 
-    def notify_sent(self, channel_id: int) -> dict[str, str]:
+    def sent(self, channel_id: int) -> dict[str, str]:
         """Event -> the state this channel was last told of it."""
         return {
             event: state
@@ -184,13 +185,13 @@ class UpkeepTables(Connected):
             )
         }
 
-    def remember_notify_sent(self, channel_id: int, event: str, state: str) -> None:
+    def remember_sent(self, channel_id: int, event: str, state: str) -> None:
         self._exec(
             "INSERT OR REPLACE INTO notify_sent (channel_id, event, state, at) VALUES (?, ?, ?, ?)",
             (channel_id, event, state, iso(utcnow())),
         )
 
-    def forget_notify_sent(self, channel_id: int, events: list[str]) -> None:
+    def forget_sent(self, channel_id: int, events: list[str]) -> None:
         self._exec_many(
             "DELETE FROM notify_sent WHERE channel_id = ? AND event = ?", [(channel_id, e) for e in events]
         )
