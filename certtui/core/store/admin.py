@@ -7,15 +7,14 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from certtui.core.kdf import KdfParams
 from certtui.core.store.connection import disk_full, full_disk_is_one_line, out_of_space
 from certtui.core.store.files import _SQLITE_MAGIC, FILE_MODE, _unlink_db, make_folder
 from certtui.core.store.schema import check_schema
 from certtui.core.store.store import Store
 from certtui.errors import CerttuiError, StoreError
 
-# cryptography is imported where a key is checked or derived: `certtui list` imports this
-# package and reads only columns.
+# cryptography and the KDF's parameters are imported where a key is checked or derived:
+# `certtui list` imports this package and reads only columns.
 
 
 def change_passphrase(store: Store, new_passphrase: str | None) -> tuple[int, bool]:
@@ -30,7 +29,7 @@ def change_passphrase(store: Store, new_passphrase: str | None) -> tuple[int, bo
         raise CerttuiError("the new passphrase is empty; type one, or use --no-passphrase")
     from certtui.core import keys as keymod
 
-    params = KdfParams.fresh()
+    params = keymod.KdfParams.fresh()
     return store.reseal_all(keymod.derive_kek(new_passphrase, params), params.to_json())
 
 
@@ -79,6 +78,8 @@ def check_backup(conn: sqlite3.Connection, backup: Path) -> None:
     kdf = conn.execute("SELECT value FROM meta WHERE key = 'kdf'").fetchone()[0]
     encrypted = kdf != "none"
     if encrypted:
+        from certtui.core.kdf import KdfParams
+
         why = KdfParams.from_json(kdf).weak
         if why is not None:
             raise StoreError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,8 @@ def cert_subject_cn(cert: x509.Certificate) -> str:
 
 
 def fingerprint(cert: x509.Certificate) -> str:
+    import hashlib
+
     from cryptography.hazmat.primitives import serialization
 
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
@@ -61,6 +62,8 @@ class Certificates(Keys, Records):
         """Insert a certificate (and its sealed key) inside `write()`; returns its id.
 
         `origin` says who asked for it when not the CLI or the TUI (`acme:<account>`)."""
+        import hashlib
+
         from cryptography.hazmat.primitives import serialization
 
         from certtui.core import keys as keymod

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import getpass
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -20,6 +19,9 @@ BUSY_TIMEOUT_S = 10.0
 
 
 def _actor() -> str:
+    """Who is writing: the login name (getpass, and termios with it, load only for a write)."""
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):

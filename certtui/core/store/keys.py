@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from typing import TYPE_CHECKING
 
@@ -12,8 +11,8 @@ from certtui.errors import CerttuiError, NotFound, PassphraseChanged, StoreError
 if TYPE_CHECKING:
     from certtui.core import keys as keymod
 
-# cryptography (and keys, which imports it) is imported where a method needs it: `certtui
-# list` of an encrypted store reads only columns, and cryptography costs about 40 ms.
+# cryptography (and keys, which imports it) and hashlib (which loads libcrypto, about 3 ms) are
+# imported where a method needs them: `certtui list` of an encrypted store reads only columns.
 
 # After `passwd`, how long the checkpoint that overwrites the old sealed keys waits for another
 # process's read snapshot (`certtui list --json | less`) to end: long enough for a listing to
@@ -200,6 +199,8 @@ class Keys(Connected):
 
     @staticmethod
     def _label_hash(label: str) -> bytes:
+        import hashlib
+
         return hashlib.sha256(label.encode()).digest()
 
     def _seal_label(self, kek: bytes | None, label: str, secret: bytes) -> bytes:

@@ -24,6 +24,47 @@ _COLUMNS = (
     "id, serial, kind, subject, names, issuer_id, not_before, not_after, key_id, key_type,"
     " external, sha256, revoked_at, revocation_reason, renewed_by, created_at, origin"
 )
+# `_Thresholds.status` in SQL; its parameters are, in order, now, ca_soon and leaf_soon.
+_STATUS = (
+    "CASE WHEN revoked_at IS NOT NULL AND revoked_at != '' THEN 'revoked' "
+    "WHEN not_after <= ?1 THEN 'expired' "
+    "WHEN not_after < (CASE WHEN kind IN ('root', 'intermediate') THEN ?2 ELSE ?3 END) THEN 'expiring' "
+    "ELSE 'valid' END"
+)
+# The names column (one name a line) as a JSON list laid out at the depth of `_JSON_RECORD`.
+# json_quote writes a newline as \n and a backslash as \\: where a name holds a backslash, the
+# backslash pairs are set aside first (as char(1), which json_quote never leaves bare), so that
+# only a newline's \n splits names.
+_JSON_NAMES = (
+    "CASE WHEN names = '' THEN '[]' ELSE format('[\n      %s\n    ]', CASE WHEN instr(names, '\\') "
+    "THEN replace(replace(replace(json_quote(names), '\\\\', char(1)), '\\n', '\",\n      \"'), "
+    "char(1), '\\\\') "
+    "ELSE replace(json_quote(names), '\\n', '\",\n      \"') END) END"
+)
+# One record of `CertRecord.to_json` as `json.dumps(..., indent=2, ensure_ascii=False)` lays it
+# out inside the list; json_quote escapes as json.dumps does (a test compares them). One
+# format() per row: a chain of || would copy the growing text once per field.
+_JSON_FIELDS = (
+    ("id", "json_quote(id)"),
+    ("serial", "json_quote(serial)"),
+    ("kind", "json_quote(kind)"),
+    ("subject", "json_quote(subject)"),
+    ("names", _JSON_NAMES),
+    ("issuer", "json_quote(issuer_id)"),
+    ("not_before", "json_quote(not_before)"),
+    ("not_after", "json_quote(not_after)"),
+    ("status", "json_quote(status)"),
+    ("has_key", "CASE WHEN key_id IS NULL THEN 'false' ELSE 'true' END"),
+    ("external", "CASE WHEN external THEN 'true' ELSE 'false' END"),
+    ("key_type", "json_quote(key_type)"),
+    ("sha256", "json_quote(sha256)"),
+    ("revoked_at", "json_quote(revoked_at)"),
+    ("revocation_reason", "json_quote(revocation_reason)"),
+    ("renewed_by", "json_quote(renewed_by)"),
+    ("origin", "json_quote(origin)"),
+)
+_JSON_LAYOUT = "  {\n" + ",\n".join(f'    "{key}": %s' for key, _ in _JSON_FIELDS) + "\n  }"
+_JSON_RECORD = f"format('{_JSON_LAYOUT}', {', '.join(value for _, value in _JSON_FIELDS)})"
 _KINDS = {k.value: k for k in Kind}
 _new_record = object.__new__
 
@@ -97,35 +138,10 @@ class Records(Connected):
         )
         return record
 
-    def listed(
-        self,
-        *,
-        kind: Kind | None = None,
-        status: Status | None = None,
-        expiring_within: int | None = None,
-        now: datetime | None = None,
-    ) -> list[tuple[tuple[Any, ...], Status]]:
-        """Every certificate in issue order, filtered: its columns (`_COLUMNS`) and status.
-
-        Nothing is parsed and no object is built per row: `records` makes CertRecords of
-        these, and `list --json` prints them as they come (`listed_batches`).
-        """
-        out: list[tuple[tuple[Any, ...], Status]] = []
-        for batch in self.listed_batches(kind=kind, status=status, expiring_within=expiring_within, now=now):
-            out += batch
-        return out
-
-    def listed_batches(
-        self,
-        *,
-        kind: Kind | None = None,
-        status: Status | None = None,
-        expiring_within: int | None = None,
-        now: datetime | None = None,
-    ) -> Iterator[list[tuple[tuple[Any, ...], Status]]]:
-        """`listed`, a batch of rows at a time: a large store is printed as it is read."""
-        limits = _Thresholds(now or utcnow())
-        sql = f"SELECT {_COLUMNS} FROM certificates"
+    def _filtered(
+        self, kind: Kind | None, expiring_within: int | None, limits: _Thresholds, now: datetime
+    ) -> tuple[str, list[object]]:
+        """The WHERE clause (or "") and its arguments for the filters SQL applies itself."""
         args: list[object] = []
         where = []
         if kind is not None:
@@ -133,18 +149,8 @@ class Records(Connected):
             args.append(kind.value)
         if expiring_within is not None:
             where += ["revoked_at IS NULL", "not_after > ?", "not_after <= ?"]
-            args += [limits.now, iso((now or utcnow()) + timedelta(days=expiring_within))]
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        try:
-            cursor = self.conn.execute(sql + " ORDER BY seq", tuple(args))
-            while rows := cursor.fetchmany(LIST_BATCH):
-                batch = [(r, limits.status(r[2], r[7], r[12])) for r in rows]
-                yield batch if status is None else [(r, s) for r, s in batch if s is status]
-        except sqlite3.OperationalError as exc:
-            raise _busy(exc) from None
-        except sqlite3.DatabaseError:
-            raise _corrupt(self.path) from None
+            args += [limits.now, iso(now + timedelta(days=expiring_within))]
+        return (" WHERE " + " AND ".join(where) if where else ""), args
 
     def records(
         self,
@@ -155,11 +161,44 @@ class Records(Connected):
         now: datetime | None = None,
     ) -> list[CertRecord]:
         """Every certificate in issue order, filtered; no certificate is parsed."""
-        record = self._record
-        return [
-            record(r, s)
-            for r, s in self.listed(kind=kind, status=status, expiring_within=expiring_within, now=now)
-        ]
+        now = now or utcnow()
+        limits = _Thresholds(now)
+        where, args = self._filtered(kind, expiring_within, limits, now)
+        rows = self._query(f"SELECT {_COLUMNS} FROM certificates{where} ORDER BY seq", tuple(args))
+        record, judge = self._record, limits.status
+        listed = (record(r, judge(r[2], r[7], r[12])) for r in rows)
+        return [r for r in listed if status is None or r.status is status]
+
+    def list_json(
+        self,
+        *,
+        kind: Kind | None = None,
+        status: Status | None = None,
+        expiring_within: int | None = None,
+        now: datetime | None = None,
+    ) -> Iterator[str]:
+        """What `list --json` prints, in pieces as they are read (their concatenation ends in a
+        newline): `json.dumps([r.to_json() for r in records(...)], indent=2, ensure_ascii=False)`,
+        byte for byte, but written by SQLite from the columns (`_JSON_RECORD`), status included."""
+        now = now or utcnow()
+        limits = _Thresholds(now)
+        where, args = self._filtered(kind, expiring_within, limits, now)
+        sql = f"SELECT {_JSON_RECORD} FROM (SELECT *, {_STATUS} AS status FROM certificates{where})"
+        if status is not None:
+            sql += " WHERE status = ?"
+            args.append(status.value)
+        params = (limits.now, limits.ca_soon, limits.leaf_soon, *args)
+        glue = "[\n"
+        try:
+            cursor = self.conn.execute(sql + " ORDER BY seq", params)
+            while rows := cursor.fetchmany(LIST_BATCH):
+                yield glue + ",\n".join([r[0] for r in rows])
+                glue = ",\n"
+        except sqlite3.OperationalError as exc:
+            raise _busy(exc) from None
+        except sqlite3.DatabaseError:
+            raise _corrupt(self.path) from None
+        yield "[]\n" if glue == "[\n" else "\n]\n"
 
     def get(self, cert_id: str, now: datetime | None = None) -> CertRecord:
         rows = self._query(f"SELECT {_COLUMNS} FROM certificates WHERE id = ?", (cert_id,))
