@@ -102,7 +102,7 @@ def test_list_json_prints_what_json_dumps_of_the_records_would(
         )
         for batch in (1000, 2):
             monkeypatch.setattr(storemod, "LIST_BATCH", batch)
-            assert "".join(store.list_json(status=status)) == expected + "\n"
+            assert b"".join(store.list_json(status=status)).decode() == expected + "\n"
 
 
 def _probe(argv: list[str], env: dict[str, str]) -> set[str]:

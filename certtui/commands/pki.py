@@ -225,8 +225,8 @@ def list_(
     if as_json:
         # Written by SQLite from the columns, as they are read: a CertRecord per row would double
         # the time on 10,000, and the whole text at once would hold 6 MB more in memory.
-        for text in store.list_json(kind=kinds, status=statuses, expiring_within=expiring_within):
-            click.echo(text, nl=False)
+        for utf8 in store.list_json(kind=kinds, status=statuses, expiring_within=expiring_within):
+            click.echo(utf8, nl=False)
     elif records := store.records(kind=kinds, status=statuses, expiring_within=expiring_within):
         from certtui.core.upkeep import deployed_at
 

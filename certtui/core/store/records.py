@@ -24,22 +24,22 @@ _COLUMNS = (
     "id, serial, kind, subject, names, issuer_id, not_before, not_after, key_id, key_type,"
     " external, sha256, revoked_at, revocation_reason, renewed_by, created_at, origin"
 )
-# `_Thresholds.status` in SQL; its parameters are, in order, now, ca_soon and leaf_soon.
+# `_Thresholds.status` in SQL, as the JSON string it prints; its parameters are, in order,
+# now, ca_soon and leaf_soon.
 _STATUS = (
-    "CASE WHEN revoked_at IS NOT NULL AND revoked_at != '' THEN 'revoked' "
-    "WHEN not_after <= ?1 THEN 'expired' "
-    "WHEN not_after < (CASE WHEN kind IN ('root', 'intermediate') THEN ?2 ELSE ?3 END) THEN 'expiring' "
-    "ELSE 'valid' END"
+    """CASE WHEN revoked_at IS NOT NULL AND revoked_at != '' THEN '"revoked"' """
+    """WHEN not_after <= ?1 THEN '"expired"' """
+    """WHEN not_after < (CASE WHEN kind IN ('root', 'intermediate') THEN ?2 ELSE ?3 END) """
+    """THEN '"expiring"' ELSE '"valid"' END"""
 )
-# The names column (one name a line) as a JSON list laid out at the depth of `_JSON_RECORD`.
-# json_quote writes a newline as \n and a backslash as \\: where a name holds a backslash, the
-# backslash pairs are set aside first (as char(1), which json_quote never leaves bare), so that
-# only a newline's \n splits names.
+# The names column (one name a line) as the items of a JSON list, one a line at the depth of
+# `_json_record`. json_quote writes a newline as \n and a backslash as \\: where a name holds
+# a backslash, the backslash pairs are set aside first (as char(1), which json_quote never
+# leaves bare), so that only a newline's \n splits names.
 _JSON_NAMES = (
-    "CASE WHEN names = '' THEN '[]' ELSE format('[\n      %s\n    ]', CASE WHEN instr(names, '\\') "
-    "THEN replace(replace(replace(json_quote(names), '\\\\', char(1)), '\\n', '\",\n      \"'), "
-    "char(1), '\\\\') "
-    "ELSE replace(json_quote(names), '\\n', '\",\n      \"') END) END"
+    "CASE WHEN instr(names, '\\') THEN replace(replace(replace(json_quote(names), '\\\\', char(1)), "
+    "'\\n', '\",\n      \"'), char(1), '\\\\') "
+    "ELSE replace(json_quote(names), '\\n', '\",\n      \"') END"
 )
 # One record of `CertRecord.to_json` as `json.dumps(..., indent=2, ensure_ascii=False)` lays it
 # out inside the list; json_quote escapes as json.dumps does (a test compares them). One
@@ -53,7 +53,7 @@ _JSON_FIELDS = (
     ("issuer", "json_quote(issuer_id)"),
     ("not_before", "json_quote(not_before)"),
     ("not_after", "json_quote(not_after)"),
-    ("status", "json_quote(status)"),
+    ("status", "status"),
     ("has_key", "CASE WHEN key_id IS NULL THEN 'false' ELSE 'true' END"),
     ("external", "CASE WHEN external THEN 'true' ELSE 'false' END"),
     ("key_type", "json_quote(key_type)"),
@@ -63,8 +63,20 @@ _JSON_FIELDS = (
     ("renewed_by", "json_quote(renewed_by)"),
     ("origin", "json_quote(origin)"),
 )
-_JSON_LAYOUT = "  {\n" + ",\n".join(f'    "{key}": %s' for key, _ in _JSON_FIELDS) + "\n  }"
-_JSON_RECORD = f"format('{_JSON_LAYOUT}', {', '.join(value for _, value in _JSON_FIELDS)})"
+
+
+def _json_record(names: str, listed: str) -> str:
+    """format() of one record, the names list laid out as `names` (its items: `listed`)."""
+    layout = ",\n".join(f'    "{key}": ' + (names if key == "names" else "%s") for key, _ in _JSON_FIELDS)
+    values = ", ".join(listed if key == "names" else value for key, value in _JSON_FIELDS)
+    return f"format('  {{\n{layout}\n  }}', {values})"
+
+
+# A record with names, or with none (`[]`: its %s is NULL, which format() prints as nothing);
+# as UTF-8 bytes, printed as they come, so no text is decoded and encoded again.
+_JSON_RECORD = "CAST(CASE WHEN names = '' THEN {} ELSE {} END AS BLOB)".format(
+    _json_record("[]%s", "NULL"), _json_record("[\n      %s\n    ]", _JSON_NAMES)
+)
 _KINDS = {k.value: k for k in Kind}
 _new_record = object.__new__
 
@@ -176,8 +188,8 @@ class Records(Connected):
         status: Status | None = None,
         expiring_within: int | None = None,
         now: datetime | None = None,
-    ) -> Iterator[str]:
-        """What `list --json` prints, in pieces as they are read (their concatenation ends in a
+    ) -> Iterator[bytes]:
+        """What `list --json` prints, in UTF-8, in pieces as they are read (together they end in a
         newline): `json.dumps([r.to_json() for r in records(...)], indent=2, ensure_ascii=False)`,
         byte for byte, but written by SQLite from the columns (`_JSON_RECORD`), status included."""
         now = now or utcnow()
@@ -186,19 +198,19 @@ class Records(Connected):
         sql = f"SELECT {_JSON_RECORD} FROM (SELECT *, {_STATUS} AS status FROM certificates{where})"
         if status is not None:
             sql += " WHERE status = ?"
-            args.append(status.value)
+            args.append(f'"{status.value}"')
         params = (limits.now, limits.ca_soon, limits.leaf_soon, *args)
-        glue = "[\n"
+        glue = b"[\n"
         try:
             cursor = self.conn.execute(sql + " ORDER BY seq", params)
             while rows := cursor.fetchmany(LIST_BATCH):
-                yield glue + ",\n".join([r[0] for r in rows])
-                glue = ",\n"
+                yield glue + b",\n".join([r[0] for r in rows])
+                glue = b",\n"
         except sqlite3.OperationalError as exc:
             raise _busy(exc) from None
         except sqlite3.DatabaseError:
             raise _corrupt(self.path) from None
-        yield "[]\n" if glue == "[\n" else "\n]\n"
+        yield b"[]\n" if glue == b"[\n" else b"\n]\n"
 
     def get(self, cert_id: str, now: datetime | None = None) -> CertRecord:
         rows = self._query(f"SELECT {_COLUMNS} FROM certificates WHERE id = ?", (cert_id,))
