@@ -20,9 +20,9 @@ from support.cli import Cli, Proc
 from support.pki import issue_one
 from support.store import PASSPHRASE
 
-from certtui.core import store as storemod
 from certtui.core.models import IssueRequest, Kind
 from certtui.core.store import Store
+from certtui.core.store import connection as storemod
 from certtui.core.timefmt import utcnow
 from certtui.paths import db_path
 

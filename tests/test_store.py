@@ -31,6 +31,7 @@ from certtui.core import keys as keymod
 from certtui.core import store as storemod
 from certtui.core.models import IssueRequest, KeySpec, Kind, Status
 from certtui.core.store import SCHEMA_VERSION, Store
+from certtui.core.store import connection as storeconn
 from certtui.core.timefmt import iso, parse, utcnow
 from certtui.errors import CerttuiError, NoStore, NotFound, StoreError, WrongPassphrase
 from certtui.paths import db_path
@@ -189,7 +190,7 @@ def test_every_change_is_an_audit_event(make_store: MakeStore, tmp_path: Path) -
     old = issue_one(store, IssueRequest(names=("nas.home.arpa",)))
     new = issuance.execute(store, issuance.plan_renewal(store, old))
     store.backup(tmp_path / "b.db")
-    user = storemod._actor()
+    user = storeconn._actor()
     events = store.events()
     assert [e[1:] for e in events] == [
         (user, "create", None, f"schema {SCHEMA_VERSION}"),
@@ -570,7 +571,7 @@ def test_damaged_database_in_a_real_process(closed_store: Path, proc: Proc) -> N
 
 
 def test_busy_store_is_one_error_line(closed_store: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(storemod, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(storeconn, "BUSY_TIMEOUT_S", 0.2)
     holder = sqlite3.connect(closed_store, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:

@@ -100,7 +100,7 @@ async def serve(
         store.set_meta(EPOCH_META, str(epoch))
         # A finalize cut short by a crash stored nothing (the certificate and the order's
         # change commit together): the order is ready again, so the client's retry works.
-        store.conn.execute("UPDATE acme_orders SET status = 'ready' WHERE status = 'processing'")
+        store.acme.reopen_processing_orders()
     try:
         rec, renewed = journey.server_certificate(store, hostnames, ca, ca_key)
     except CerttuiError as exc:

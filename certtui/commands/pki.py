@@ -223,14 +223,10 @@ def list_(
     store = session.store()
     kinds, statuses = Kind(kind) if kind else None, Status(status) if status else None
     if as_json:
-        from certtui.core.list_json import write_json
-
-        # Straight from the columns, as they are read: a CertRecord per row would double the
-        # time on 10,000, and the whole text at once would hold 6 MB more in memory.
-        write_json(
-            store.listed_batches(kind=kinds, status=statuses, expiring_within=expiring_within),
-            lambda text: click.echo(text, nl=False),
-        )
+        # Written by SQLite from the columns, as they are read: a CertRecord per row would double
+        # the time on 10,000, and the whole text at once would hold 6 MB more in memory.
+        for utf8 in store.list_json(kind=kinds, status=statuses, expiring_within=expiring_within):
+            click.echo(utf8, nl=False)
     elif records := store.records(kind=kinds, status=statuses, expiring_within=expiring_within):
         from certtui.core.upkeep import deployed_at
 

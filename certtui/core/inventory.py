@@ -112,16 +112,9 @@ def summary(records: Sequence[CertRecord]) -> str:
 def crl_warnings(store: Store, now: datetime | None = None) -> list[str]:
     """One warning per unexpired CA whose latest stored CRL's nextUpdate is under 7 days away."""
     now = now or utcnow()
-    # SQLite takes the bare next_update from the row holding MAX(number): the latest CRL.
-    rows = store.conn.execute(
-        "SELECT c.id, c.subject, MAX(l.number), l.next_update FROM crls l "
-        "JOIN certificates c ON c.id = l.issuer_id WHERE c.not_after > ? "
-        "GROUP BY l.issuer_id ORDER BY c.seq",
-        (iso(now),),
-    ).fetchall()
     soon = iso(now + timedelta(days=CRL_WARN_DAYS))
     out = []
-    for ca_id, subject, _number, next_update in rows:
+    for ca_id, subject, next_update in store.crl_next_updates(iso(now)):
         if next_update >= soon:
             continue
         when = (

@@ -328,13 +328,11 @@ def commit(store: Store, s: Signed) -> CertRecord:
         if p.renews:
             # Checked inside the transaction: two renewals of one certificate (the timer and a
             # user, two SSH sessions) both plan it, and only the first to commit may store.
-            row = store.conn.execute("SELECT renewed_by FROM certificates WHERE id = ?", (p.renews,))
-            done = row.fetchone()
-            if done is not None and done[0] is not None:
+            done = store.renewed_by(p.renews)
+            if done is not None:
                 raise AlreadyRenewed(
-                    f"{p.renews} was already renewed as {done[0]} (by another certtui process); "
-                    f"use {done[0]}",
-                    done[0],
+                    f"{p.renews} was already renewed as {done} (by another certtui process); use {done}",
+                    done,
                 )
         cert_id = store.add_certificate(
             s.cert,

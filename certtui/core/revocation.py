@@ -181,22 +181,14 @@ def _sign_and_store(
     store: Store, ca: CertRecord, ca_key: keymod.PrivateKey, now: datetime, days: int
 ) -> StoredCrl:
     """Inside `write()`: allocate the next CRL number, sign, and insert the CRL."""
-    conn = store.conn
-    number = conn.execute(
-        "SELECT COALESCE(MAX(number), 0) + 1 FROM crls WHERE issuer_id = ?", (ca.id,)
-    ).fetchone()[0]
-    rows = conn.execute(
-        "SELECT serial, revoked_at, COALESCE(revocation_reason, ?) FROM certificates "
-        "WHERE issuer_id = ? AND id != ? AND revoked_at IS NOT NULL ORDER BY seq",
-        (DEFAULT_REASON, ca.id, ca.id),
-    ).fetchall()
-    revoked = [(int(serial, 16), parse(at), reason) for serial, at, reason in rows]
+    number = store.next_crl_number(ca.id)
+    revoked = [
+        (int(serial, 16), parse(at), reason)
+        for serial, at, reason in store.revoked_under(ca.id, DEFAULT_REASON)
+    ]
     crl = build_crl(store.certificate(ca.id), ca_key, number, revoked, now, days)
     stored = StoredCrl(ca.id, number, iso(now), iso(now + timedelta(days=days)), crl.public_bytes(_DER))
-    conn.execute(
-        "INSERT INTO crls (issuer_id, number, this_update, next_update, der) VALUES (?, ?, ?, ?, ?)",
-        (stored.issuer_id, stored.number, stored.this_update, stored.next_update, stored.der),
-    )
+    store.add_crl(stored.issuer_id, stored.number, stored.this_update, stored.next_update, stored.der)
     store.event("crl", ca.id, f"CRL number {number}, {len(revoked)} revoked")
     return stored
 
@@ -244,11 +236,7 @@ def revoke(
     now = now or utcnow()
     crl = None
     with store.write():
-        changed = store.conn.execute(
-            "UPDATE certificates SET revoked_at = ?, revocation_reason = ? "
-            "WHERE id = ? AND revoked_at IS NULL",
-            (iso(now), reason, rec.id),
-        ).rowcount
+        changed = store.mark_revoked(rec.id, iso(now), reason)
         if changed:
             store.event("revoke", rec.id, reason)
             if ca_key is not None:
@@ -261,11 +249,5 @@ def revoke(
 
 def latest_crl(store: Store, ca_id: str) -> StoredCrl | None:
     """The CA's most recently signed CRL, or None if it has none yet."""
-    row = store.conn.execute(
-        "SELECT issuer_id, number, this_update, next_update, der FROM crls "
-        "WHERE issuer_id = ? ORDER BY number DESC LIMIT 1",
-        (ca_id,),
-    ).fetchone()
-    if row is None:
-        return None
-    return StoredCrl(row[0], row[1], row[2], row[3], bytes(row[4]))
+    row = store.latest_crl(ca_id)
+    return None if row is None else StoredCrl(*row)

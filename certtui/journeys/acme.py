@@ -344,11 +344,7 @@ def overview(store: Store) -> Overview:
     """Accounts with their order and certificate counts, and the newest orders, from the store
     (the server is another process: this reads only what it wrote)."""
     waiting = {a.order_id for a in acme_state.approvals(store)}
-    rows = store.conn.execute(
-        "SELECT o.id, r.account FROM acme_orders o JOIN acme_registrations r ON r.id = o.registration "
-        "ORDER BY o.created_at DESC, o.rowid DESC LIMIT ?",
-        (SHOWN_ORDERS,),
-    ).fetchall()
+    rows = store.acme.newest_orders(SHOWN_ORDERS)
     orders: list[OrderRow] = []
     for order_id, account_name in rows:
         o = acme_state.order(store, order_id)
@@ -367,17 +363,8 @@ def overview(store: Store) -> Overview:
                 o.created_at,
             )
         )
-    counts = dict(
-        store.conn.execute(
-            "SELECT r.account, COUNT(*) FROM acme_orders o JOIN acme_registrations r "
-            "ON r.id = o.registration GROUP BY r.account"
-        ).fetchall()
-    )
-    certs: dict[str, list[str]] = {}
-    for cert_id, origin in store.conn.execute(
-        "SELECT id, origin FROM certificates WHERE origin LIKE 'acme:%' ORDER BY not_before"
-    ):
-        certs.setdefault(origin.removeprefix("acme:"), []).append(cert_id)
+    counts = store.acme.order_counts()
+    certs = store.acme.certificates_by_account()
     accounts = [
         AccountRow(a, int(counts.get(a.name, 0)), tuple(certs.get(a.name, ())))
         for a in acme_state.accounts(store)

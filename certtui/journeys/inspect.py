@@ -95,9 +95,9 @@ def acme_rows(store: Store, rec: CertRecord) -> list[tuple[str, str]]:
     # The server's --ca is not known here: only renew-early marks and revoked CAs move it.
     win = journey.ari_window(store, rec.id)
     rows.append(("ARI window", f"{iso(win.start)} to {iso(win.end)} ({win.why})"))
-    row = store.conn.execute("SELECT id FROM certificates WHERE renewed_by = ?", (rec.id,)).fetchone()
-    if row:
-        rows.append(("Replaces", str(row[0])))
+    replaced = store.renewal_of(rec.id)
+    if replaced:
+        rows.append(("Replaces", replaced))
     return rows
 
 

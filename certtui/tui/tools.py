@@ -24,9 +24,9 @@ def backup(store: Store, path: Path) -> str:
 
 def change_passphrase(store: Store, new: str | None) -> str:
     """`certtui passwd`: every key re-sealed under the new passphrase (store unlocked)."""
-    from certtui.core.adopt import change_passphrase as core_change
+    from certtui.core.store import change_passphrase as core_change
 
-    count = core_change(store, new)
+    count, _ = core_change(store, new)
     keys = f"{count} key{'' if count == 1 else 's'}"
     if new is None:
         return f"Removed the passphrase: {keys} now stored unencrypted."
