@@ -24,7 +24,8 @@ from support.store import PASSPHRASE
 from certtui.acme import validation
 from certtui.acme.problems import Problem
 from certtui.core import acme_state
-from certtui.core.store import Store, change_passphrase
+from certtui.core.store import Store
+from certtui.core.store.admin import change_passphrase
 from certtui.journeys import acme as journey
 from certtui.paths import db_path
 

@@ -182,7 +182,7 @@ def passwd(session: Session, no_passphrase: bool, yes: bool) -> None:
     The new passphrase is asked twice, or read from $CERTTUI_NEW_PASSPHRASE_FILE (first line).
     On a store without a passphrase, this encrypts it.
     """
-    from certtui.core.store import change_passphrase
+    from certtui.core.store.admin import change_passphrase
 
     store = session.store()
     if no_passphrase:
@@ -228,7 +228,7 @@ def passwd(session: Session, no_passphrase: bool, yes: bool) -> None:
 @pass_session
 def restore(session: Session, backup: Path) -> None:
     """Restore a `certtui backup` file as the store (never over an existing one)."""
-    from certtui.core.store import restore as restore_store
+    from certtui.core.store.admin import restore as restore_store
 
     store = restore_store(backup, session.db)
     count = len(store.records())

@@ -24,7 +24,7 @@ def backup(store: Store, path: Path) -> str:
 
 def change_passphrase(store: Store, new: str | None) -> str:
     """`certtui passwd`: every key re-sealed under the new passphrase (store unlocked)."""
-    from certtui.core.store import change_passphrase as core_change
+    from certtui.core.store.admin import change_passphrase as core_change
 
     count, _ = core_change(store, new)
     keys = f"{count} key{'' if count == 1 else 's'}"

@@ -1,10 +1,10 @@
 """The SQLite store, split by table and concern; this is its API for the rest of certtui.
 
 The ACME and upkeep tables load on first use (`Store.acme`, `Store.upkeep`): their records are
-imported from `certtui.core.store.acme_records` and `certtui.core.store.upkeep`.
+imported from `certtui.core.store.acme_records` and `certtui.core.store.upkeep`. passwd and
+restore (`certtui.core.store.admin`) are imported by the commands that run them.
 """
 
-from certtui.core.store.admin import change_passphrase, restore
 from certtui.core.store.certificates import cert_subject_cn, fingerprint
 from certtui.core.store.keys import CHECKPOINT_WAIT_S
 from certtui.core.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -18,7 +18,5 @@ __all__ = [
     "Store",
     "StoreError",
     "cert_subject_cn",
-    "change_passphrase",
     "fingerprint",
-    "restore",
 ]
