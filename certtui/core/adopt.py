@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import serialization
 
 from certtui.core import checks, revocation
 from certtui.core import keys as keymod
-from certtui.core.loaders import extension, names_of
+from certtui.core.extensions import extension
+from certtui.core.loaders import names_of
 from certtui.core.models import CertRecord, Kind
 from certtui.core.store import (
     FILE_MODE,

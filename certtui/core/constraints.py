@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from certtui.core import names as namesmod
+from certtui.core.extensions import extension
 from certtui.errors import PolicyError
 
 
@@ -79,10 +80,4 @@ def intermediate_constraints(
 
 def chain_constraints(certs: Sequence[x509.Certificate]) -> list[x509.NameConstraints]:
     """The NameConstraints of each certificate that has them, in the order given."""
-    out = []
-    for cert in certs:
-        try:
-            out.append(cert.extensions.get_extension_for_class(x509.NameConstraints).value)
-        except x509.ExtensionNotFound:
-            pass
-    return out
+    return [nc for cert in certs if (nc := extension(cert, x509.NameConstraints, strict=True)) is not None]

@@ -16,6 +16,7 @@ from certtui.core import keys as keymod
 from certtui.core import names as namesmod
 from certtui.core import profiles
 from certtui.core.constraints import chain_constraints, intermediate_constraints, root_constraints
+from certtui.core.extensions import extension
 from certtui.core.models import CertRecord, InitRequest, IssueRequest, KeySpec, Kind, Names
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
@@ -104,11 +105,8 @@ def _build(
 
 
 def _path_len_allows_ca(ca: x509.Certificate) -> bool:
-    try:
-        bc = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        return False
-    return bc.ca and (bc.path_length is None or bc.path_length > 0)
+    bc = extension(ca, x509.BasicConstraints, strict=True)
+    return bc is not None and bc.ca and (bc.path_length is None or bc.path_length > 0)
 
 
 # -- the root ---------------------------------------------------------------------------
