@@ -22,9 +22,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from certtui.core import keys as keymod
 from certtui.core import names as namesmod
 from certtui.core import policy
+from certtui.core.constraints import chain_constraint_violations
 from certtui.core.details import colon_hex
 from certtui.core.issuance import IssuePlan, build_certificate, new_serial
 from certtui.core.models import CertRecord, KeySpec, Kind, Names
+from certtui.core.name_syntax import wildcard_ok
 from certtui.core.store import Store, fingerprint
 from certtui.core.timefmt import iso, utcnow
 from certtui.errors import CerttuiError, PolicyError
@@ -662,7 +664,7 @@ def _root_name_constraints(c: _Ctx) -> Finding | None:
     if not constrained:
         return None
     names = _names_of(c.cert)
-    bad = namesmod.chain_constraint_violations(names, [nc for _, nc in constrained])
+    bad = chain_constraint_violations(names, [nc for _, nc in constrained])
     where = ", ".join(label(ca) for ca, _ in constrained)
     if bad:
         return _finding(
@@ -893,15 +895,10 @@ def _dns_matches(pattern: str, host: str) -> bool:
     pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
     if pattern == host:
         return True
-    if not pattern.startswith("*.") or not _wildcard_ok(pattern):
+    if not pattern.startswith("*.") or not wildcard_ok(pattern):
         return False
     head, _, rest = host.partition(".")
     return bool(head) and rest == pattern[2:]
-
-
-def _wildcard_ok(name: str) -> bool:
-    labels = name.split(".")
-    return labels[0] == "*" and "*" not in ".".join(labels[1:]) and len(labels) >= 3
 
 
 def _leaf_san_host(c: _Ctx) -> Finding | None:
@@ -946,7 +943,7 @@ def _leaf_san_host(c: _Ctx) -> Finding | None:
 
 def _leaf_wildcard(c: _Ctx) -> Finding:
     wild = [d for d in _names_of(c.cert).dns if "*" in d]
-    bad = [d for d in wild if not _wildcard_ok(d)]
+    bad = [d for d in wild if not wildcard_ok(d)]
     if bad:
         return _finding(
             "leaf.wildcard",
@@ -1076,7 +1073,7 @@ def _leaf_cn_not_dns(c: _Ctx) -> Finding:
     ]
     if not ncs:
         return _finding("leaf.cn-not-dns", Severity.PASS, f"CN={cns[0]}, and no DNS name constraints above")
-    bad = namesmod.chain_constraint_violations(Names(dns=(cns[0],)), [nc for _, nc in ncs])
+    bad = chain_constraint_violations(Names(dns=(cns[0],)), [nc for _, nc in ncs])
     if not bad:
         return _finding("leaf.cn-not-dns", Severity.PASS, f"CN={cns[0]} fits the DNS name constraints")
     where = ", ".join(label(ca) for ca, _ in ncs)

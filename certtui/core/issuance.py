@@ -15,7 +15,12 @@ from cryptography.x509.oid import NameOID
 from certtui.core import keys as keymod
 from certtui.core import names as namesmod
 from certtui.core import profiles
-from certtui.core.constraints import chain_constraints, intermediate_constraints, root_constraints
+from certtui.core.constraints import (
+    chain_constraint_violations,
+    chain_constraints,
+    intermediate_constraints,
+    root_constraints,
+)
 from certtui.core.extensions import extension
 from certtui.core.models import CertRecord, InitRequest, IssueRequest, KeySpec, Kind, Names
 from certtui.core.store import Store
@@ -229,7 +234,7 @@ def plan(store: Store, req: IssueRequest) -> IssuePlan:
     issuer_cert = _ca_with_key(store, issuer_rec)
     chain = [issuer_cert] + store.chain(issuer_id)
     # Each violation once: an intermediate now repeats its root's constraints.
-    bad = list(dict.fromkeys(namesmod.chain_constraint_violations(names, chain_constraints(chain))))
+    bad = list(dict.fromkeys(chain_constraint_violations(names, chain_constraints(chain))))
     if bad:
         raise NamesRefused(f"{'; '.join(bad)}: the CA's name constraints forbid it; use a name inside them")
     leaf_cn = profiles.leaf_common_name(names.dns)

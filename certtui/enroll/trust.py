@@ -15,10 +15,10 @@ from cryptography.hazmat.primitives import serialization
 
 from certtui.core import issuance
 from certtui.core import keys as keymod
-from certtui.core.constraints import chain_constraints
+from certtui.core.constraints import chain_constraint_violations, chain_constraints
 from certtui.core.issuance import IssuePlan
 from certtui.core.models import IssueRequest, KeySpec, Kind
-from certtui.core.names import chain_constraint_violations, parse_names
+from certtui.core.names import parse_names
 from certtui.core.store import Store
 from certtui.core.timefmt import iso, utcnow
 from certtui.errors import CerttuiError, PolicyError
