@@ -48,7 +48,7 @@ def dead_ends(cert: x509.Certificate, now: datetime | None = None) -> list[str]:
     """
     name = checks.label(cert)
     out = []
-    severity, evidence = checks._key_verdict(cert)
+    severity, evidence = checks.key_verdict(cert)
     if severity is checks.Severity.FAIL:
         out.append(f"{name}'s key is {evidence}, so every chain through it is refused")
     now = now or utcnow()
