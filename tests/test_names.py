@@ -1,4 +1,4 @@
-"""Tests for certtui.core.names: parsing names and constraints, and checking names against them."""
+"""Tests for certtui.core.names and .constraints: parsing names and constraints, holding names to them."""
 
 from __future__ import annotations
 

@@ -306,7 +306,7 @@ def sign(
     taken: set[str] | None = None,
 ) -> Signed:
     """Generate the key and sign the certificate, writing nothing: the guardrail judges this
-    very certificate (`checks.guardrail(..., signed=...)`) before `commit` stores it.
+    very certificate (`journeys.issue.guardrail(..., signed=...)`) before `commit` stores it.
 
     `taken` collects a batch's ids so that no two certificates of one batch share one.
     """
