@@ -10,8 +10,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from certtui.core import constraints, profiles
 from certtui.core import names as namesmod
-from certtui.core import profiles
 from certtui.core.issuance import IssuePlan, _build, build_certificate
 from certtui.core.models import KeySpec, Kind, Names
 from certtui.core.store import Store
@@ -53,7 +53,7 @@ def build_demo_store(path: Path, *, leaves: int | None = None) -> Store:
     from certtui.core.revocation import revoke
 
     root_key, int_key = _key(1), _key(2)
-    nc = namesmod.name_constraints_extension([namesmod.parse_constraint(c) for c in DEMO_CONSTRAINTS])
+    nc = constraints.name_constraints_extension([constraints.parse_constraint(c) for c in DEMO_CONSTRAINTS])
     ids: dict[str, str] = {}
 
     def populate(store: Store) -> None:

@@ -903,3 +903,20 @@ def test_core_checks_stay_pure() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_findings_import_no_cryptography() -> None:
+    """The TUI types its rows with `checks.findings` before any certificate is read."""
+    code = (
+        "import sys, certtui.core.checks.findings; "
+        "print(sorted(m for m in ('cryptography', 'certtui.core.checks.facts') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_name_the_checks_package_offers_resolves() -> None:
+    for name in checks.__all__:
+        assert getattr(checks, name) is not None, name
+    with pytest.raises(AttributeError):
+        _ = checks.no_such_name  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Tests for certtui.core.names: parsing names and constraints, and checking names against them."""
+"""Tests for certtui.core.names and .constraints: parsing names and constraints, holding names to them."""
 
 from __future__ import annotations
 
@@ -9,18 +9,15 @@ from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certtui.core.models import Constraint, Names, NameType, SubjectName
-from certtui.core.names import (
-    ACCEPTED_FORMS,
+from certtui.core.constraints import (
     chain_constraint_violations,
-    common_name,
     constraint_violations,
-    general_names,
     name_constraints_extension,
     parse_constraint,
-    parse_name,
-    parse_names,
 )
+from certtui.core.models import Constraint, Names, NameType, SubjectName
+from certtui.core.name_syntax import wildcard_ok
+from certtui.core.names import ACCEPTED_FORMS, common_name, general_names, parse_name, parse_names
 from certtui.errors import BadName, CerttuiError
 
 DNS, IP, EMAIL, URI = NameType.DNS, NameType.IP, NameType.EMAIL, NameType.URI
@@ -587,3 +584,19 @@ def test_fuzz_constraint(text: str) -> None:
         return
     assert isinstance(result, Constraint)
     assert result.value.isascii()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["*", "a", "lab", "*x", "home", "arpa"]), min_size=1, max_size=4))
+def test_one_wildcard_rule_for_parsing_and_the_checklist(labels: list[str]) -> None:
+    """`wildcard_ok` (the checklist's leaf.wildcard) accepts a wildcard exactly when parse_name does."""
+    name = ".".join(labels)
+    if "*" not in name:
+        assert not wildcard_ok(name)
+        return
+    try:
+        parse_name(name)
+    except BadName:
+        assert not wildcard_ok(name), name
+    else:
+        assert wildcard_ok(name), name

@@ -15,10 +15,12 @@ import pytest
 from support.pki import issue_one
 
 from certtui.core import checks, issuance
+from certtui.core.checks import preview as check_preview
 from certtui.core.models import IssueRequest, KeySpec, Kind, Status
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
 from certtui.errors import PolicyError
+from certtui.journeys.issue import guardrail
 
 
 def _verdicts(findings: list[checks.Finding]) -> list[tuple[str, str]]:
@@ -44,20 +46,20 @@ def test_a_refused_signed_certificate_is_never_stored(make_store: Callable[..., 
     signed = issuance.sign(store, p)
     before = store.records()
     with pytest.raises(PolicyError, match=r"leaf\.lifetime-825"):
-        checks.guardrail(store, [p], force=False, signed=[signed.cert])
+        guardrail(store, [p], force=False, signed=[signed.cert])
     assert store.records() == before
-    lines = checks.guardrail(store, [p], force=True, signed=[signed.cert])
+    lines = guardrail(store, [p], force=True, signed=[signed.cert])
     assert any("leaf.lifetime-825" in line for line in lines)
     assert issuance.commit(store, signed).id == format(signed.cert.serial_number, "x")[:12]
 
 
 def test_previews_of_one_ca_chain_mirror_it_once(make_store: Callable[..., Store]) -> None:
     store = make_store(key=KeySpec.EC384)
-    checks._mirror.cache_clear()
+    check_preview._mirror.cache_clear()
     for n in range(5):
         p = issuance.plan(store, IssueRequest(names=(f"n{n}.home.arpa",)))
         checks.preview_findings(store, p)
-    info = checks._mirror.cache_info()
+    info = check_preview._mirror.cache_info()
     assert (info.misses, info.hits) == (1, 4)
 
 

@@ -21,7 +21,7 @@ from certtui.tui.screens.inspect import InspectScreen
 from certtui.tui.screens.setup import SetupScreen
 from certtui.tui.screens.unlock import UnlockScreen
 from certtui.tui.widgets.cert_table import CertTable
-from certtui.tui.widgets.checklist import ChecklistPanel, severity_of
+from certtui.tui.widgets.checklist import ChecklistPanel
 
 
 @pytest.fixture
@@ -149,9 +149,9 @@ async def test_inspect_shows_checklist_with_fail_for_900_days(demo: Store) -> No
         await settle(app, pilot)
         assert isinstance(app.screen, InspectScreen)
         panel = app.screen.query_one(ChecklistPanel)
-        by_id = {f.id: severity_of(f) for f in panel.findings}
+        by_id = {f.id: f.severity for f in panel.findings}
         assert by_id["leaf.lifetime-825"] == "fail"
-        assert severity_of(panel.findings[0]) == "fail"  # fails first
+        assert panel.findings[0].severity == "fail"  # fails first
         details = str(app.screen.query_one("#details-text").render())
         assert "legacy-camera.home.arpa" in details and "SHA-256" in details
         assert not app.screen.query_one("#pem").display

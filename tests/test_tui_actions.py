@@ -22,7 +22,7 @@ from certtui.tui.screens.issue import IssueScreen
 from certtui.tui.screens.revoke import RevokeScreen
 from certtui.tui.screens.unlock import UnlockScreen
 from certtui.tui.widgets.cert_table import CertTable
-from certtui.tui.widgets.checklist import ChecklistPanel, severity_of
+from certtui.tui.widgets.checklist import ChecklistPanel
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ async def test_issue_server_and_see_its_row_selected(plain: Store) -> None:
         assert isinstance(app.screen, IssueScreen)
         await type_into(pilot, "#names", "nas.home.arpa, 192.168.1.10")
         await wait_preview(app, pilot)
-        findings = {f.id: severity_of(f) for f in app.screen.query_one(ChecklistPanel).findings}
+        findings = {f.id: f.severity for f in app.screen.query_one(ChecklistPanel).findings}
         assert findings["leaf.lifetime-825"] == "pass" and "fail" not in findings.values()
         assert not app.screen.query_one("#force").display
         await pilot.press("ctrl+s")
@@ -67,7 +67,7 @@ async def test_preview_fails_900_days_and_submit_needs_force(plain: Store) -> No
         await type_into(pilot, "#days", "900")
         await wait_preview(app, pilot)
         screen = app.screen
-        findings = {f.id: severity_of(f) for f in screen.query_one(ChecklistPanel).findings}
+        findings = {f.id: f.severity for f in screen.query_one(ChecklistPanel).findings}
         assert findings["leaf.lifetime-825"] == "fail"
         force = screen.query_one("#force")
         assert force.display and not force.value

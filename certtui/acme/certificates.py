@@ -16,6 +16,7 @@ from certtui.acme.context import Context, reply, url
 from certtui.acme.orders import order_json, own_order
 from certtui.acme.problems import Problem
 from certtui.core import acme_state as state
+from certtui.core.extensions import extension
 from certtui.errors import CerttuiError
 
 # RFC 5280 reason codes a client may give revokeCert, by the names `certtui revoke` uses.
@@ -77,9 +78,7 @@ def _csr(payload: dict[str, Any], o: state.Order) -> x509.CertificateSigningRequ
     der = jwsmod.b64decode(payload.get("csr"), "csr")
     try:
         csr = x509.load_der_x509_csr(der)
-        sans = list(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
-    except x509.ExtensionNotFound:
-        sans = []
+        sans = list(extension(csr, x509.SubjectAlternativeName, strict=True) or ())
     except (ValueError, x509.DuplicateExtension):
         raise Problem(
             "badCSR", "the CSR is not a DER certificate request with decodable extensions"

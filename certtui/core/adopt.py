@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import serialization
 
 from certtui.core import checks, revocation
 from certtui.core import keys as keymod
-from certtui.core.loaders import extension, names_of
+from certtui.core.extensions import extension
+from certtui.core.loaders import names_of
 from certtui.core.models import CertRecord, Kind
 from certtui.core.store import Store, cert_subject_cn, fingerprint
 from certtui.core.timefmt import iso, utcnow
@@ -29,7 +30,7 @@ def dead_ends(cert: x509.Certificate, now: datetime | None = None) -> list[str]:
     """
     name = checks.label(cert)
     out = []
-    severity, evidence = checks._key_verdict(cert)
+    severity, evidence = checks.key_verdict(cert)
     if severity is checks.Severity.FAIL:
         out.append(f"{name}'s key is {evidence}, so every chain through it is refused")
     now = now or utcnow()

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
+from certtui.core.extensions import extension
+
 # RFC 9773 section 4.3.3 suggests clients poll about every six hours; a window moved by the
 # operator (renew-early) is then seen within that time.
 RETRY_AFTER_S = 6 * 3600
@@ -27,7 +29,9 @@ def serial_bytes(serial: int) -> bytes:
 
 def cert_id(cert: x509.Certificate) -> str:
     """RFC 9773 section 4.1: base64url(AKI keyIdentifier) "." base64url(serial)."""
-    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    aki = extension(cert, x509.AuthorityKeyIdentifier, strict=True)
+    if aki is None:
+        raise ValueError("the certificate has no authority key identifier")
     if aki.key_identifier is None:
         raise ValueError("the certificate's authority key identifier has no keyIdentifier")
     return f"{_b64(aki.key_identifier)}.{_b64(serial_bytes(cert.serial_number))}"

@@ -104,7 +104,7 @@ def csr_certificate(
     now: datetime | None = None,
 ) -> x509.Certificate:
     """The planned certificate for the CSR's key, signed but not stored: the guardrail judges
-    this very certificate (`checks.guardrail(..., signed=...)`) before `store_signed_csr`."""
+    this very certificate (`journeys.issue.guardrail(..., signed=...)`) before `store_signed_csr`."""
     return issuance.build_certificate(
         p,
         csr.public_key(),

@@ -15,7 +15,13 @@ from cryptography.x509.oid import NameOID
 from certtui.core import keys as keymod
 from certtui.core import names as namesmod
 from certtui.core import profiles
-from certtui.core.constraints import chain_constraints, intermediate_constraints, root_constraints
+from certtui.core.constraints import (
+    chain_constraint_violations,
+    chain_constraints,
+    intermediate_constraints,
+    root_constraints,
+)
+from certtui.core.extensions import extension
 from certtui.core.models import CertRecord, InitRequest, IssueRequest, KeySpec, Kind, Names
 from certtui.core.store import Store
 from certtui.core.timefmt import utcnow
@@ -104,11 +110,8 @@ def _build(
 
 
 def _path_len_allows_ca(ca: x509.Certificate) -> bool:
-    try:
-        bc = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        return False
-    return bc.ca and (bc.path_length is None or bc.path_length > 0)
+    bc = extension(ca, x509.BasicConstraints, strict=True)
+    return bc is not None and bc.ca and (bc.path_length is None or bc.path_length > 0)
 
 
 # -- the root ---------------------------------------------------------------------------
@@ -231,7 +234,7 @@ def plan(store: Store, req: IssueRequest) -> IssuePlan:
     issuer_cert = _ca_with_key(store, issuer_rec)
     chain = [issuer_cert] + store.chain(issuer_id)
     # Each violation once: an intermediate now repeats its root's constraints.
-    bad = list(dict.fromkeys(namesmod.chain_constraint_violations(names, chain_constraints(chain))))
+    bad = list(dict.fromkeys(chain_constraint_violations(names, chain_constraints(chain))))
     if bad:
         raise NamesRefused(f"{'; '.join(bad)}: the CA's name constraints forbid it; use a name inside them")
     leaf_cn = profiles.leaf_common_name(names.dns)
@@ -303,7 +306,7 @@ def sign(
     taken: set[str] | None = None,
 ) -> Signed:
     """Generate the key and sign the certificate, writing nothing: the guardrail judges this
-    very certificate (`checks.guardrail(..., signed=...)`) before `commit` stores it.
+    very certificate (`journeys.issue.guardrail(..., signed=...)`) before `commit` stores it.
 
     `taken` collects a batch's ids so that no two certificates of one batch share one.
     """

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from certtui.core import keys as keymod
+from certtui.core.extensions import extension
 from certtui.errors import CerttuiError
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
@@ -162,21 +163,10 @@ def load_csr(data: bytes, source: str) -> x509.CertificateSigningRequest:
 # -- the names in what was read -------------------------------------------------------------
 
 
-def extension(
-    obj: x509.Certificate | x509.CertificateSigningRequest, cls: type[x509.ExtensionType]
-) -> x509.ExtensionType | None:
-    """An extension's value; None when absent or when the extensions do not decode."""
-    try:
-        return obj.extensions.get_extension_for_class(cls).value
-    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
-        return None
-
-
 def subject_alt_name(
     obj: x509.Certificate | x509.CertificateSigningRequest,
 ) -> x509.SubjectAlternativeName | None:
-    san = extension(obj, x509.SubjectAlternativeName)
-    return san if isinstance(san, x509.SubjectAlternativeName) else None
+    return extension(obj, x509.SubjectAlternativeName)
 
 
 def name_text(name: x509.GeneralName) -> str | None:

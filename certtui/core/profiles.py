@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certtui.core import policy
+from certtui.core.extensions import extension
 from certtui.core.models import Kind
 
 # Lifetimes and the backdate: core/policy.py, where their reasons are.
@@ -60,11 +61,10 @@ def _ca_key_usage() -> x509.KeyUsage:
 
 def authority_key_identifier(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     """The AKI pointing at the issuer's SKI (or, if it has none, its key's hash)."""
-    try:
-        ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    ski = extension(issuer, x509.SubjectKeyIdentifier, strict=True)
+    if ski is not None:
         return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
-    except x509.ExtensionNotFound:
-        return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key())  # type: ignore[arg-type]
+    return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key())  # type: ignore[arg-type]
 
 
 def crl_file_name(ca_id: str) -> str:

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certtui.core import keys as keymod
 from certtui.core import policy, profiles
+from certtui.core.extensions import extension
 
 # The CRL warning lives in core/inventory.py, which `certtui list` loads without cryptography.
 from certtui.core.inventory import CRL_WARN_DAYS as CRL_WARN_DAYS
@@ -122,12 +123,9 @@ def crl_blocker(store: Store, ca: CertRecord) -> str | None:
     label = f"CA {ca.subject or ca.id} ({ca.id})"
     if not ca.kind.is_ca:
         return f"{ca.id} is a {ca.kind.value} certificate, not a CA; give a CA's id"
-    try:
-        usage = store.certificate(ca.id).extensions.get_extension_for_class(x509.KeyUsage).value
-        crl_sign = usage.crl_sign
-    except x509.ExtensionNotFound:
-        # RFC 5280 4.2.1.3: without keyUsage the key may be used for anything, CRLs included.
-        crl_sign = True
+    usage = extension(store.certificate(ca.id), x509.KeyUsage, strict=True)
+    # RFC 5280 4.2.1.3: without keyUsage the key may be used for anything, CRLs included.
+    crl_sign = usage is None or usage.crl_sign
     if not crl_sign:
         return (
             f"no CRL can be published for {label}: its keyUsage lacks cRLSign; "

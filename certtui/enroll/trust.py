@@ -15,9 +15,10 @@ from cryptography.hazmat.primitives import serialization
 
 from certtui.core import issuance
 from certtui.core import keys as keymod
+from certtui.core.constraints import chain_constraint_violations, chain_constraints
 from certtui.core.issuance import IssuePlan
 from certtui.core.models import IssueRequest, KeySpec, Kind
-from certtui.core.names import chain_constraint_violations, parse_names
+from certtui.core.names import parse_names
 from certtui.core.store import Store
 from certtui.core.timefmt import iso, utcnow
 from certtui.errors import CerttuiError, PolicyError
@@ -51,13 +52,6 @@ class TrustCertificate:
     host: str
 
 
-def _constraints(cert: x509.Certificate) -> list[x509.NameConstraints]:
-    try:
-        return [cert.extensions.get_extension_for_class(x509.NameConstraints).value]
-    except x509.ExtensionNotFound:
-        return []
-
-
 def plan_test(store: Store, host: str) -> TrustPlan:
     """Check that a certificate for `host` could be trusted at all; needs no private key."""
     if not hasattr(os, "memfd_create"):
@@ -71,7 +65,7 @@ def plan_test(store: Store, host: str) -> TrustPlan:
     if issuer_id is None:
         raise CerttuiError("the store has no root yet; create one with `certtui init --name NAME`")
     chain = [store.certificate(issuer_id), *store.chain(issuer_id)]
-    if chain_constraint_violations(names, [nc for c in chain for nc in _constraints(c)]):
+    if chain_constraint_violations(names, chain_constraints(chain)):
         return TrustPlan(
             None,
             f"trust test skipped: {host} is outside the CA's name constraints, "

@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
-from certtui.core import acme_state, ari, checks, issuance, policy
+from certtui.core import acme_state, ari, issuance, policy
 from certtui.core import keys as keymod
 from certtui.core.csr import plan_csr
 from certtui.core.models import CertRecord, IssueRequest, KeySpec, Kind
 from certtui.core.store import Store
 from certtui.core.timefmt import parse, utcnow
 from certtui.errors import CerttuiError, PolicyError
+from certtui.journeys.issue import guardrail
 from certtui.journeys.renew_due import renew_at
 
 # The origin of the server's own HTTPS certificate in the store.
@@ -67,7 +68,7 @@ def issue(
         now,
         store.meta("crl_url"),
     )
-    checks.guardrail(store, [plan], force=False, now=now, signed=[cert])
+    guardrail(store, [plan], force=False, now=now, signed=[cert])
     with store.write():
         cert_id = store.add_certificate(
             cert,
@@ -90,7 +91,7 @@ def preview(store: Store, names: Sequence[str], issuer_id: str, days: int) -> No
     plan = issuance.plan(
         store, IssueRequest(names=tuple(names), kind=Kind.SERVER, days=days, issuer=issuer_id)
     )
-    checks.guardrail(store, [plan], force=False)
+    guardrail(store, [plan], force=False)
 
 
 # -- the signing CA --------------------------------------------------------------------------

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from certtui.core.models import CertRecord, IssueRequest
+from certtui.core.checks.findings import Finding, Severity
+from certtui.core.models import CertRecord, IssueRequest, Kind
 from certtui.core.store import Store
-from certtui.errors import BadName, CerttuiError, NamesRefused
+from certtui.errors import BadName, CerttuiError, NamesRefused, PolicyError
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -34,14 +35,14 @@ Report = Callable[[str], None]
 class Preview:
     """The live checklist of a would-be certificate, or why the request cannot be planned."""
 
-    findings: tuple[Any, ...] = ()
+    findings: tuple[Finding, ...] = ()
     error: str | None = None
     # "names" when the error is about the names typed (a form shows it beside that field).
     field: str | None = None
 
     @property
     def fails(self) -> list[str]:
-        return [f.id for f in self.findings if str(f.severity) == "fail"]
+        return [f.id for f in self.findings if f.severity is Severity.FAIL]
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class BatchRequest:
 
 def preview(store: Store, req: IssueRequest, now: datetime) -> Preview:
     """Plan the request and check what it would issue: no unlock, nothing written."""
-    from certtui.core.checks import preview_findings
+    from certtui.core.checks.preview import preview_findings
     from certtui.core.issuance import plan
 
     try:
@@ -90,6 +91,55 @@ def plan_batch(store: Store, batch: BatchRequest) -> list[IssuePlan]:
     return plans
 
 
+def guardrail(
+    store: Store,
+    plans: Sequence[IssuePlan],
+    *,
+    force: bool,
+    now: datetime | None = None,
+    signed: Sequence[x509.Certificate] | None = None,
+    public_keys: Sequence[PublicKey] | None = None,
+) -> list[str]:
+    """Issue-time guardrail for server certificates (`issue`, `sign`, the TUI form).
+
+    Refuses, with PolicyError naming the failing rule ids, any server plan the checklist
+    fails, unless `force`. Returns the lines to show as warnings (and, when forced, the fails).
+
+    `signed` holds, plan by plan, the certificates about to be stored, signed by the real CAs
+    (an unlocked store signs first): they are judged as they are, so nothing is signed twice.
+    Without it (a locked store, before the passphrase is asked) each plan is previewed, with
+    `public_keys` (plan by plan: the CSR's key `sign` will certify) when given.
+    """
+    from certtui.core.checks.preview import preview_findings, signed_findings
+
+    if signed is not None and len(signed) != len(plans):
+        raise ValueError("guardrail: one signed certificate per plan")
+    warnings: list[str] = []
+    refused: list[str] = []
+    for i, p in enumerate(plans):
+        if p.kind is not Kind.SERVER:
+            continue
+        name = ", ".join(p.names.values())
+        findings = (
+            preview_findings(store, p, now, public_keys[i] if public_keys is not None else None)
+            if signed is None
+            else signed_findings(store, p, signed[i], now)
+        )
+        fails = [f for f in findings if f.severity is Severity.FAIL]
+        warnings += [
+            f"{name}: {f.id}: {f.detail}"
+            for f in findings
+            if f.severity is Severity.WARN or (force and f in fails)
+        ]
+        if fails:
+            refused.append(f"{name} would fail " + ", ".join(f"{f.id} ({f.detail})" for f in fails))
+    if refused and not force:
+        raise PolicyError(
+            f"refused: {'; '.join(refused)}; change the request, or add --force to issue it anyway"
+        )
+    return warnings
+
+
 def guarded(
     store: Store,
     plans: Sequence[IssuePlan],
@@ -110,8 +160,6 @@ def guarded(
     stored, so none is signed twice. `public_keys` are the keys to certify when they are not
     the plans' own (a CSR's): the preview judges those.
     """
-    from certtui.core.checks import guardrail
-
     previewed = not store.unlocked
     if previewed:
         for line in guardrail(store, plans, force=force, now=now, public_keys=public_keys):

@@ -11,7 +11,7 @@ import threading
 MODULES = (
     "cryptography.x509",
     "certtui.core.issuance",
-    "certtui.core.checks",
+    "certtui.core.checks.preview",
     "certtui.enroll.prepare",
     "certtui.enroll.trust",
     "certtui.enroll.server",

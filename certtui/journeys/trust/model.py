@@ -135,6 +135,7 @@ def load_ca(store: Store, ref: str | None) -> TrustCA:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
+    from certtui.core.extensions import extension
     from certtui.core.models import Kind
 
     if ref is None:
@@ -149,11 +150,7 @@ def load_ca(store: Store, ref: str | None) -> TrustCA:
             f"{ref} is a {rec.kind.value} certificate, not a CA; give a root or intermediate to --ca"
         )
     cert = store.certificate(rec.id)
-    try:
-        cert.extensions.get_extension_for_class(x509.NameConstraints)
-        constrained = True
-    except x509.ExtensionNotFound:
-        constrained = False
+    constrained = extension(cert, x509.NameConstraints, strict=True) is not None
     return TrustCA(
         rec.id, rec.subject, rec.sha256, cert.public_bytes(serialization.Encoding.PEM), constrained
     )

@@ -10,8 +10,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
 
+from certtui.core.constraints import parse_constraint
 from certtui.core.models import InitRequest, KeySpec
-from certtui.core.names import parse_constraint
 from certtui.errors import CerttuiError
 
 # Pre-filled constraints: a phone trusting the root then cannot be fooled for any public site.

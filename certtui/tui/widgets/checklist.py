@@ -9,36 +9,33 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from certtui.core.checks.findings import Finding, Severity, ordered
 from certtui.core.printable import printable
 
-ORDER = {"fail": 0, "warn": 1, "info": 2, "pass": 3}
-BADGE = {"fail": "✗ FAIL", "warn": "! WARN", "info": "i INFO", "pass": "✓ PASS"}
-
-
-def severity_of(finding: Any) -> str:
-    return str(getattr(finding.severity, "value", finding.severity))
-
-
-def sort_findings(findings: Sequence[Any]) -> list[Any]:
-    return sorted(findings, key=lambda f: ORDER.get(severity_of(f), 9))
+BADGE = {
+    Severity.FAIL: "✗ FAIL",
+    Severity.WARN: "! WARN",
+    Severity.INFO: "i INFO",
+    Severity.PASS: "✓ PASS",
+}
 
 
 class FindingView(Static):
     """One finding: badge, rule id and title; then the evidence and, unless it passed, the fix."""
 
-    def __init__(self, finding: Any, where: str = "cert") -> None:
+    def __init__(self, finding: Finding, where: str = "cert") -> None:
         from certtui.tui.wording import humane, tui_fix
 
-        sev = severity_of(finding)
+        sev = finding.severity
         text = Text()
-        text.append(f"{BADGE.get(sev, sev)} ", style="bold")
+        text.append(f"{BADGE[sev]} ", style="bold")
         text.append(f"{finding.id}  ", style="bold")
         text.append(finding.title)
         if finding.detail:
             text.append(f"\n  {printable(humane(finding.detail))}")
-        if sev != "pass" and finding.fix:
+        if sev is not Severity.PASS and finding.fix:
             text.append(f"\n  fix: {printable(tui_fix(finding.id, finding.fix, where))}", style="italic")
-        super().__init__(text, classes=f"finding -{sev}")
+        super().__init__(text, classes=f"finding -{sev.value}")
         self.finding = finding
 
 
@@ -47,13 +44,13 @@ class ChecklistPanel(VerticalScroll):
 
     def __init__(self, where: str = "cert", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.findings: list[Any] = []
+        self.findings: list[Finding] = []
         self.where = where
         """Who reads the fixes: "cert" (a stored certificate) or "form" (the issue form)."""
 
-    def set_findings(self, findings: Sequence[Any], blocked: str | None = None) -> None:
-        """Show `findings`; `blocked` says why the request cannot be issued at all."""
-        self.findings = sort_findings(findings)
+    def set_findings(self, findings: Sequence[Finding], blocked: str | None = None) -> None:
+        """Show `findings`, fails first; `blocked` says why the request cannot be issued at all."""
+        self.findings = ordered(findings)
         self.remove_children()
         if blocked:
             self.mount(
@@ -62,8 +59,8 @@ class ChecklistPanel(VerticalScroll):
                 )
             )
             return
-        counts = {s: sum(1 for f in self.findings if severity_of(f) == s) for s in ORDER}
-        fails, warns = counts["fail"], counts["warn"]
+        fails = sum(1 for f in self.findings if f.severity is Severity.FAIL)
+        warns = sum(1 for f in self.findings if f.severity is Severity.WARN)
         verdict = (
             f"{fails} {'rule fails' if fails == 1 else 'rules fail'}: iPhones reject this"
             if fails
