@@ -27,10 +27,11 @@ PYTHON = Path(sys.executable)
 CERTTUI = str(PYTHON.with_name("certtui"))
 
 # The budgets README's Performance section states.
-ISSUE_VS_FLOOR = 1.5
+ISSUE_VS_FLOOR = 1.35
+ISSUE_VS_EASYRSA = 0.85
 INPROC_MS = 5.0
 FROM_MS_PER_CERT = 10.0
-LIST_FACTOR, LIST_EXTRA_MS = 2.0, 100.0
+LIST_FACTOR, LIST_EXTRA_MS = 2.0, 80.0
 ROOT_ONLY_VS_MINIMAL = 1.5
 BIG_VS_MINIMAL = 2.0
 FILTER_KEY_MS = 50.0
@@ -155,8 +156,10 @@ def figure_1(plan: Plan, work: Path, skipped: list[str]) -> list[Row]:
         if easy is not None:
             r = ratio(row.samples, easy)
             row.compared += f"; {r:.2f}x easy-rsa"
-            row.budget = (row.budget + "; " if row.budget else "") + "< 1x easy-rsa"
-            row.met = (row.met is not False) and r < 1
+            # The EC row has issue 15's budget against easy-rsa; RSA key generation dominates the other.
+            limit = ISSUE_VS_EASYRSA if key == "EC P-256" else 1.0
+            row.budget = (row.budget + "; " if row.budget else "") + f"<= {limit:g}x easy-rsa"
+            row.met = (row.met is not False) and r <= limit
     mkcert_rsa = by.get("mkcert (RSA 2048, its default)")
     if mkcert_rsa is not None:
         ec.compared += f"; {ratio(ec.samples, mkcert_rsa):.2f}x mkcert (RSA)"
@@ -270,7 +273,7 @@ def figure_3(plan: Plan, big: Path, size: int, work: Path) -> list[Row]:
             f"`certtui list --json`, {size:,} certificates",
             listing,
             f"{ratio(listing, bare):.2f}x floor",
-            f"<= 2x floor + 100 ms ({limit:.0f} ms)",
+            f"<= {LIST_FACTOR:g}x floor + {LIST_EXTRA_MS:g} ms ({limit:.0f} ms)",
             listing.median <= limit,
         ),
     ]

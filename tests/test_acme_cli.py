@@ -182,12 +182,15 @@ def test_passphrase_from_systemd_credentials_and_sigterm(
     env = child_env(CREDENTIALS_DIRECTORY=str(creds))
     env.pop("CERTTUI_PASSPHRASE_FILE", None)
     server = Server(home, tmp_path, (), env).start()
-    out = server.stdout()
-    assert "registration: invited accounts only (EAB)" in out
-    assert "lego:" in out and "certbot:" in out and "acme_ca " in out
-    root = export_root(home, tmp_path / "root.pem")
-    Client(server.directory, root)  # the directory answers over HTTPS the root verifies
-    assert server.stop() == 0
+    try:
+        out = server.stdout()
+        assert "registration: invited accounts only (EAB)" in out
+        assert "lego:" in out and "certbot:" in out and "acme_ca " in out
+        root = export_root(home, tmp_path / "root.pem")
+        Client(server.directory, root)  # the directory answers over HTTPS the root verifies
+    finally:
+        stopped = server.stop()  # a failed assertion must not leave the server running
+    assert stopped == 0
     assert server.stdout().rstrip().endswith("certtui acme: stopped")
     assert "Traceback" not in server.stderr()
     # A wrong passphrase is one line and exit 2.
