@@ -8,7 +8,7 @@ from contextlib import closing
 from pathlib import Path
 
 from certtui.core.store.connection import disk_full, full_disk_is_one_line, out_of_space
-from certtui.core.store.files import _SQLITE_MAGIC, FILE_MODE, _unlink_db, make_folder
+from certtui.core.store.files import _SQLITE_MAGIC, FILE_MODE, _unlink_db, fsync_file, make_folder
 from certtui.core.store.schema import check_schema
 from certtui.core.store.store import Store
 from certtui.errors import CerttuiError, StoreError
@@ -184,11 +184,7 @@ def _copy_in(backup: Path, tmp: Path, path: Path) -> None:
         finally:
             dst.close()
             src.close()
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_file(tmp)
         try:
             os.link(tmp, path)
         except FileExistsError:

@@ -155,11 +155,12 @@ class Connected:
         rows = self._query(sql, args)
         return rows[0] if rows else None
 
-    def _exec(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
-        """Run one statement that changes rows, inside `write()`; its errors as `write` says them
-        (a constraint the statement breaks, sqlite3.IntegrityError, stays what it is)."""
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """A statement that changes rows, inside `write()`: its errors as `write` says them (a
+        constraint the statement breaks, sqlite3.IntegrityError, stays what it is)."""
         try:
-            return self.conn.execute(sql, args)
+            yield
         except sqlite3.OperationalError as exc:
             raise _busy(exc) from None
         except sqlite3.DatabaseError as exc:
@@ -167,16 +168,15 @@ class Connected:
                 raise _corrupt(self.path) from None
             raise
 
+    def _exec(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        """Run one statement that changes rows, inside `write()`."""
+        with self._changing():
+            return self.conn.execute(sql, args)
+
     def _exec_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
         """`_exec` of one statement for each of `rows`."""
-        try:
+        with self._changing():
             self.conn.executemany(sql, rows)
-        except sqlite3.OperationalError as exc:
-            raise _busy(exc) from None
-        except sqlite3.DatabaseError as exc:
-            if type(exc) is sqlite3.DatabaseError:
-                raise _corrupt(self.path) from None
-            raise
 
     def meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))

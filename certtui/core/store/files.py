@@ -68,6 +68,15 @@ def _check_length(path: Path) -> None:
     )
 
 
+def fsync_file(path: Path) -> None:
+    """The file's bytes on disk before it is named or reported (a full disk may show only here)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def make_folder(folder: Path) -> None:
     """The store folder and every missing parent, each created 0700 whatever the umask."""
     missing = []

@@ -18,7 +18,14 @@ from certtui.core.store.connection import (
     full_disk_is_one_line,
     out_of_space,
 )
-from certtui.core.store.files import FILE_MODE, _check_length, _unlink_db, make_folder, tighten_modes
+from certtui.core.store.files import (
+    FILE_MODE,
+    _check_length,
+    _unlink_db,
+    fsync_file,
+    make_folder,
+    tighten_modes,
+)
 from certtui.core.store.revocations import Revocations
 from certtui.core.store.schema import SCHEMA_VERSION, _migrate, check_schema
 from certtui.errors import CerttuiError, NoStore, StoreError
@@ -141,11 +148,7 @@ class Store(Certificates, Revocations):
                 raise StoreError(f"could not finish writing the new store in {folder}; try again")
             conn.close()
             conn = None
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(tmp)
             _check_length(tmp)
             try:
                 os.link(tmp, path)
@@ -189,11 +192,7 @@ class Store(Certificates, Revocations):
                     with target:
                         self.conn.backup(target)
                     # On disk before the command says so (a full disk may show only here).
-                    fd = os.open(dest, os.O_RDONLY)
-                    try:
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
+                    fsync_file(dest)
                 finally:
                     target.close()
         except BaseException:
