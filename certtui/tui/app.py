@@ -210,7 +210,7 @@ class CerttuiApp(App[None]):
             self._watch_acme()
 
     def _watch_acme(self) -> None:
-        from certtui.tui.screens.acme import watch_approvals
+        from certtui.tui.approvals import watch_approvals
 
         watch_approvals(self, self.jobs, self._acme_waiting_seen)
 

@@ -16,8 +16,6 @@ from certtui.core.printable import printable
 from certtui.tui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
-    from textual.app import App
-
     from certtui.core.acme_state import Account, Approval
     from certtui.journeys.acme import NewAccount, OrderRow, Overview
     from certtui.tui.jobs import Jobs
@@ -29,38 +27,6 @@ REASON_WIDTH = 60
 def _text(value: str) -> Text:
     """A cell: names and reasons come from clients, never markup."""
     return Text(printable(value))
-
-
-def watch_approvals(app: App[Any], jobs: Jobs, seen: set[str]) -> None:
-    """Notify once per order that starts waiting for approval (the app calls this as the
-    store changes, whatever screen is open): the server is another process. `seen` holds the
-    orders announced already."""
-    store = jobs.store
-    if store is None:
-        return
-
-    def read() -> list[Approval]:
-        from certtui.journeys import acme as journey
-
-        return journey.waiting(store)
-
-    def show(found: list[Approval]) -> None:
-        for a in found:
-            if a.order_id in seen:
-                continue
-            seen.add(a.order_id)
-            app.notify(
-                printable(
-                    f"Account {a.account} asks for {', '.join(a.names)}: waiting for approval. "
-                    "Open ACME (A) and press a to approve, x to refuse."
-                ),
-                title="ACME approval",
-                severity="warning",
-                timeout=12,
-                markup=False,
-            )
-
-    jobs.run_job(read, show, description="Reading the ACME queue", group="acme-watch", exclusive=True)
 
 
 class AcmeScreen(Screen[None]):
