@@ -50,13 +50,9 @@ def checkout(rev: str, where: Path) -> Path:
     return where
 
 
-def certtui(tree: Path) -> Callable[..., list[str]]:
-    """The command line of `python -m certtui ARGS` (the tree comes first on PYTHONPATH)."""
-
-    def argv(*args: str) -> list[str]:
-        return [str(PYTHON), "-m", "certtui", *args]
-
-    return argv
+def certtui(*args: str) -> list[str]:
+    """The command line of `python -m certtui ARGS` (which tree runs is `env_for`'s PYTHONPATH)."""
+    return [str(PYTHON), "-m", "certtui", *args]
 
 
 def env_for(tree: Path) -> dict[str, str]:
@@ -65,11 +61,11 @@ def env_for(tree: Path) -> dict[str, str]:
 
 def stores(tree: Path, work: Path, size: int) -> tuple[Path, Path]:
     """An EC P-256 store for `issue`, and one with `size` certificates for `list --json`."""
-    argv, env = certtui(tree), env_for(tree)
+    env = env_for(tree)
     small, big = work / "issue", work / "list"
     for home in (small, big):
         subprocess.run(
-            argv("--home", str(home), "init", "--name", "AB Root", "--no-passphrase"),
+            certtui("--home", str(home), "init", "--name", "AB Root", "--no-passphrase"),
             env=env,
             cwd=work,  # not the repository: `-m certtui` would find the checkout's own package first
             check=True,
@@ -77,7 +73,7 @@ def stores(tree: Path, work: Path, size: int) -> tuple[Path, Path]:
         )
     names = names_file(work / "names.txt", size)
     subprocess.run(
-        argv("--home", str(big), "issue", "--from", str(names)),
+        certtui("--home", str(big), "issue", "--from", str(names)),
         env=env,
         cwd=work,
         check=True,
@@ -108,14 +104,12 @@ def main() -> None:
         def issue(name: str) -> Callable[[int], float]:
             tree, (small, _) = trees[name], homes[name]
             return lambda n: timed_ms(
-                certtui(tree)("--home", str(small), "issue", f"{name}{n + 1}.home.arpa"), env_for(tree), work
+                certtui("--home", str(small), "issue", f"{name}{n + 1}.home.arpa"), env_for(tree), work
             )
 
         def listing(name: str) -> Callable[[int], float]:
             tree, (_, big) = trees[name], homes[name]
-            return lambda n: timed_ms(
-                certtui(tree)("--home", str(big), "list", "--json"), env_for(tree), work
-            )
+            return lambda n: timed_ms(certtui("--home", str(big), "list", "--json"), env_for(tree), work)
 
         issued = interleaved(
             {
